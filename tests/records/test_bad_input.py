@@ -1,0 +1,113 @@
+"""Bad input: one clear message naming file and line; --strict makes it fatal; nothing dropped silently."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from leukodet.records import DataError, Diagnostics, load_source
+
+from ..conftest import write_image
+
+
+def _yolo(tmp_path: Path, lines: str, width: int = 100, height: int = 50) -> Path:
+    write_image(tmp_path / "ds" / "images" / "train" / "a.png", width, height)
+    (tmp_path / "ds" / "labels" / "train").mkdir(parents=True)
+    (tmp_path / "ds" / "labels" / "train" / "a.txt").write_text(lines)
+    (tmp_path / "ds" / "data.yaml").write_text("names: [x, y]\ntrain: images/train\n")
+    return tmp_path / "ds" / "data.yaml"
+
+
+@pytest.mark.parametrize(
+    ("line", "reason", "text"),
+    [
+        ("0 0.5 0.5 0.2", "bad_columns", "expected 5 numbers"),
+        ("0 0.5 abc 0.2 0.2", "not_a_number", "'abc' is not a number"),
+        ("0 0.5 nan 0.2 0.2", "not_a_number", "not a finite number"),
+        ("0 0.5 0.5 0 0.2", "zero_size", "zero or negative size"),
+        ("7 0.5 0.5 0.2 0.2", "unknown_class", "class id 7"),
+        ("0 1.5 0.5 0.2 0.2", "outside_image", "outside the 100x50 image"),
+        ("0.5 0.5 0.5 0.2 0.2", "unknown_class", "class id 0.5 is not one of"),
+    ],
+)
+def test_bad_line_named_with_file_and_line(tmp_path: Path, line: str, reason: str, text: str) -> None:
+    src = _yolo(tmp_path, "1 0.5 0.5 0.2 0.2\n" + line + "\n")
+    ds, diag = load_source(src)
+    (problem,) = diag.problems
+    assert problem.reason == reason and problem.line == 2 and problem.file.endswith("a.txt")
+    assert text in str(problem) and str(problem).startswith(problem.file + ":2: ")
+    with pytest.raises(DataError, match=r"a\.txt:2: "):
+        load_source(src, Diagnostics(strict=True))
+    parsed = reason not in ("bad_columns", "not_a_number")
+    assert len(ds.records[0].cells) == (2 if parsed else 1)  # a parsed box is never dropped
+
+
+def test_overshoot_of_one_pixel_is_clipped_not_invalid(tmp_path: Path) -> None:
+    # box x from -0.8 px to 20 px on a 100 px wide image
+    src = _yolo(tmp_path, f"0 {10.4 / 100} 0.5 {20.8 / 100} 0.2\n")
+    ds, diag = load_source(src)
+    assert diag.problems == []
+    assert ds.records[0].cells[0].box[0] == 0.0
+
+
+def test_lld_attribute_outside_schema(tmp_path: Path) -> None:
+    src = _yolo(tmp_path, "1 0.5 0.5 0.2 0.2 0 1 0 1 0 1 5\n")
+    (tmp_path / "ds" / "data.yaml").write_text("names: [x, y]\ntrain: images/train\n")
+    ds, diag = load_source(src)
+    assert [p.reason for p in diag.problems] == ["bad_attribute"]
+    assert "cytoplasmic_vacuoles" in str(diag.problems[0])
+    assert ds.records[0].cells[0].attributes["cytoplasmic_vacuoles"] is None
+    assert ds.records[0].cells[0].attributes["nuclear_chromatin"] == 1
+
+
+def test_yaml_naming_missing_folder(tmp_path: Path) -> None:
+    (tmp_path / "d.yaml").write_text("names: [a]\n\nval: images/nowhere\n")
+    with pytest.raises(DataError, match=r"d\.yaml:3: split 'val' names .*nowhere, which does not exist"):
+        load_source(tmp_path / "d.yaml")
+
+
+def test_corrupt_and_missing_images(tmp_path: Path) -> None:
+    src = _yolo(tmp_path, "0 0.5 0.5 0.2 0.2\n")
+    (tmp_path / "ds" / "images" / "train" / "b.png").write_bytes(b"not a png")
+    (tmp_path / "ds" / "labels" / "train" / "c.txt").write_text("0 0.5 0.5 0.2 0.2\n")
+    ds, diag = load_source(src)
+    reasons = sorted(p.reason for p in diag.problems)
+    assert reasons == ["bad_image", "orphan_label"]
+    assert any("b.png" in str(p) and "corrupt" in str(p) for p in diag.problems)
+
+
+def test_coco_missing_image_names_every_path_tried(tmp_path: Path) -> None:
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "sub" / "a.json").write_text(
+        '{"images": [{"id": 1, "file_name": "x.png", "width": 10, "height": 10}], "annotations": [], '
+        '"categories": [{"id": 5, "name": "WBC"}]}'
+    )
+    with pytest.raises(DataError) as err:
+        load_source(tmp_path / "sub" / "a.json", Diagnostics(strict=True))
+    assert str(tmp_path / "sub" / "x.png") in str(err.value) and str(tmp_path / "x.png") in str(err.value)
+
+
+def test_invalid_json_names_line(tmp_path: Path) -> None:
+    (tmp_path / "a.json").write_text('{"images": [\n  {"id": 1,,}\n]}')
+    with pytest.raises(DataError, match=r"a\.json:2: invalid JSON"):
+        load_source(tmp_path / "a.json")
+
+
+def test_cli_error_is_one_line_exit_2(tmp_path: Path) -> None:
+    proc = subprocess.run(
+        [sys.executable, "-m", "leukodet.cli", "stats", str(tmp_path / "nothing.yaml")], capture_output=True, text=True
+    )
+    assert proc.returncode == 2
+    assert proc.stderr.strip().count("\n") == 0 and "no such file" in proc.stderr
+    assert "Traceback" not in proc.stderr
+
+
+def test_cli_strict_makes_problems_fatal(tmp_path: Path) -> None:
+    src = _yolo(tmp_path, "0 0.5 0.5 0.2\n")
+    base = [sys.executable, "-m", "leukodet.cli", "stats", str(src), "--json"]
+    assert subprocess.run(base, capture_output=True).returncode == 0
+    proc = subprocess.run(base + ["--strict"], capture_output=True, text=True)
+    assert proc.returncode == 2 and "a.txt:1: expected 5 numbers" in proc.stderr
