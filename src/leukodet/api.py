@@ -11,7 +11,7 @@ from .records.sources import load_source
 from .records.sparsify import sparsify_dataset
 from .records.stats import dataset_stats
 
-__all__ = ["stats", "convert", "sparsify", "synth", "ensure_empty_dir"]
+__all__ = ["stats", "convert", "sparsify", "synth", "demo", "ensure_empty_dir"]
 
 
 def ensure_empty_dir(path: Path, overwrite: bool) -> None:
@@ -99,3 +99,35 @@ def synth(
         size=size,
         progress=progress,
     )
+
+
+def demo(out: str | Path = "demo_out", *, images: int = 40, seed: int = 0, echo: Any = print) -> dict[str, Any]:
+    """The main job on the embedded default: synthesize fields, summarise, sparsify, convert, summarise.
+
+    Needs nothing outside the package. Re-running replaces the demo's own sub-folders under ``out``.
+    """
+    import shutil
+
+    out = Path(out)
+    for sub in ("synth", "sparse", "lld16"):
+        shutil.rmtree(out / sub, ignore_errors=True)
+    data = synth(out / "synth", images=images, seed=seed)
+    full = stats(data)
+    echo(f"synthetic fields: {data}")
+    _echo_stats(full, echo)
+    sparse_yaml = sparsify(data, out / "sparse", fraction=0.2, seed=seed)
+    lld16_yaml = convert(sparse_yaml, out / "lld16", "lld16")
+    sparse = stats(lld16_yaml)
+    echo(f"sparse split (one 1/5-area labelled region per training field), as Sparse-LeukemiaAttri 16-column files: {lld16_yaml}")
+    _echo_stats(sparse, echo)
+    return {"full": full, "sparse": sparse}
+
+
+def _echo_stats(result: dict[str, Any], echo: Any) -> None:
+    for split, s in result["splits"].items():
+        nonzero = {k: v for k, v in s["boxes"].items() if v}
+        echo(
+            f"  {split}: {s['images']} images, {sum(nonzero.values())} boxes, labelled regions "
+            f"{s['labeled_regions']} (coverage {s['region_coverage']:.1%}), invalid {s['invalid'] or 'none'}"
+        )
+        echo("    " + ", ".join(f"{k} {v}" for k, v in nonzero.items()))

@@ -176,5 +176,15 @@ def synth(
     click.echo(f"wrote {path}", err=True)
 
 
+@main.command()
+@click.option("--out", default="demo_out", show_default=True, help="Folder for the demo's outputs.")
+@click.option("--images", type=int, default=40, show_default=True, help="Synthetic fields to generate.")
+@click.option("--seed", type=int, default=0, show_default=True)
+@_user_errors
+def demo(out: str, images: int, seed: int) -> None:
+    """Run the main job on the embedded synthetic default (no external data needed)."""
+    api.demo(out, images=images, seed=seed, echo=click.echo)
+
+
 if __name__ == "__main__":  # pragma: no cover
     main()
