@@ -1,0 +1,212 @@
+"""Run configuration: frozen dataclasses per concern, YAML-loadable, with the paper's values as defaults.
+
+Citations: hyper-parameters of Rehman et al. 2025 (Sec. 5.2) and the reference spec Sec. 7 (the authors'
+YOLOv5 recipe). Overrides use dotted keys (``train.epochs=30``); an unknown key or a value of the wrong type is
+an error naming the key.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import types
+import typing
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+__all__ = ["AugmentConfig", "LossConfig", "TrainConfig", "RunConfig", "ConfigError", "load_config", "apply_overrides"]
+
+
+class ConfigError(ValueError):
+    """A configuration key or value is wrong; the message names the key."""
+
+
+@dataclass(frozen=True)
+class AugmentConfig:
+    """Augmentation (spec Sec. 7, hyp "scratch-high"; ``none()`` gives the no-augmentation file of phase 2)."""
+
+    hsv_h: float = 0.015
+    hsv_s: float = 0.7
+    hsv_v: float = 0.4
+    translate: float = 0.1
+    scale: float = 0.9
+    fliplr: float = 0.5
+    flipud: float = 0.0
+    mosaic: float = 1.0
+    mixup: float = 0.1
+    close_mosaic: float = 0.1
+    """Fraction of the run (at its end) trained without mosaic/mixup."""
+
+    @classmethod
+    def none(cls) -> AugmentConfig:
+        return cls(0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0)
+
+
+@dataclass(frozen=True)
+class LossConfig:
+    """Detection loss gains after YOLOv5 scaling for 3 levels at 640 px (spec Sec. 7)."""
+
+    box: float = 0.05
+    obj: float = 0.7
+    cls: float = 0.3
+    obj_balance: tuple[float, float, float] = (4.0, 1.0, 0.4)
+    anchor_t: float = 4.0
+    fl_gamma: float = 0.0
+    fl_alpha: float = 0.25
+    label_smoothing: float = 0.0
+    scale_with_classes: bool = True
+    """Scale ``cls`` by nc/80 and ``obj`` by (imgsz/640)^2 as the authors' YOLOv5 does (cls 0.3*14/80 = 0.0525)."""
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Optimisation (spec Sec. 7): SGD Nesterov recipe ``paper``; AdamW recipe ``short`` for short runs."""
+
+    recipe: str = "auto"
+    epochs: int = 100
+    time_minutes: float | None = None
+    batch: int = 16
+    nominal_batch: int = 64
+    imgsz: int = 640
+    lr0: float = 0.01
+    lrf: float = 0.1
+    momentum: float = 0.937
+    weight_decay: float = 5e-4
+    warmup_epochs: float = 3.0
+    warmup_momentum: float = 0.8
+    warmup_bias_lr: float = 0.1
+    short_lr0: float = 0.002
+    short_warmup_fraction: float = 0.05
+    grad_clip: float = 10.0
+    ema_decay: float = 0.9999
+    ema_tau: float = 2000.0
+    seed: int = 0
+    workers: int = 0
+    cache: bool = True
+    device: str = "cpu"
+    val_conf: float = 0.001
+    val_iou: float = 0.6
+    max_det: int = 300
+    eval_every: int = 1
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    """Everything a training run needs; ``config.yaml`` of a run folder is this, serialised."""
+
+    data: str = ""
+    model: str = "yolo_n"
+    out: str = "runs/train"
+    train: TrainConfig = field(default_factory=TrainConfig)
+    loss: LossConfig = field(default_factory=LossConfig)
+    augment: AugmentConfig = field(default_factory=AugmentConfig)
+
+    def to_dict(self) -> dict[str, Any]:
+        return _plain(dataclasses.asdict(self))
+
+    def to_yaml(self) -> str:
+        return yaml.safe_dump(self.to_dict(), sort_keys=False)
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    return value
+
+
+def _coerce(key: str, value: Any, hint: Any) -> Any:
+    """Check/convert ``value`` to the field type ``hint``; ``ConfigError`` naming ``key`` otherwise."""
+    origin = typing.get_origin(hint)
+    args = typing.get_args(hint)
+    if origin in (typing.Union, types.UnionType):
+        if value is None and type(None) in args:
+            return None
+        inner = [a for a in args if a is not type(None)]
+        return _coerce(key, value, inner[0])
+    if origin is tuple:
+        if not isinstance(value, (list, tuple)) or len(value) != len(args):
+            raise ConfigError(f"{key}: expected a list of {len(args)} values, got {value!r}")
+        return tuple(_coerce(key, v, a) for v, a in zip(value, args))
+    if hint is bool:
+        if isinstance(value, bool):
+            return value
+        raise ConfigError(f"{key}: expected true/false, got {value!r}")
+    if hint is float and isinstance(value, (int, float)) and not isinstance(value, bool):
+        return float(value)
+    if hint in (int, str) and isinstance(value, hint) and not isinstance(value, bool):
+        return value
+    raise ConfigError(f"{key}: expected {getattr(hint, '__name__', hint)}, got {value!r}")
+
+
+def _build(cls: type, data: dict[str, Any], prefix: str = "") -> Any:
+    hints = typing.get_type_hints(cls)
+    known = {f.name for f in fields(cls)}
+    unknown = sorted(set(data) - known)
+    if unknown:
+        raise ConfigError(f"unknown config key {prefix}{unknown[0]} (known: {', '.join(sorted(known))})")
+    kwargs = {}
+    for name, value in data.items():
+        hint = hints[name]
+        if dataclasses.is_dataclass(hint):
+            if not isinstance(value, dict):
+                raise ConfigError(f"{prefix}{name}: expected a mapping")
+            kwargs[name] = _build(hint, value, f"{prefix}{name}.")
+        else:
+            kwargs[name] = _coerce(prefix + name, value, hint)
+    return cls(**kwargs)
+
+
+def _parse_value(text: str) -> Any:
+    return yaml.safe_load(text) if text != "" else ""
+
+
+def apply_overrides(config: RunConfig, overrides: list[str] | dict[str, Any]) -> RunConfig:
+    """Apply ``key.sub=value`` overrides (strings) or a ``{dotted key: value}`` dict; validated."""
+    data = config.to_dict()
+    items = overrides.items() if isinstance(overrides, dict) else (_split(o) for o in overrides)
+    for key, value in items:
+        node = data
+        parts = key.split(".")
+        for part in parts[:-1]:
+            if not isinstance(node.get(part), dict):
+                raise ConfigError(f"unknown config key {key}")
+            node = node[part]
+        if parts[-1] not in node:
+            raise ConfigError(f"unknown config key {key}")
+        node[parts[-1]] = value
+    return _build(RunConfig, data)
+
+
+def _split(override: str) -> tuple[str, Any]:
+    if "=" not in override:
+        raise ConfigError(f"override {override!r} is not key=value")
+    key, text = override.split("=", 1)
+    return key.strip(), _parse_value(text.strip())
+
+
+def load_config(path: str | Path | None = None, overrides: list[str] | None = None) -> RunConfig:
+    """Defaults, then a YAML file (any subset of keys), then overrides."""
+    config = RunConfig()
+    if path is not None:
+        raw = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
+        if not isinstance(raw, dict):
+            raise ConfigError(f"{path}: a config file must be a mapping")
+        base = config.to_dict()
+        _deep_update(base, raw)
+        try:
+            config = _build(RunConfig, base)
+        except ConfigError as exc:
+            raise ConfigError(f"{path}: {exc}") from None
+    return apply_overrides(config, overrides or [])
+
+
+def _deep_update(base: dict[str, Any], new: dict[str, Any]) -> None:
+    for k, v in new.items():
+        if isinstance(v, dict) and isinstance(base.get(k), dict):
+            _deep_update(base[k], v)
+        else:
+            base[k] = v

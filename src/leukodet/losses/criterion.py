@@ -1,0 +1,100 @@
+"""Composes the named loss terms with gains keyed by the same names (DETR-style ``weight_dict``).
+
+The detection part of Rehman et al. 2025, Eq. (3): ``Σ_l (L_obj^l + L_cls^l + L_bbox^l)``; the attribute term
+``L_mor`` and the sparse terms of Eqs. (4)-(13) are added by later issues as further named terms.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import Tensor
+
+from ..config import LossConfig
+from .assign import LevelTargets, assign_targets
+from .detection import loss_box, loss_cls, loss_obj
+
+__all__ = ["LossGains", "DetectionCriterion", "detection_total"]
+
+
+@dataclass(frozen=True)
+class LossGains:
+    """Gains per named term, after the YOLOv5 scaling by classes and image size (spec Sec. 7)."""
+
+    loss_box: float
+    loss_obj: float
+    loss_cls: float
+
+    @classmethod
+    def from_config(cls, cfg: LossConfig, num_classes: int, imgsz: int, num_levels: int = 3) -> LossGains:
+        if not cfg.scale_with_classes:
+            return cls(cfg.box, cfg.obj, cfg.cls)
+        per_level = 3.0 / num_levels
+        return cls(
+            loss_box=cfg.box * per_level,
+            loss_obj=cfg.obj * (imgsz / 640.0) ** 2 * per_level,
+            loss_cls=cfg.cls * num_classes / 80.0 * per_level,
+        )
+
+    def as_dict(self) -> dict[str, float]:
+        return {"loss_box": self.loss_box, "loss_obj": self.loss_obj, "loss_cls": self.loss_cls}
+
+
+def detection_total(terms: dict[str, Tensor], gains: dict[str, float], batch_size: int) -> Tensor:
+    """Rehman et al. 2025, Eq. (3) (detection part): gained sum of the per-level terms, times the batch size.
+
+    The batch-size factor keeps the gradient scale of the authors' YOLOv5 recipe (its loss is a per-image
+    mean multiplied by the batch size).
+    """
+    return sum(gains[name] * value for name, value in terms.items() if name in gains) * batch_size  # type: ignore[return-value]
+
+
+class DetectionCriterion:
+    """Box/objectness/class terms for a detector output.
+
+    Args:
+        cfg: loss settings (gains, level balance, anchor ratio, focal parameters).
+        num_classes: number of classes.
+        imgsz: training image size (for the objectness gain scaling).
+    """
+
+    def __init__(self, cfg: LossConfig, num_classes: int, imgsz: int) -> None:
+        self.cfg = cfg
+        self.num_classes = num_classes
+        self.gains = LossGains.from_config(cfg, num_classes, imgsz).as_dict()
+
+    def assign(self, levels: list[Tensor], anchors: Tensor, strides: Tensor, targets: Tensor) -> list[LevelTargets]:
+        sizes = [(int(p.shape[2]), int(p.shape[3])) for p in levels]
+        return assign_targets(targets, sizes, anchors, strides, self.cfg.anchor_t)
+
+    def terms(
+        self, levels: list[Tensor], assigned: list[LevelTargets], weights: list[Tensor] | None = None
+    ) -> dict[str, Tensor]:
+        """The three unweighted terms ``loss_box``, ``loss_obj``, ``loss_cls``."""
+        c = self.cfg
+        box, ious = loss_box(levels, assigned, weights)
+        out = dict(box)
+        out.update(loss_obj(levels, assigned, ious, c.obj_balance, weights, c.fl_gamma, c.fl_alpha))
+        out.update(loss_cls(levels, assigned, self.num_classes, weights, c.label_smoothing, c.fl_gamma, c.fl_alpha))
+        return out
+
+    def __call__(
+        self,
+        levels: list[Tensor],
+        anchors: Tensor,
+        strides: Tensor,
+        targets: Tensor,
+        weights: list[Tensor] | None = None,
+    ) -> tuple[Tensor, dict[str, Tensor]]:
+        """Total loss and the detached unweighted terms (for logging)."""
+        assigned = self.assign(levels, anchors, strides, targets)
+        terms = self.terms(levels, assigned, weights)
+        total = detection_total(terms, self.gains, levels[0].shape[0])
+        return total, {k: v.detach() for k, v in terms.items()}
+
+
+def no_grad_terms(terms: dict[str, Tensor]) -> dict[str, float]:
+    """Terms as floats for logging."""
+    with torch.no_grad():
+        return {k: float(v) for k, v in terms.items()}

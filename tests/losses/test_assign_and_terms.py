@@ -1,0 +1,99 @@
+"""Anchor assignment and each detection loss term on hand-computed cases."""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+
+from leukodet.config import LossConfig
+from leukodet.losses.assign import assign_targets
+from leukodet.losses.criterion import DetectionCriterion, LossGains
+from leukodet.losses.detection import loss_box, loss_cls, loss_obj
+
+ANCHORS = torch.tensor([[[10.0, 13.0], [16.0, 30.0], [33.0, 23.0]]])  # one level, stride 8
+STRIDES = torch.tensor([8.0])
+
+
+def test_assignment_centre_and_two_neighbours() -> None:
+    # box 16x16 px centred at (36, 20) px -> grid (4.5, 2.5) at stride 8: frac 0.5 exactly -> only right/down?
+    targets = torch.tensor([[0.0, 2.0, 26.0, 10.0, 42.0, 26.0]])  # centre (34, 18) -> grid (4.25, 2.25)
+    (lt,) = assign_targets(targets, [(10, 10)], ANCHORS, STRIDES, anchor_t=4.0)
+    # anchors (in cells): (1.25,1.625) (2,3.75) (4.125,2.875); box 2x2 cells -> all ratios < 4 -> 3 anchors
+    assert sorted(set(lt.anchor.tolist())) == [0, 1, 2]
+    cells = sorted(set(zip(lt.gx.tolist(), lt.gy.tolist())))
+    # centre cell (4, 2) and, since frac < 0.5 on both axes, the left (3, 2) and upper (4, 1) neighbours
+    assert cells == [(3, 2), (4, 1), (4, 2)]
+    assert len(lt) == 9
+    centre = (lt.gx == 4) & (lt.gy == 2)
+    assert torch.allclose(lt.xy[centre], torch.tensor([0.25, 0.25]).expand(3, 2))
+    left = (lt.gx == 3) & (lt.gy == 2)
+    assert torch.allclose(lt.xy[left], torch.tensor([1.25, 0.25]).expand(3, 2))
+    assert torch.all(lt.cls == 2) and torch.all(lt.target == 0)
+
+
+def test_assignment_rejects_badly_shaped_anchors() -> None:
+    targets = torch.tensor([[0.0, 0.0, 0.0, 0.0, 200.0, 8.0]])  # 25 x 1 cells: every ratio test fails but none
+    (lt,) = assign_targets(targets, [(40, 40)], ANCHORS, STRIDES, anchor_t=4.0)
+    assert len(lt) == 0
+
+
+def _levels(logit_value: float = 0.0, nc: int = 3) -> list[torch.Tensor]:
+    return [torch.full((1, 3, 10, 10, 5 + nc), logit_value, requires_grad=True)]
+
+
+def test_box_term_is_one_minus_ciou() -> None:
+    targets = torch.tensor([[0.0, 1.0, 26.0, 10.0, 42.0, 26.0]])
+    levels = _levels()
+    assigned = assign_targets(targets, [(10, 10)], ANCHORS, STRIDES)
+    terms, ious = loss_box(levels, assigned)
+    lt = assigned[0]
+    # logits 0 -> centre 2*0.5-0.5 = 0.5 cell, size (2*0.5)^2 * anchor = anchor
+    pred_c = torch.full((len(lt), 2), 0.5)
+    from torchvision.ops import complete_box_iou_loss
+
+    pred = torch.cat([pred_c - lt.anchor_wh / 2, pred_c + lt.anchor_wh / 2], 1)
+    tgt = torch.cat([lt.xy - lt.wh / 2, lt.xy + lt.wh / 2], 1)
+    expected = complete_box_iou_loss(pred, tgt, reduction="mean")
+    assert torch.allclose(terms["loss_box"], expected)
+    assert torch.all((ious[0] >= 0) & (ious[0] <= 1))
+
+
+def test_objectness_term_balance_and_weights() -> None:
+    levels = _levels(0.0)
+    assigned = assign_targets(torch.zeros(0, 6), [(10, 10)], ANCHORS, STRIDES)
+    # no targets: every cell has target 0, BCE(0 logit, 0) = ln 2, times balance 4
+    out = loss_obj(levels, assigned, [torch.zeros(0)], (4.0,))
+    assert math.isclose(float(out["loss_obj"]), 4.0 * math.log(2.0), rel_tol=1e-6)
+    # weights: zero everywhere except 10 cells -> still the mean over those cells
+    w = torch.zeros(1, 3, 10, 10)
+    w[0, 0, :, 0] = 1
+    out = loss_obj(levels, assigned, [torch.zeros(0)], (1.0,), weights=[w])
+    assert math.isclose(float(out["loss_obj"]), math.log(2.0), rel_tol=1e-6)
+    out = loss_obj(levels, assigned, [torch.zeros(0)], (1.0,), weights=[torch.zeros(1, 3, 10, 10)])
+    assert float(out["loss_obj"]) == 0.0
+
+
+def test_class_term_one_hot_bce() -> None:
+    targets = torch.tensor([[0.0, 2.0, 26.0, 10.0, 42.0, 26.0]])
+    levels = _levels(0.0, nc=3)
+    with torch.no_grad():
+        levels[0][..., 5 + 2] = 2.0  # the right class logit
+    assigned = assign_targets(targets, [(10, 10)], ANCHORS, STRIDES)
+    out = loss_cls(levels, assigned, 3)
+    expected = (F.softplus(torch.tensor(-2.0)) + 2 * math.log(2.0)) / 3  # BCE(2,1) + 2*BCE(0,0), mean over classes
+    assert math.isclose(float(out["loss_cls"]), float(expected), rel_tol=1e-6)
+
+
+def test_gains_follow_the_paper_scaling() -> None:
+    gains = LossGains.from_config(LossConfig(), num_classes=14, imgsz=640)
+    assert math.isclose(gains.loss_cls, 0.3 * 14 / 80) and gains.loss_box == 0.05 and gains.loss_obj == 0.7
+
+
+def test_criterion_backpropagates() -> None:
+    crit = DetectionCriterion(LossConfig(), num_classes=3, imgsz=80)
+    levels = _levels(0.0)
+    total, terms = crit(levels, ANCHORS, STRIDES, torch.tensor([[0.0, 1.0, 26.0, 10.0, 42.0, 26.0]]))
+    total.backward()
+    assert set(terms) == set(crit.gains) and levels[0].grad is not None and levels[0].grad.abs().sum() > 0
