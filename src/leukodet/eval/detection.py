@@ -1,0 +1,111 @@
+"""Detection evaluation of a model's predictions against a dataset (spec §6 "Evaluation protocol").
+
+Top-level ``map50`` / ``map50_95`` / ``per_class`` are COCO figures (faster-coco-eval, pycocotools as
+fallback); the paper's YOLOv5-protocol 101-point figures are under ``"yolov5"``; ``"operating_point"`` gives
+precision / recall / F1 / count error at one confidence. All are fractions in [0, 1], means taken over dataset
+classes with at least one scored ground-truth box. Model classes map to dataset classes by exact name.
+
+Predictions are expected to be post-processed as in the paper's validation: class-aware multi-label NMS at
+conf 0.001, IoU 0.6, at most 300 detections per image, boxes in original-image pixels. The caller does this;
+the evaluator scores what it is given.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from leukodet.eval.class_map import ClassMap, map_classes
+from leukodet.eval.coco import ClassAP, coco_ap, coco_evaluator_name
+from leukodet.eval.operating_point import operating_point
+from leukodet.eval.prediction import Prediction
+from leukodet.eval.scored_image import prepare_images
+from leukodet.eval.yolo_ap import yolo_ap
+from leukodet.records.schema import ImageRecord
+
+__all__ = ["evaluate", "YOLOV5_EVALUATOR"]
+
+YOLOV5_EVALUATOR = "leukodet 101-point (YOLOv5 protocol)"
+
+
+def _model_vocabulary(predictions: Sequence[Prediction]) -> tuple[str, ...]:
+    vocabularies = {p.class_names for p in predictions}
+    if len(vocabularies) != 1:
+        raise ValueError(f"predictions must share one model vocabulary, got {len(vocabularies)}")
+    return vocabularies.pop()
+
+
+def _mean(values: np.ndarray, n_gt: np.ndarray) -> float:
+    return float(values[n_gt > 0].mean()) if (n_gt > 0).any() else 0.0
+
+
+def _per_class(ap: ClassAP, names: Sequence[str]) -> dict[str, dict[str, float | int]]:
+    return {
+        names[k]: {"ap50": float(ap.ap50[k]), "ap50_95": float(ap.ap50_95[k]), "n_gt": int(ap.n_gt[k])}
+        for k in np.flatnonzero(ap.n_gt)
+    }
+
+
+def _summary(ap: ClassAP, names: Sequence[str]) -> dict[str, Any]:
+    return {
+        "map50": _mean(ap.ap50, ap.n_gt),
+        "map50_95": _mean(ap.ap50_95, ap.n_gt),
+        "per_class": _per_class(ap, names),
+    }
+
+
+def evaluate(
+    records: Sequence[ImageRecord],
+    dataset_classes: Sequence[str],
+    predictions: Sequence[Prediction],
+    *,
+    conf_op: float = 0.25,
+    iou_op: float = 0.5,
+) -> dict[str, Any]:
+    """Score predictions against ground truth; returns a JSON-serialisable dict.
+
+    Args:
+        records: ground-truth images; ``labeled_regions`` restricts scoring to centres inside the regions.
+        dataset_classes: the dataset's class names (``Cell.class_id`` order).
+        predictions: one per record, same order, already NMS'd (conf 0.001, IoU 0.6, max 300).
+        conf_op: confidence of the operating point.
+        iou_op: IoU of an operating-point match.
+
+    Returns:
+        ``{"map50", "map50_95", "per_class": {name: {"ap50", "ap50_95", "n_gt"}}, "yolov5": {"map50",
+        "map50_95", "per_class", "precision", "recall"}, "evaluator": {"coco", "yolov5"}, "classes_missing",
+        "dropped_detections", "dropped_by_class", "images", "region_restricted_images", "invalid_gt_skipped",
+        "operating_point"}``. ``per_class`` lists classes with scored ground truth; classes the model lacks
+        are in ``classes_missing`` and score 0 in every mean.
+
+    Raises:
+        ValueError: no images, lengths differ, a prediction names another image, the predictions use several
+            vocabularies, or model and dataset share no class name.
+    """
+    if not records:
+        raise ValueError("no images to evaluate")
+    if len(records) != len(predictions):
+        raise ValueError(f"{len(records)} records but {len(predictions)} predictions (paired by order)")
+    names = tuple(dataset_classes)
+    cmap: ClassMap = map_classes(_model_vocabulary(predictions), names)
+    images, stats = prepare_images(records, len(names), predictions, cmap)
+    coco = coco_ap(images, len(names))
+    yolo = yolo_ap(images, len(names))
+    has_gt = yolo.ap.n_gt > 0
+    out: dict[str, Any] = _summary(coco, names)
+    out["yolov5"] = {
+        **_summary(yolo.ap, names),
+        "precision": float(yolo.precision[has_gt].mean()) if has_gt.any() else 0.0,
+        "recall": float(yolo.recall[has_gt].mean()) if has_gt.any() else 0.0,
+    }
+    out["evaluator"] = {"coco": coco_evaluator_name(), "yolov5": YOLOV5_EVALUATOR}
+    out["classes_missing"] = list(cmap.classes_missing)
+    out["dropped_detections"] = int(sum(stats.dropped_by_class.values()))
+    out["dropped_by_class"] = dict(sorted(stats.dropped_by_class.items()))
+    out["images"] = len(records)
+    out["region_restricted_images"] = sum(r.labeled_regions is not None for r in records)
+    out["invalid_gt_skipped"] = stats.invalid_gt_skipped
+    out["operating_point"] = operating_point(images, names, conf=conf_op, iou=iou_op)
+    return out
