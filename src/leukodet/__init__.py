@@ -4,5 +4,24 @@ peripheral blood film microscopy (Rehman et al. 2025: AttriDet + SLA-Det on the 
 Importing the package is light: torch is imported only by the layers that need it.
 """
 
+from typing import Any
+
 __version__ = "0.1.0"
-__all__ = ["__version__"]
+__all__ = ["__version__", "Detector", "train", "val", "create_model"]
+
+
+def __getattr__(name: str) -> Any:
+    """Lazy public API: ``from leukodet import Detector, train, val`` without importing torch up front."""
+    if name == "Detector":
+        from .engine.predict import Detector
+
+        return Detector
+    if name in ("train", "val"):
+        from . import api
+
+        return getattr(api, name)
+    if name == "create_model":
+        from .model.registry import create_model
+
+        return create_model
+    raise AttributeError(f"module 'leukodet' has no attribute {name!r}")

@@ -11,7 +11,7 @@ from .records.sources import load_source
 from .records.sparsify import sparsify_dataset
 from .records.stats import dataset_stats
 
-__all__ = ["stats", "convert", "sparsify", "synth", "demo", "ensure_empty_dir"]
+__all__ = ["stats", "convert", "sparsify", "synth", "demo", "train", "val", "predict", "ensure_empty_dir"]
 
 
 def ensure_empty_dir(path: Path, overwrite: bool) -> None:
@@ -131,3 +131,120 @@ def _echo_stats(result: dict[str, Any], echo: Any) -> None:
             f"{s['labeled_regions']} (coverage {s['region_coverage']:.1%}), invalid {s['invalid'] or 'none'}"
         )
         echo("    " + ", ".join(f"{k} {v}" for k, v in nonzero.items()))
+
+
+def train(
+    data: str | Path,
+    *,
+    model: str = "n",
+    epochs: int = 100,
+    imgsz: int = 640,
+    batch: int = 16,
+    out: str | Path = "runs/train",
+    time: float | None = None,
+    device: str = "cpu",
+    workers: int = 0,
+    seed: int = 0,
+    recipe: str = "auto",
+    resume: bool = False,
+    overrides: list[str] | None = None,
+    progress: bool = True,
+) -> dict[str, Any]:
+    """Train a detector; ``out`` is the run folder itself. Returns the run summary.
+
+    ``time`` (minutes) bounds the whole run and makes ``epochs`` an upper bound. ``resume`` continues
+    ``out/weights/last.pt`` with the run's own ``config.yaml``.
+    """
+    from .config import apply_overrides, load_config
+    from .engine.trainer import Trainer
+
+    if resume:
+        config_path = Path(out) / "config.yaml"
+        if not config_path.is_file():
+            raise DataError(f"{config_path}: nothing to resume (no config.yaml in the run folder)")
+        cfg = load_config(config_path, overrides)
+    else:
+        cfg = apply_overrides(
+            load_config(None, overrides),
+            {
+                "data": str(data), "model": str(model), "out": str(out), "train.epochs": epochs,
+                "train.imgsz": imgsz, "train.batch": batch, "train.time_minutes": time, "train.device": device,
+                "train.workers": workers, "train.seed": seed, "train.recipe": recipe,
+            },
+        )
+        ensure_run_dir(Path(out))
+    return Trainer(cfg, resume=resume, progress=progress).fit()
+
+
+def ensure_run_dir(out: Path) -> None:
+    """A new run must not overwrite another run's weights (use --resume to continue it)."""
+    if (out / "weights" / "last.pt").exists():
+        raise DataError(f"{out}: already holds a run (weights/last.pt); pass --resume or choose another --out")
+
+
+def val(
+    weights: str | Path,
+    data: str | Path,
+    *,
+    split: str = "val",
+    imgsz: int | None = None,
+    batch: int = 8,
+    conf_op: float = 0.25,
+    device: str = "cpu",
+    json_out: str | Path | None = None,
+    progress: bool = False,
+) -> dict[str, Any]:
+    """Evaluate a checkpoint on a dataset split (COCO + YOLOv5-style figures, operating point)."""
+    import json
+
+    from .data.dataset import DetectionDataset
+    from .data.sample import collate
+    from .engine.loop import evaluate_model
+    from .engine.predict import Detector
+    from .records.files import atomic_write_text
+    from torch.utils.data import DataLoader
+
+    det = Detector.load(weights, device)
+    ds, _ = load_source(data)
+    if split not in ds.splits:
+        raise DataError(f"{data}: no split {split!r} (found: {', '.join(ds.splits)})")
+    records = ds.split(split)
+    dataset = DetectionDataset(records, len(ds.classes), ds.attributes, det._size(imgsz), None)
+    loader = DataLoader(dataset, batch_size=batch, collate_fn=collate)
+    metrics = evaluate_model(det.model, loader, records, ds.classes, det.class_names, det.device, progress, conf_op)
+    metrics = {"weights": str(weights), "data": str(data), "split": split, "imgsz": dataset.imgsz, **metrics}
+    if json_out is not None:
+        atomic_write_text(Path(json_out), json.dumps(metrics, indent=1) + "\n")
+    return metrics
+
+
+def predict(
+    weights: str | Path,
+    sources: list[str],
+    out: str | Path,
+    *,
+    imgsz: int | None = None,
+    conf: float = 0.25,
+    iou: float = 0.45,
+    max_det: int = 300,
+    batch: int = 8,
+    device: str = "cpu",
+    annotate: bool = True,
+    progress: bool = False,
+) -> list[Path]:
+    """Predict images/folders; writes one JSON per image, ``predictions.csv`` and annotated PNGs."""
+    import sys
+
+    from tqdm import tqdm
+
+    from .engine.outputs import expand_sources, write_outputs
+    from .engine.predict import Detector
+
+    det = Detector.load(weights, device)
+    paths = expand_sources(sources)
+    preds = []
+    for start in tqdm(range(0, len(paths), batch), desc="predict", file=sys.stderr, disable=not progress):
+        chunk = [str(p) for p in paths[start : start + batch]]
+        preds += det.predict(chunk, imgsz=imgsz, conf=conf, iou=iou, max_det=max_det, batch=batch)
+    write_outputs(Path(out), paths, preds, Path(weights).name, annotate)
+    return paths

@@ -1,0 +1,93 @@
+"""Checkpoints: one self-contained ``.pt`` of tensors plus a JSON metadata string, loaded with ``weights_only``.
+
+Layout: ``{"format": "leukodet-checkpoint", "version": 1, "metadata": <JSON str>, "model": state_dict,
+"ema": state_dict | None, "train_state": {...} | None, "digest": <sha256 hex of model tensors>}``.
+Metadata holds the class names, attribute schema, model config, image size, recipe and a training-data summary.
+Writes are atomic (temporary file + rename); a tampered or foreign file gives :class:`CheckpointError`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import pickle
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import Tensor
+
+__all__ = ["FORMAT", "CheckpointError", "state_digest", "save_checkpoint", "load_checkpoint"]
+
+FORMAT = "leukodet-checkpoint"
+VERSION = 1
+
+
+class CheckpointError(ValueError):
+    """The file is not a readable leukodet checkpoint (message names the file and the reason)."""
+
+
+def state_digest(state: dict[str, Tensor]) -> str:
+    """SHA-256 over names, dtypes, shapes and bytes of a state dict (order-independent)."""
+    h = hashlib.sha256()
+    for name in sorted(state):
+        t = state[name].detach().cpu().contiguous()
+        h.update(f"{name}|{t.dtype}|{tuple(t.shape)}|".encode())
+        h.update(t.reshape(-1).view(torch.uint8).numpy().tobytes() if t.numel() else b"")
+    return h.hexdigest()
+
+
+def save_checkpoint(
+    path: str | Path,
+    model: dict[str, Tensor],
+    metadata: dict[str, Any],
+    ema: dict[str, Tensor] | None = None,
+    train_state: dict[str, Any] | None = None,
+) -> Path:
+    """Atomically write a checkpoint; the digest covers the weights used for inference (EMA if given)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    payload = {
+        "format": FORMAT,
+        "version": VERSION,
+        "metadata": json.dumps(metadata, sort_keys=True),
+        "model": {k: v.detach().cpu() for k, v in model.items()},
+        "ema": None if ema is None else {k: v.detach().cpu() for k, v in ema.items()},
+        "train_state": train_state,
+        "digest": state_digest(ema if ema is not None else model),
+    }
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    try:
+        torch.save(payload, tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") -> dict[str, Any]:
+    """Load and verify a checkpoint (``weights_only=True``); ``metadata`` is returned parsed."""
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"{path}: checkpoint not found")
+    try:
+        ckpt = torch.load(path, map_location=map_location, weights_only=True)
+    except (pickle.UnpicklingError, RuntimeError, EOFError, OSError, ValueError, AttributeError, KeyError, TypeError) as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise CheckpointError(f"{path}: not a loadable leukodet checkpoint ({first})") from None
+    if not isinstance(ckpt, dict) or ckpt.get("format") != FORMAT:
+        raise CheckpointError(f"{path}: not a leukodet checkpoint (no '{FORMAT}' marker)")
+    if ckpt.get("version") != VERSION:
+        raise CheckpointError(f"{path}: checkpoint version {ckpt.get('version')} is not supported (expected {VERSION})")
+    try:
+        ckpt["metadata"] = json.loads(ckpt["metadata"])
+    except (KeyError, TypeError, json.JSONDecodeError):
+        raise CheckpointError(f"{path}: checkpoint metadata is missing or corrupt") from None
+    weights = ckpt["ema"] if ckpt.get("ema") is not None else ckpt.get("model")
+    if not isinstance(weights, dict) or state_digest(weights) != ckpt.get("digest"):
+        raise CheckpointError(f"{path}: checkpoint weights do not match their digest (file modified or corrupt)")
+    return ckpt

@@ -1,0 +1,130 @@
+"""One training epoch and one evaluation pass (DETR-style ``train_one_epoch`` / ``evaluate``)."""
+
+from __future__ import annotations
+
+import math
+import sys
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+from torch import nn
+from torch.utils.data import DataLoader
+from tqdm import tqdm
+
+from ..data.sample import Batch
+from ..eval.detection import evaluate
+from ..eval.prediction import Prediction
+from ..losses.criterion import DetectionCriterion
+from ..model.postprocess import postprocess
+from ..records.schema import ImageRecord
+from .optim import ModelEMA, Schedule
+from .predict import to_predictions
+
+__all__ = ["StepState", "train_one_epoch", "predict_loader", "evaluate_model", "fitness"]
+
+LossFn = Callable[[nn.Module, Batch], tuple[torch.Tensor, dict[str, torch.Tensor]]]
+
+
+@dataclass
+class StepState:
+    """Iteration counters carried across epochs (and saved for resume)."""
+
+    iteration: int = 0
+    last_step: int = -1
+
+
+def default_loss(criterion: DetectionCriterion) -> LossFn:
+    """Forward + detection criterion (later issues wrap this with attribute/sparse terms)."""
+
+    def run(model: nn.Module, batch: Batch) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        out = model(batch.images)
+        return criterion(out.levels, out.anchors, torch.tensor(out.strides, device=batch.images.device), batch.targets)
+
+    return run
+
+
+def train_one_epoch(
+    model: nn.Module,
+    loss_fn: LossFn,
+    loader: DataLoader[Any],
+    optimizer: torch.optim.Optimizer,
+    schedule: Schedule,
+    ema: ModelEMA,
+    state: StepState,
+    accumulate: int,
+    device: torch.device,
+    grad_clip: float = 10.0,
+    progress: bool = True,
+    desc: str = "train",
+) -> dict[str, float]:
+    """Train for one pass over ``loader``; returns the mean of each loss term."""
+    model.train()
+    use_amp = device.type == "cuda"
+    scaler = torch.amp.GradScaler("cuda", enabled=use_amp)
+    sums: dict[str, float] = {}
+    bar = tqdm(loader, desc=desc, file=sys.stderr, disable=not progress, leave=False, dynamic_ncols=True)
+    n = 0
+    for batch in bar:
+        batch = batch.to(device)
+        schedule.apply(optimizer, state.iteration)
+        with torch.autocast(device.type, enabled=use_amp):
+            loss, terms = loss_fn(model, batch)
+        if not math.isfinite(float(loss.detach())):
+            raise FloatingPointError(f"loss became {float(loss.detach())} at iteration {state.iteration}; lower the LR")
+        scaler.scale(loss).backward()
+        if state.iteration - state.last_step >= accumulate:
+            scaler.unscale_(optimizer)
+            torch.nn.utils.clip_grad_norm_(model.parameters(), grad_clip)
+            scaler.step(optimizer)
+            scaler.update()
+            optimizer.zero_grad(set_to_none=True)
+            ema.update(model)
+            state.last_step = state.iteration
+        state.iteration += 1
+        n += 1
+        for k, v in terms.items():
+            sums[k] = sums.get(k, 0.0) + float(v)
+        bar.set_postfix({k.removeprefix("loss_"): f"{v / n:.3f}" for k, v in sums.items()})
+    return {k: v / max(n, 1) for k, v in sums.items()}
+
+
+@torch.no_grad()
+def predict_loader(
+    model: nn.Module,
+    loader: DataLoader[Any],
+    class_names: Sequence[str],
+    device: torch.device,
+    conf: float = 0.001,
+    iou: float = 0.6,
+    max_det: int = 300,
+    progress: bool = False,
+) -> list[Prediction]:
+    """Evaluation-protocol predictions (multi-label NMS) for every image of ``loader``, in source pixels."""
+    model.eval()
+    preds: list[Prediction] = []
+    for batch in tqdm(loader, desc="val", file=sys.stderr, disable=not progress, leave=False):
+        dets = postprocess(model(batch.images.to(device)), conf, iou, max_det, multi_label=True)
+        preds += to_predictions(dets, batch.ratios, batch.pads, batch.orig_sizes, batch.paths, class_names)
+    return preds
+
+
+def fitness(metrics: dict[str, Any]) -> float:
+    """Model selection score: 0.1 * mAP50 + 0.9 * mAP50-95 (spec Sec. 6)."""
+    return 0.1 * float(metrics["map50"]) + 0.9 * float(metrics["map50_95"])
+
+
+def evaluate_model(
+    model: nn.Module,
+    loader: DataLoader[Any],
+    records: Sequence[ImageRecord],
+    dataset_classes: Sequence[str],
+    model_classes: Sequence[str],
+    device: torch.device,
+    progress: bool = False,
+    conf_op: float = 0.25,
+) -> dict[str, Any]:
+    """Predict ``loader`` and score it against ``records`` (same order) with :func:`~leukodet.eval.detection.evaluate`."""
+    preds = predict_loader(model, loader, model_classes, device, progress=progress)
+    return evaluate(records, dataset_classes, preds, conf_op=conf_op)

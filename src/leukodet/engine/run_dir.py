@@ -1,0 +1,102 @@
+"""The run folder: ``config.yaml``, ``results.csv``, ``weights/{best,last}.pt`` and plots, written atomically."""
+
+from __future__ import annotations
+
+import csv
+import io
+from pathlib import Path
+from typing import Any
+
+from ..records.files import atomic_write_bytes, atomic_write_text
+
+__all__ = ["RunDir"]
+
+
+class RunDir:
+    """Paths and writers of one training run (``--out DIR`` is this folder itself, never suffixed)."""
+
+    def __init__(self, root: str | Path) -> None:
+        self.root = Path(root)
+        self.weights = self.root / "weights"
+
+    @property
+    def last(self) -> Path:
+        return self.weights / "last.pt"
+
+    @property
+    def best(self) -> Path:
+        return self.weights / "best.pt"
+
+    @property
+    def results_csv(self) -> Path:
+        return self.root / "results.csv"
+
+    def write_config(self, text: str) -> None:
+        atomic_write_text(self.root / "config.yaml", text)
+
+    def write_results(self, rows: list[dict[str, Any]]) -> None:
+        """Rewrite ``results.csv`` with one row per finished epoch."""
+        if not rows:
+            return
+        keys: list[str] = []
+        for row in rows:
+            keys += [k for k in row if k not in keys]
+        buf = io.StringIO()
+        writer = csv.DictWriter(buf, fieldnames=keys, lineterminator="\n")
+        writer.writeheader()
+        for row in rows:
+            writer.writerow({k: (f"{v:.6g}" if isinstance(v, float) else v) for k, v in row.items()})
+        atomic_write_text(self.results_csv, buf.getvalue())
+
+    def read_results(self) -> list[dict[str, Any]]:
+        if not self.results_csv.is_file():
+            return []
+        with self.results_csv.open(newline="") as fh:
+            return [{k: _number(v) for k, v in row.items()} for row in csv.DictReader(fh)]
+
+    def write_plots(self, rows: list[dict[str, Any]], pr: dict[str, Any] | None = None) -> None:
+        """``results.png`` (loss terms and metrics per epoch) and, when given, ``pr_curve.png``."""
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+
+        keys = [k for k in rows[0] if k != "epoch" and isinstance(rows[0][k], (int, float))] if rows else []
+        if keys:
+            fig, axes = plt.subplots(1, len(keys), figsize=(3 * len(keys), 2.6), squeeze=False)
+            epochs = [r["epoch"] for r in rows]
+            for ax, key in zip(axes[0], keys):
+                ax.plot(epochs, [r.get(key, float("nan")) for r in rows], marker=".")
+                ax.set_title(key, fontsize=9)
+                ax.set_xlabel("epoch", fontsize=8)
+            fig.tight_layout()
+            self._save(fig, "results.png")
+        if pr:
+            fig, ax = plt.subplots(figsize=(4.5, 4))
+            for name, curve in pr.items():
+                ax.plot(curve["recall"], curve["precision"], label=name)
+            ax.set_xlabel("recall")
+            ax.set_ylabel("precision")
+            ax.set_xlim(0, 1)
+            ax.set_ylim(0, 1.02)
+            ax.legend(fontsize=6)
+            fig.tight_layout()
+            self._save(fig, "pr_curve.png")
+
+    def _save(self, fig: Any, name: str) -> None:
+        import matplotlib.pyplot as plt
+
+        buf = io.BytesIO()
+        fig.savefig(buf, format="png", dpi=110)
+        plt.close(fig)
+        atomic_write_bytes(self.root / name, buf.getvalue())
+
+
+def _number(value: str) -> Any:
+    try:
+        return int(value)
+    except ValueError:
+        try:
+            return float(value)
+        except ValueError:
+            return value

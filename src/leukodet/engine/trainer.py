@@ -1,0 +1,260 @@
+"""Training run orchestration: data, model, anchors, recipe, time budget, evaluation, checkpoints, resume."""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch.utils.data import DataLoader
+
+from .. import __version__
+from ..config import RunConfig
+from ..data.dataset import DetectionDataset
+from ..data.sample import collate
+from ..losses.criterion import DetectionCriterion
+from ..model.anchors import box_sizes_for_input, check_anchors
+from ..model.registry import create_model, resolve_model_name
+from ..records.diagnostics import DataError
+from ..records.schema import AttributeSchema, ImageRecord
+from ..records.sources import load_source
+from .budget import TimeBudget
+from .checkpoint import load_checkpoint, save_checkpoint
+from .loop import StepState, default_loss, evaluate_model, fitness, train_one_epoch
+from .optim import ModelEMA, Schedule, build_optimizer, choose_recipe
+from .run_dir import RunDir
+
+__all__ = ["DataBundle", "load_data", "resolve_device", "Trainer"]
+
+log = logging.getLogger("leukodet.train")
+
+
+@dataclass
+class DataBundle:
+    """The training and validation records of a dataset and its vocabulary."""
+
+    source: str
+    classes: list[str]
+    schema: AttributeSchema
+    train: list[ImageRecord]
+    val: list[ImageRecord]
+
+
+def load_data(source: str) -> DataBundle:
+    """Read a dataset; clear errors for a missing train split or a training split without boxes."""
+    ds, _ = load_source(source)
+    if "train" not in ds.splits:
+        raise DataError(f"{source}: no 'train' split (found: {', '.join(ds.splits) or 'none'})")
+    train, val = ds.split("train"), ds.split("val")
+    if not any(c for r in train for c in r.cells):
+        raise DataError(f"{source}: the training split has no boxes")
+    if not ds.classes:
+        raise DataError(f"{source}: the dataset names no classes")
+    return DataBundle(str(source), list(ds.classes), ds.attributes, train, val)
+
+
+def resolve_device(name: str) -> torch.device:
+    """``cpu``, ``cuda`` or a CUDA index; a clear error when CUDA is asked for but absent."""
+    if name == "cpu":
+        return torch.device("cpu")
+    if not torch.cuda.is_available():
+        raise ValueError(f"device {name!r} asked for, but CUDA is not available")
+    return torch.device(f"cuda:{name}" if name.isdigit() else name)
+
+
+def _box_sizes(records: list[ImageRecord], imgsz: int) -> np.ndarray:
+    wh = [(c.box[2] - c.box[0], c.box[3] - c.box[1]) for r in records for c in r.cells]
+    sizes = [(r.width, r.height) for r in records for _ in r.cells]
+    out = box_sizes_for_input(np.array(wh).reshape(-1, 2), np.array(sizes).reshape(-1, 2), imgsz, letterbox=True)
+    return out[(out > 1).all(1)]
+
+
+class Trainer:
+    """One training run. ``Trainer(cfg).fit()`` trains; ``resume=True`` continues ``cfg.out/weights/last.pt``."""
+
+    def __init__(self, cfg: RunConfig, *, resume: bool = False, progress: bool = True) -> None:
+        self.cfg, self.progress, self.run = cfg, progress, RunDir(cfg.out)
+        t = cfg.train
+        self.budget = TimeBudget(t.time_minutes, t.epochs)
+        torch.manual_seed(t.seed)
+        self.device = resolve_device(t.device)
+        self.shuffle_gen = torch.Generator()
+        self.data = load_data(cfg.data)
+        self.recipe = choose_recipe(t)
+        self.model = self._build_model().to(self.device)
+        self.train_set = DetectionDataset(
+            self.data.train, len(self.data.classes), self.data.schema, t.imgsz, cfg.augment, t.cache, t.seed
+        )
+        self.train_loader = self._loader(self.train_set, t.batch, shuffle=True)
+        val_set = DetectionDataset(self.data.val, len(self.data.classes), self.data.schema, t.imgsz, None, t.cache)
+        self.val_loader = self._loader(val_set, 2 * t.batch, shuffle=False) if self.data.val else None
+        self.accumulate = max(round(t.nominal_batch / t.batch), 1) if self.recipe == "paper" else 1
+        self.optimizer = build_optimizer(self.model, t, self.recipe, len(self.data.classes), self.accumulate)
+        self.ema = ModelEMA(self.model, t.ema_decay, t.ema_tau)
+        self.criterion = DetectionCriterion(cfg.loss, len(self.data.classes), t.imgsz)
+        self.state, self.epoch, self.best_fitness, self.rows = StepState(), 0, -1.0, []
+        self.planned = t.epochs
+        if resume:
+            self._resume()
+        elif self.data.val == []:
+            log.warning("no val split: best.pt will be last.pt")
+
+    def _loader(self, dataset: DetectionDataset, batch: int, shuffle: bool) -> DataLoader[Any]:
+        """Shuffling draws from ``self.shuffle_gen``, reseeded with (seed, epoch) so a resumed run matches."""
+        return DataLoader(dataset, batch_size=batch, shuffle=shuffle, collate_fn=collate,
+                          num_workers=self.cfg.train.workers, generator=self.shuffle_gen, drop_last=False)
+
+    def _build_model(self) -> torch.nn.Module:
+        name, nc = self.cfg.model, len(self.data.classes)
+        if name.endswith(".pt") or Path(name).is_file():
+            ckpt = load_checkpoint(name)
+            model = create_model(ckpt["metadata"]["model_config"]["name"], nc)
+            own = model.state_dict()
+            weights = ckpt["ema"] or ckpt["model"]
+            model.load_state_dict({k: v for k, v in weights.items() if k in own and own[k].shape == v.shape}, strict=False)
+        else:
+            model = create_model(resolve_model_name(name), nc)
+        sizes = _box_sizes(self.data.train, self.cfg.train.imgsz)
+        anchors, bpr, changed = check_anchors(sizes, model.anchors.cpu().numpy(), self.cfg.loss.anchor_t, seed=self.cfg.train.seed)
+        if changed:
+            model.set_anchors(anchors)
+        log.info("anchors: best possible recall %.3f%s", bpr, " (refitted to the training boxes)" if changed else "")
+        return model
+
+    def metadata(self, metrics: dict[str, Any] | None = None) -> dict[str, Any]:
+        train_boxes = sum(len(r.cells) for r in self.data.train)
+        return {
+            "leukodet": __version__,
+            "classes": self.data.classes,
+            "attributes": self.data.schema.to_mapping(),
+            "model_config": self.model.config.to_dict(),
+            "imgsz": self.cfg.train.imgsz,
+            "recipe": self.recipe,
+            "config": self.cfg.to_dict(),
+            "data": {"source": self.data.source, "train_images": len(self.data.train),
+                     "train_boxes": train_boxes, "val_images": len(self.data.val)},
+            "epoch": self.epoch,
+            "metrics": metrics or {},
+        }
+
+    # --- the run ---------------------------------------------------------------------------------------
+
+    def _estimate_epoch(self) -> float:
+        """Seconds per epoch from timing two forward/backward passes (before the first epoch of a budget)."""
+        loss_fn = default_loss(self.criterion)
+        batch = next(iter(self.train_loader)).to(self.device)
+        self.model.train()
+        start = time.monotonic()
+        for _ in range(2):
+            loss, _ = loss_fn(self.model, batch)
+            loss.backward()
+        self.optimizer.zero_grad(set_to_none=True)
+        per_iter = (time.monotonic() - start) / 2
+        val_share = 1.0 + 0.5 * len(self.data.val) / max(len(self.data.train), 1)
+        return per_iter * len(self.train_loader) * val_share * 1.2
+
+    def _schedule(self) -> Schedule:
+        iters = len(self.train_loader)
+        return Schedule.create(self.cfg.train, self.recipe, iters, self.planned * iters)
+
+    def fit(self) -> dict[str, Any]:
+        """Train until the epoch plan or the time budget ends; returns the final summary."""
+        self.run.root.mkdir(parents=True, exist_ok=True)
+        self.run.write_config(self.cfg.to_yaml())
+        if self.epoch == 0 and self.budget.minutes is not None:
+            self.planned = self.budget.planned_epochs(0, self._estimate_epoch())
+        schedule = self._schedule()
+        loss_fn = default_loss(self.criterion)
+        metrics: dict[str, Any] = {}
+        while self.epoch < self.planned:
+            start = time.monotonic()
+            close = self.cfg.augment.close_mosaic
+            self.train_set.set_epoch(self.epoch, mosaic_on=self.epoch < round(self.planned * (1 - close)))
+            self.shuffle_gen.manual_seed(self.cfg.train.seed * 100_003 + self.epoch)
+            desc = f"epoch {self.epoch + 1}/{self.planned}"
+            terms = train_one_epoch(self.model, loss_fn, self.train_loader, self.optimizer, schedule, self.ema,
+                                    self.state, self.accumulate, self.device, self.cfg.train.grad_clip, self.progress, desc)
+            self.epoch += 1
+            metrics = self._validate()
+            self._end_epoch(terms, metrics, time.monotonic() - start)
+            self.budget.record_epoch(time.monotonic() - start)
+            self.planned = self.budget.planned_epochs(self.epoch)
+            schedule.total_iters = self.planned * len(self.train_loader)
+        return self.summary(metrics)
+
+    def _validate(self) -> dict[str, Any]:
+        if self.val_loader is None:
+            return {}
+        return evaluate_model(self.ema.module, self.val_loader, self.data.val, self.data.classes,
+                              self.data.classes, self.device, self.progress)
+
+    def _end_epoch(self, terms: dict[str, float], metrics: dict[str, Any], seconds: float) -> None:
+        fit = fitness(metrics) if metrics else 0.0
+        row: dict[str, Any] = {"epoch": self.epoch, **{f"train/{k}": v for k, v in terms.items()}}
+        if metrics:
+            row.update({"val/map50": metrics["map50"], "val/map50_95": metrics["map50_95"], "fitness": fit})
+        row.update({"lr": self.optimizer.param_groups[1]["lr"], "seconds": seconds})
+        self.rows.append(row)
+        self.run.write_results(self.rows)
+        best = not metrics or fit > self.best_fitness
+        self.best_fitness = max(self.best_fitness, fit)
+        meta = self.metadata(_brief(metrics))
+        save_checkpoint(self.run.last, self.model.state_dict(), meta, self.ema.module.state_dict(), self._train_state())
+        if best:
+            save_checkpoint(self.run.best, self.model.state_dict(), meta, self.ema.module.state_dict())
+        try:
+            self.run.write_plots(self.rows)
+        except Exception as exc:  # plots are a convenience: never lose a run over one
+            log.warning("could not write plots: %s", exc)
+        log.info("epoch %d/%d: %s", self.epoch, self.planned, {k: round(v, 4) for k, v in row.items() if isinstance(v, float)})
+
+    def _train_state(self) -> dict[str, Any]:
+        return {
+            "epoch": self.epoch,
+            "planned": self.planned,
+            "optimizer": self.optimizer.state_dict(),
+            "ema_updates": self.ema.updates,
+            "iteration": self.state.iteration,
+            "last_step": self.state.last_step,
+            "best_fitness": self.best_fitness,
+            "elapsed": self.budget.elapsed(),
+            "epoch_costs": list(self.budget.epoch_costs),
+            "torch_rng": torch.get_rng_state(),
+        }
+
+    def _resume(self) -> None:
+        ckpt = load_checkpoint(self.run.last)
+        st = ckpt.get("train_state")
+        if not st:
+            raise DataError(f"{self.run.last}: has no training state to resume from")
+        self.model.load_state_dict(ckpt["model"])
+        self.ema.module.load_state_dict(ckpt["ema"])
+        self.ema.updates = int(st["ema_updates"])
+        self.optimizer.load_state_dict(st["optimizer"])
+        self.epoch, self.planned = int(st["epoch"]), int(st["planned"])
+        self.state = StepState(int(st["iteration"]), int(st["last_step"]))
+        self.best_fitness = float(st["best_fitness"])
+        self.budget.elapsed_before = float(st["elapsed"])
+        self.budget.epoch_costs = [float(c) for c in st["epoch_costs"]]
+        torch.set_rng_state(st["torch_rng"])
+        self.rows = self.run.read_results()[: self.epoch]
+
+    def summary(self, metrics: dict[str, Any]) -> dict[str, Any]:
+        return {
+            "out": str(self.run.root),
+            "epochs": self.epoch,
+            "recipe": self.recipe,
+            "best": str(self.run.best),
+            "last": str(self.run.last),
+            "seconds": round(self.budget.elapsed(), 1),
+            "metrics": _brief(metrics),
+        }
+
+
+def _brief(metrics: dict[str, Any]) -> dict[str, Any]:
+    keys = ("map50", "map50_95", "per_class", "classes_missing")
+    return {k: metrics[k] for k in keys if k in metrics}

@@ -1,0 +1,182 @@
+"""YOLOv5-style one-stage detector composed of CSP backbone, PAN neck and anchor head (paper §3, spec §3.1).
+
+``forward`` returns the same :class:`~leukodet.model.output.DetectorOutput` in ``train()`` and ``eval()``: raw
+logits per level plus named feature maps. Losses and post-processing live outside the model.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import replace
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+
+from leukodet.model.backbone import CSPBackbone
+from leukodet.model.config import DEFAULT_ANCHORS, DEFAULT_STRIDES, ModelConfig, normalise_anchors
+from leukodet.model.head import DetectionHead
+from leukodet.model.neck import PANNeck
+from leukodet.model.output import DetectorOutput
+
+__all__ = ["Detector", "create_model_from_config"]
+
+
+class Detector(nn.Module):
+    """Backbone → neck → head on images ``[B, 3, H, W]`` float in ``[0, 1]``, ``H``, ``W`` multiples of 32.
+
+    Attributes:
+        config: The :class:`ModelConfig` this model was built from (kept in sync by :meth:`set_anchors`).
+        anchors: Buffer ``[3, 3, 2]``, anchor ``(w, h)`` in input pixels per level (P3, P4, P5).
+        strides: Buffer ``[3]`` of level strides (8, 16, 32).
+        feature_channels: Channels of every named feature map in :attr:`DetectorOutput.features`.
+    """
+
+    anchors: Tensor
+    strides: Tensor
+
+    def __init__(
+        self,
+        *,
+        num_classes: int,
+        depth_multiple: float = 1.0,
+        width_multiple: float = 1.0,
+        anchors: Any = DEFAULT_ANCHORS,
+        strides: Sequence[int] = DEFAULT_STRIDES,
+        sppf_kernel: int = 5,
+        in_channels: int = 3,
+        name: str = "custom",
+    ) -> None:
+        """Build the detector.
+
+        Args:
+            num_classes: Number of detection classes.
+            depth_multiple: YOLOv5 depth multiple (bottleneck count scale).
+            width_multiple: YOLOv5 width multiple (channel scale).
+            anchors: ``3 × 3 × (w, h)`` anchors in input pixels (any layout ``normalise_anchors`` accepts).
+            strides: Level strides; must be ``(8, 16, 32)``.
+            sppf_kernel: SPPF max-pool kernel size.
+            in_channels: Image channels.
+            name: Label stored in :attr:`config`.
+        """
+        super().__init__()
+        self.config = ModelConfig(
+            name=name,
+            num_classes=num_classes,
+            depth_multiple=depth_multiple,
+            width_multiple=width_multiple,
+            anchors=normalise_anchors(anchors, len(strides)),
+            strides=tuple(strides),
+            sppf_kernel=sppf_kernel,
+            in_channels=in_channels,
+        )
+        self.backbone = CSPBackbone(
+            depth_multiple=depth_multiple,
+            width_multiple=width_multiple,
+            in_channels=in_channels,
+            sppf_kernel=sppf_kernel,
+        )
+        self.neck = PANNeck(depth_multiple=depth_multiple, width_multiple=width_multiple)
+        self.head = DetectionHead(
+            in_channels=self.neck.channels,
+            num_classes=num_classes,
+            num_anchors=self.config.num_anchors,
+            strides=self.config.strides,
+        )
+        self.register_buffer("anchors", torch.tensor(self.config.anchors, dtype=torch.float32))
+        self.register_buffer("strides", torch.tensor(self.config.strides, dtype=torch.float32))
+        c3, c4, c5 = self.neck.channels
+        self.feature_channels: dict[str, int] = {
+            "stem": self.backbone.channels["stem"],
+            "c3_p3": self.backbone.channels["c3_p3"],
+            "neck_p3": c3,
+            "neck_p4": c4,
+            "neck_p5": c5,
+        }
+        self.register_load_state_dict_post_hook(_sync_config_anchors)
+
+    @property
+    def num_classes(self) -> int:
+        """Number of detection classes."""
+        return self.config.num_classes
+
+    @property
+    def max_stride(self) -> int:
+        """Largest level stride; input height and width must be multiples of it."""
+        return int(max(self.config.strides))
+
+    def forward(self, images: Tensor) -> DetectorOutput:
+        """Run the network.
+
+        Args:
+            images: ``[B, 3, H, W]`` float in ``[0, 1]``; ``H`` and ``W`` multiples of 32.
+
+        Returns:
+            Raw per-level logits ``[B, 3, H/s, W/s, 5 + num_classes]`` and the named feature maps.
+
+        Raises:
+            ValueError: If the input is not 4-D or its size is not a multiple of the largest stride.
+        """
+        if images.ndim != 4 or images.shape[-1] % self.max_stride or images.shape[-2] % self.max_stride:
+            raise ValueError(
+                f"images must be [B, C, H, W] with H, W multiples of {self.max_stride}; "
+                f"got {tuple(images.shape)}"
+            )
+        bb = self.backbone(images)
+        neck = self.neck(bb.c3_p3, bb.c3_p4, bb.p5)
+        features = {
+            "stem": bb.stem,
+            "c3_p3": bb.c3_p3,
+            "neck_p3": neck.p3,
+            "neck_p4": neck.p4,
+            "neck_p5": neck.p5,
+        }
+        return DetectorOutput(
+            levels=self.head(neck),
+            strides=self.config.strides,
+            anchors=self.anchors,
+            features=features,
+            image_size=(int(images.shape[-2]), int(images.shape[-1])),
+        )
+
+    @torch.no_grad()
+    def set_anchors(self, anchors: Any) -> None:
+        """Replace the anchors (e.g. after :func:`leukodet.model.anchors.check_anchors`).
+
+        Args:
+            anchors: ``3 × 3 × (w, h)`` in input pixels (tensor, array or nested lists), levels by stride.
+        """
+        pairs = normalise_anchors(anchors, len(self.config.strides))
+        new = torch.tensor(pairs, dtype=self.anchors.dtype, device=self.anchors.device)
+        if new.shape != self.anchors.shape:
+            raise ValueError(f"anchors must have shape {tuple(self.anchors.shape)}, got {tuple(new.shape)}")
+        self.anchors.copy_(new)
+        self.config = replace(self.config, anchors=pairs)
+
+
+def _sync_config_anchors(module: nn.Module, incompatible_keys: Any) -> None:
+    """After ``load_state_dict``, copy the loaded ``anchors`` buffer into ``config`` so both agree."""
+    if isinstance(module, Detector):
+        pairs = normalise_anchors(module.anchors.detach().float().cpu(), len(module.config.strides))
+        module.config = replace(module.config, anchors=pairs)
+
+
+def create_model_from_config(cfg: ModelConfig) -> Detector:
+    """Build a :class:`Detector` from a :class:`ModelConfig` (e.g. the one stored in a checkpoint).
+
+    Args:
+        cfg: Architecture description.
+
+    Returns:
+        A freshly initialised detector whose ``config`` equals ``cfg``.
+    """
+    return Detector(
+        num_classes=cfg.num_classes,
+        depth_multiple=cfg.depth_multiple,
+        width_multiple=cfg.width_multiple,
+        anchors=cfg.anchors,
+        strides=cfg.strides,
+        sppf_kernel=cfg.sppf_kernel,
+        in_channels=cfg.in_channels,
+        name=cfg.name,
+    )
