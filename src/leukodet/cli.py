@@ -247,12 +247,13 @@ def predict(sources: tuple[str, ...], weights: str, out: str, imgsz: int | None,
 
 @main.command()
 @click.option("--out", default="demo_out", show_default=True, help="Folder for the demo's outputs.")
-@click.option("--images", type=int, default=40, show_default=True, help="Synthetic fields to generate.")
+@click.option("--images", type=int, default=60, show_default=True, help="Synthetic fields to generate.")
 @click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--minutes", type=float, default=3.0, show_default=True, help="Training budget.")
 @_user_errors
-def demo(out: str, images: int, seed: int) -> None:
+def demo(out: str, images: int, seed: int, minutes: float) -> None:
     """Run the main job on the embedded synthetic default (no external data needed)."""
-    api.demo(out, images=images, seed=seed, echo=click.echo)
+    api.demo(out, images=images, seed=seed, minutes=minutes, echo=click.echo)
 
 
 if __name__ == "__main__":  # pragma: no cover
