@@ -25,6 +25,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from PIL import Image
 
 from leukodet import api
 from leukodet.engine.predict import Detector
@@ -38,7 +39,9 @@ RESULTS = ROOT / "benchmarks" / "results"
 
 
 def _peer(python: str, *args: str) -> dict:
-    proc = subprocess.run([python, str(ROOT / "benchmarks" / "peer_ultralytics.py"), *args], capture_output=True, text=True)
+    proc = subprocess.run(
+        [python, str(ROOT / "benchmarks" / "peer_ultralytics.py"), *args], capture_output=True, text=True
+    )
     line = next((ln for ln in proc.stdout.splitlines() if ln.startswith("PEER-RESULT ")), None)
     if proc.returncode != 0 or line is None:
         raise RuntimeError(f"peer failed ({proc.returncode}):\n{proc.stderr[-3000:]}")
@@ -51,8 +54,14 @@ def _score(source: Path | str, split: str, preds_by_image: dict[str, Prediction]
     preds = [preds_by_image[str(r.path.name)] for r in records]
     m = evaluate(records, ds.classes, preds)
     wbc = m["per_class"].get("WBC", {})
-    return {"map50": m["map50"], "map50_95": m["map50_95"], "wbc_ap50": wbc.get("ap50"), "wbc_ap50_95": wbc.get("ap50_95"),
-            "yolov5_map50": m["yolov5"]["map50"], "per_class": m["per_class"]}
+    return {
+        "map50": m["map50"],
+        "map50_95": m["map50_95"],
+        "wbc_ap50": wbc.get("ap50"),
+        "wbc_ap50_95": wbc.get("ap50_95"),
+        "yolov5_map50": m["yolov5"]["map50"],
+        "per_class": m["per_class"],
+    }
 
 
 def _leukodet_preds(det: Detector, images: list[Path]) -> dict[str, Prediction]:
@@ -97,7 +106,17 @@ def main() -> None:
     # --- leukodet -----------------------------------------------------------------------------------
     run = work / "leukodet"
     if not (run / "weights" / "last.pt").exists():
-        api.train(data, model="n", epochs=1000, imgsz=416, batch=16, out=run, time=args.minutes, seed=0, progress=False)
+        api.train(
+            data,
+            model="n",
+            epochs=1000,
+            imgsz=416,
+            batch=16,
+            out=run,
+            time=args.minutes,
+            seed=0,
+            progress=False,
+        )
     import csv
 
     rows = list(csv.DictReader(open(run / "results.csv")))
@@ -109,20 +128,68 @@ def main() -> None:
         "seconds_per_epoch": round(statistics.median(float(r["seconds"]) for r in rows), 2),
         "bccd_test": _score(data, "test", _leukodet_preds(det, test_imgs)),
         "bcdd": _score(SHARED / "bcdd", "all", _leukodet_preds(det, bcdd_imgs)),
-        "latency_ms_median": _latency(det, np.asarray(__import__("PIL.Image").Image.open(field).convert("RGB"))),
+        "latency_ms_median": _latency(det, np.asarray(Image.open(field).convert("RGB"))),
         "threads": torch.get_num_threads(),
     }
     # --- peer ---------------------------------------------------------------------------------------
     peer_run = work / "peer"
-    trained = _peer(args.peer_python, "train", "--data", str(data), "--names", json.dumps(names), "--out", str(peer_run),
-                    "--hours", str(args.minutes / 60), "--imgsz", "416", "--work", str(work / "peer-work"))
+    trained = _peer(
+        args.peer_python,
+        "train",
+        "--data",
+        str(data),
+        "--names",
+        json.dumps(names),
+        "--out",
+        str(peer_run),
+        "--hours",
+        str(args.minutes / 60),
+        "--imgsz",
+        "416",
+        "--work",
+        str(work / "peer-work"),
+    )
     weights = trained["weights"]
-    _peer(args.peer_python, "predict", "--weights", weights, "--images", str(work / "bccd" / "images" / "test"),
-          "--out", str(work / "peer_test.json"), "--imgsz", "416", "--work", str(work / "peer-work"))
-    _peer(args.peer_python, "predict", "--weights", weights, "--images", str(SHARED / "bcdd" / "images"),
-          "--out", str(work / "peer_bcdd.json"), "--imgsz", "416", "--work", str(work / "peer-work"))
-    lat = _peer(args.peer_python, "latency", "--weights", weights, "--image", str(field), "--imgsz", "416",
-                "--work", str(work / "peer-work"))
+    _peer(
+        args.peer_python,
+        "predict",
+        "--weights",
+        weights,
+        "--images",
+        str(work / "bccd" / "images" / "test"),
+        "--out",
+        str(work / "peer_test.json"),
+        "--imgsz",
+        "416",
+        "--work",
+        str(work / "peer-work"),
+    )
+    _peer(
+        args.peer_python,
+        "predict",
+        "--weights",
+        weights,
+        "--images",
+        str(SHARED / "bcdd" / "images"),
+        "--out",
+        str(work / "peer_bcdd.json"),
+        "--imgsz",
+        "416",
+        "--work",
+        str(work / "peer-work"),
+    )
+    lat = _peer(
+        args.peer_python,
+        "latency",
+        "--weights",
+        weights,
+        "--image",
+        str(field),
+        "--imgsz",
+        "416",
+        "--work",
+        str(work / "peer-work"),
+    )
     peer = {
         "epochs": trained["epochs"],
         "seconds_per_epoch": trained["seconds_per_epoch"],

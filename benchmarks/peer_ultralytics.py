@@ -24,7 +24,12 @@ NETWORK_CALLS: list[str] = []
 
 def _offline(work: Path) -> None:
     """Environment and an audit hook that records (and so proves the absence of) network attempts."""
-    os.environ.update(YOLO_OFFLINE="1", YOLO_AUTOINSTALL="0", YOLO_CONFIG_DIR=str(work / "cfg"), MPLCONFIGDIR=str(work / "mpl"))
+    os.environ.update(
+        YOLO_OFFLINE="1",
+        YOLO_AUTOINSTALL="0",
+        YOLO_CONFIG_DIR=str(work / "cfg"),
+        MPLCONFIGDIR=str(work / "mpl"),
+    )
     font_dir = work / "cfg" / "Ultralytics"
     font_dir.mkdir(parents=True, exist_ok=True)
     import matplotlib
@@ -44,8 +49,20 @@ def _threads() -> None:
     import ultralytics.utils.torch_utils as tu
     from ultralytics import settings
 
-    settings.update({"sync": False, "tensorboard": False, "wandb": False, "mlflow": False, "comet": False,
-                     "clearml": False, "neptune": False, "dvc": False, "hub": False, "raytune": False})
+    settings.update(
+        {
+            "sync": False,
+            "tensorboard": False,
+            "wandb": False,
+            "mlflow": False,
+            "comet": False,
+            "clearml": False,
+            "neptune": False,
+            "dvc": False,
+            "hub": False,
+            "raytune": False,
+        }
+    )
     tu.NUM_THREADS = 2
     torch.set_num_threads(2)
 
@@ -57,10 +74,29 @@ def train(args: argparse.Namespace) -> dict:
     nc = len(names)
     model = YOLO("yolov8n.yaml")
     start = time.monotonic()
-    model.train(data=args.data, epochs=10000, time=args.hours, imgsz=args.imgsz, batch=16, optimizer="AdamW",
-                lr0=0.002 * 5 / (4 + nc), momentum=0.9, warmup_bias_lr=0.0, workers=0, device="cpu", amp=False,
-                seed=0, deterministic=True, cache="ram", pretrained=False, plots=False, project=str(Path(args.out).parent),
-                name=Path(args.out).name, exist_ok=True, verbose=False)
+    model.train(
+        data=args.data,
+        epochs=10000,
+        time=args.hours,
+        imgsz=args.imgsz,
+        batch=16,
+        optimizer="AdamW",
+        lr0=0.002 * 5 / (4 + nc),
+        momentum=0.9,
+        warmup_bias_lr=0.0,
+        workers=0,
+        device="cpu",
+        amp=False,
+        seed=0,
+        deterministic=True,
+        cache="ram",
+        pretrained=False,
+        plots=False,
+        project=str(Path(args.out).parent),
+        name=Path(args.out).name,
+        exist_ok=True,
+        verbose=False,
+    )
     seconds = time.monotonic() - start
     import csv
 
@@ -70,8 +106,13 @@ def train(args: argparse.Namespace) -> dict:
     per_epoch = (epoch_times[-1] / epochs) if epoch_times else seconds / max(epochs, 1)
     import torch
 
-    return {"seconds": round(seconds, 1), "epochs": epochs, "seconds_per_epoch": round(per_epoch, 2),
-            "threads": torch.get_num_threads(), "weights": str(Path(args.out) / "weights" / "last.pt")}
+    return {
+        "seconds": round(seconds, 1),
+        "epochs": epochs,
+        "seconds_per_epoch": round(per_epoch, 2),
+        "threads": torch.get_num_threads(),
+        "weights": str(Path(args.out) / "weights" / "last.pt"),
+    }
 
 
 def predict(args: argparse.Namespace) -> dict:
@@ -81,16 +122,26 @@ def predict(args: argparse.Namespace) -> dict:
     images = []
     for folder in args.images:
         p = Path(folder)
-        images += sorted(q for q in p.rglob("*") if q.suffix.lower() in (".jpg", ".jpeg", ".png")) if p.is_dir() else [p]
+        images += (
+            sorted(q for q in p.rglob("*") if q.suffix.lower() in (".jpg", ".jpeg", ".png"))
+            if p.is_dir()
+            else [p]
+        )
     docs = []
     for img in images:
-        r = model.predict(str(img), conf=0.001, iou=0.6, max_det=300, imgsz=args.imgsz, device="cpu", verbose=False)[0]
+        r = model.predict(
+            str(img), conf=0.001, iou=0.6, max_det=300, imgsz=args.imgsz, device="cpu", verbose=False
+        )[0]
         boxes = r.boxes
         h, w = r.orig_shape
-        cells = [{"box": [float(v) for v in b], "class": r.names[int(c)], "score": float(s), "attributes": {}}
-                 for b, c, s in zip(boxes.xyxy.tolist(), boxes.cls.tolist(), boxes.conf.tolist())]
+        cells = [
+            {"box": [float(v) for v in b], "class": r.names[int(c)], "score": float(s), "attributes": {}}
+            for b, c, s in zip(boxes.xyxy.tolist(), boxes.cls.tolist(), boxes.conf.tolist())
+        ]
         docs.append({"image": str(img), "width": int(w), "height": int(h), "cells": cells})
-    Path(args.out).write_text(json.dumps({"names": [model.names[i] for i in sorted(model.names)], "predictions": docs}))
+    Path(args.out).write_text(
+        json.dumps({"names": [model.names[i] for i in sorted(model.names)], "predictions": docs})
+    )
     return {"images": len(docs)}
 
 
@@ -100,7 +151,9 @@ def latency(args: argparse.Namespace) -> dict:
     from ultralytics import YOLO
 
     model = YOLO(args.weights)
-    image = np.asarray(Image.open(args.image).convert("RGB"))[:, :, ::-1].copy()  # ultralytics takes BGR arrays
+    image = np.asarray(Image.open(args.image).convert("RGB"))[
+        :, :, ::-1
+    ].copy()  # ultralytics takes BGR arrays
     for _ in range(5):
         model.predict(image, imgsz=args.imgsz, conf=0.25, device="cpu", verbose=False)
     times = []

@@ -41,12 +41,18 @@ def build(root: Path, files: int, seed: int = 0) -> int:
         for _ in range(4):
             cx, cy = (x1 + rng.uniform(20, 220)) / 640, (y1 + rng.uniform(20, 200)) / 640
             attrs = " ".join(str(v) for v in rng.integers(0, 2, 7))
-            lines.append(f"{rng.integers(0, 14)} {cx:.6f} {cy:.6f} 0.06 0.07 {x1:.0f} {y1:.0f} {x1 + 240:.0f} {y1 + 240:.0f} {attrs}")
+            lines.append(
+                f"{rng.integers(0, 14)} {cx:.6f} {cy:.6f} 0.06 0.07 {x1:.0f} {y1:.0f} {x1 + 240:.0f} {y1 + 240:.0f} {attrs}"
+            )
         if rng.random() < 0.01:
             lines.append("3 0.5 0.5 0.1")
             bad += 1
         (root / "labels" / "train" / f"f{i:05d}.txt").write_text("\n".join(lines) + "\n")
-    (root / "data.yaml").write_text("names: 14\ntrain: images/train\n".replace("names: 14", "names: [" + ", ".join(f"c{i}" for i in range(14)) + "]"))
+    (root / "data.yaml").write_text(
+        "names: 14\ntrain: images/train\n".replace(
+            "names: 14", "names: [" + ", ".join(f"c{i}" for i in range(14)) + "]"
+        )
+    )
     return bad
 
 

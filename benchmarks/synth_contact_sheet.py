@@ -31,12 +31,19 @@ def main() -> int:
     if not paths:
         print(f"no samples under {SAMPLES}", file=sys.stderr)
         return 1
-    real = [_label(cv2.resize(cv2.imread(str(p)), (TILE, TILE), interpolation=cv2.INTER_AREA), f"real {p.stem}")
-            for p in paths[:6]]
-    synth = [_label(cv2.resize(render_field(s).image[..., ::-1], (TILE, TILE), interpolation=cv2.INTER_AREA),
-                    f"synthetic seed {s}") for s in range(6)]
+    real = [
+        _label(cv2.resize(cv2.imread(str(p)), (TILE, TILE), interpolation=cv2.INTER_AREA), f"real {p.stem}")
+        for p in paths[:6]
+    ]
+    synth = [
+        _label(
+            cv2.resize(render_field(s).image[..., ::-1], (TILE, TILE), interpolation=cv2.INTER_AREA),
+            f"synthetic seed {s}",
+        )
+        for s in range(6)
+    ]
     tiles = real + synth
-    rows = [np.hstack(tiles[i:i + 3]) for i in range(0, 12, 3)]
+    rows = [np.hstack(tiles[i : i + 3]) for i in range(0, 12, 3)]
     sheet = np.vstack(rows)
     out = ROOT / "docs" / "synth_contact_sheet.png"
     out.parent.mkdir(parents=True, exist_ok=True)

@@ -32,7 +32,10 @@ RESULTS = Path(__file__).resolve().parent / "results"
 def agnostic(records: list, preds: list[Prediction]) -> dict:
     """Score with every class merged into one ``WBC`` class."""
     recs = [r.with_(cells=tuple(Cell(c.box, 0, {}) for c in r.cells)) for r in records]
-    merged = [Prediction(p.boxes, p.scores, np.zeros(len(p), np.int64), ("WBC",), p.image, p.width, p.height) for p in preds]
+    merged = [
+        Prediction(p.boxes, p.scores, np.zeros(len(p), np.int64), ("WBC",), p.image, p.width, p.height)
+        for p in preds
+    ]
     return evaluate(recs, ["WBC"], merged)
 
 
@@ -49,8 +52,17 @@ def main() -> None:
     t0 = time.monotonic()
     data = api.synth(work / "data", images=args.images, seed=0)
     synth_s = time.monotonic() - t0
-    summary = api.train(data, model="n", epochs=1000, imgsz=args.imgsz, batch=16, out=work / "run", time=args.minutes,
-                        seed=0, progress=False)
+    summary = api.train(
+        data,
+        model="n",
+        epochs=1000,
+        imgsz=args.imgsz,
+        batch=16,
+        out=work / "run",
+        time=args.minutes,
+        seed=0,
+        progress=False,
+    )
     det = Detector.load(work / "run" / "weights" / "best.pt")
     ds, _ = load_source(data)
     records = ds.split("test")

@@ -46,10 +46,13 @@ class Net(nn.Module):
 
     def __init__(self) -> None:
         super().__init__()
+
         def block(i: int, o: int) -> nn.Sequential:
             return nn.Sequential(nn.Conv2d(i, o, 3, padding=1), nn.BatchNorm2d(o), nn.ReLU(), nn.MaxPool2d(2))
-        self.body = nn.Sequential(block(3, 16), block(16, 32), block(32, 48), block(48, 96),
-                                  nn.AdaptiveAvgPool2d(1), nn.Flatten())
+
+        self.body = nn.Sequential(
+            block(3, 16), block(16, 32), block(32, 48), block(48, 96), nn.AdaptiveAvgPool2d(1), nn.Flatten()
+        )
         self.head = nn.Linear(96, len(LLD_CLASSES) + 2 * len(ATTRS))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -62,7 +65,7 @@ def loss_fn(out: torch.Tensor, y: torch.Tensor, a: torch.Tensor) -> torch.Tensor
     for k in range(len(ATTRS)):
         m = a[:, k] >= 0
         if m.any():
-            loss = loss + nn.functional.cross_entropy(out[m, nc + 2 * k: nc + 2 * k + 2], a[m, k])
+            loss = loss + nn.functional.cross_entropy(out[m, nc + 2 * k : nc + 2 * k + 2], a[m, k])
     return loss
 
 
@@ -95,7 +98,7 @@ def main() -> dict[str, object]:
         for i in range(0, N_TRAIN, 64):
             if time.time() - t1 >= BUDGET_S:
                 break
-            idx = perm[i:i + 64]
+            idx = perm[i : i + 64]
             loss = loss_fn(net(augment(xtr[idx])), ytr[idx], atr[idx])
             opt.zero_grad()
             loss.backward()
@@ -106,16 +109,23 @@ def main() -> dict[str, object]:
     t_train = time.time() - t1
     net.eval()
     with torch.no_grad():
-        out = torch.cat([net(xte[i:i + 200]) for i in range(0, N_TEST, 200)]).numpy()
+        out = torch.cat([net(xte[i : i + 200]) for i in range(0, N_TEST, 200)]).numpy()
     nc = len(LLD_CLASSES)
-    res: dict[str, object] = {"benchmark": "synth_learnability", "train_crops": N_TRAIN, "test_crops": N_TEST,
-                              "train_seed": TRAIN_SEED, "test_seed": TEST_SEED, "epochs": epochs,
-                              "train_seconds": round(t_train, 1), "data_seconds": round(t_data, 1),
-                              "threads": torch.get_num_threads()}
+    res: dict[str, object] = {
+        "benchmark": "synth_learnability",
+        "train_crops": N_TRAIN,
+        "test_crops": N_TEST,
+        "train_seed": TRAIN_SEED,
+        "test_seed": TEST_SEED,
+        "epochs": epochs,
+        "train_seconds": round(t_train, 1),
+        "data_seconds": round(t_data, 1),
+        "threads": torch.get_num_threads(),
+    }
     ba = {"class": balanced_accuracy(out[:, :nc].argmax(1), yte.numpy())}
     for k, a in enumerate(ATTRS):
         m = ate[:, k].numpy() >= 0
-        ba[a] = balanced_accuracy(out[m, nc + 2 * k: nc + 2 * k + 2].argmax(1), ate[m, k].numpy())
+        ba[a] = balanced_accuracy(out[m, nc + 2 * k : nc + 2 * k + 2].argmax(1), ate[m, k].numpy())
     res["balanced_accuracy"] = {k: round(v, 3) for k, v in ba.items()}
     res["min_balanced_accuracy"] = round(min(ba.values()), 3)
     res["pass"] = bool(min(ba.values()) >= 0.8)

@@ -33,8 +33,14 @@ def main() -> dict[str, object]:
         cv2.setNumThreads(1)
     except ImportError:  # pragma: no cover
         pass
-    res: dict[str, object] = {"benchmark": "synth_speed", "size": 640, "fields": N_FIELDS, "processes": 1,
-                              "png": True, "python": platform.python_version()}
+    res: dict[str, object] = {
+        "benchmark": "synth_speed",
+        "size": 640,
+        "fields": N_FIELDS,
+        "processes": 1,
+        "png": True,
+        "python": platform.python_version(),
+    }
     for dom in ("HCM_100x_C2", "LCM_100x_C1", "HCM_40x_C2", "HCM_10x_C2"):
         res[f"fields_per_s_{dom}"] = round(measure(dom, N_FIELDS if "100x" in dom else 10), 2)
     return res

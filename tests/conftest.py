@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from leukodet.records import Cell, Dataset, Domain, ImageRecord, lld_schema, LLD_CLASSES
+from leukodet.records import LLD_CLASSES, Cell, Dataset, Domain, ImageRecord, lld_schema
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared"
 
@@ -37,7 +37,7 @@ def lld_dataset(root: Path, with_regions: bool = True) -> Dataset:
         w, h = (640, 640) if i % 2 == 0 else (800, 448)
         img = write_image(root / "src" / f"img{i}.png", w, h, i)
         cells = []
-        for k in range(3 if i != 3 else 0):
+        for _ in range(3 if i != 3 else 0):
             x1, y1 = float(rng.uniform(0, w - 80)), float(rng.uniform(0, h - 80))
             bw, bh = float(rng.uniform(10, 70)), float(rng.uniform(10, 70))
             cls = int(rng.integers(0, len(LLD_CLASSES)))
@@ -45,7 +45,12 @@ def lld_dataset(root: Path, with_regions: bool = True) -> Dataset:
             cells.append(Cell((x1, y1, x1 + bw, y1 + bh), cls, attrs))
         regions = None
         if with_regions and split == "train":
-            regions = [((0.0, 0.0, w / 2.0, h / 2.0),), None, (), ((0.0, 0.0, 100.0, 100.0), (200.0, 200.0, 300.0, 300.0))][i]
+            regions = [
+                ((0.0, 0.0, w / 2.0, h / 2.0),),
+                None,
+                (),
+                ((0.0, 0.0, 100.0, 100.0), (200.0, 200.0, 300.0, 300.0)),
+            ][i]
             if regions:
                 regions = (regions[0],) if i == 0 else regions
         if with_regions and i == 0:

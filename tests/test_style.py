@@ -36,3 +36,14 @@ def test_no_catch_all_module_names() -> None:
 def test_records_layer_imports_no_torch() -> None:
     code = "import sys, leukodet.records, leukodet.records.sources; sys.exit('torch' in sys.modules)"
     assert subprocess.run([sys.executable, "-c", code]).returncode == 0
+
+
+def test_ruff_lint_and_format_clean() -> None:
+    root = SRC.parents[1]
+    paths = [str(root / p) for p in ("src", "tests", "benchmarks")]
+    lint = subprocess.run([sys.executable, "-m", "ruff", "check", *paths], capture_output=True, text=True)
+    assert lint.returncode == 0, lint.stdout[-3000:]
+    fmt = subprocess.run(
+        [sys.executable, "-m", "ruff", "format", "--check", *paths], capture_output=True, text=True
+    )
+    assert fmt.returncode == 0, fmt.stdout[-3000:]

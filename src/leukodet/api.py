@@ -119,17 +119,30 @@ def demo(
     echo(f"1. synthetic fields (HCM_100x_C2, 14 LLD classes, 7 attributes): {data}")
     _echo_stats(full, echo)
     lld16_yaml = convert(sparsify(data, out / "sparse", fraction=0.2, seed=seed), out / "lld16", "lld16")
-    echo(f"2. sparse training split (one 1/5-area labelled region per field) as 16-column files: {lld16_yaml}")
+    echo(
+        f"2. sparse training split (one 1/5-area labelled region per field) as 16-column files: {lld16_yaml}"
+    )
     _echo_stats(stats(lld16_yaml), echo)
     echo(f"3. training the n preset for {minutes:g} min at 320 px (fully labelled split) ...")
-    summary = train(data, model="n", epochs=1000, imgsz=320, batch=16, out=out / "run", time=minutes, seed=seed,
-                    progress=False)
+    summary = train(
+        data,
+        model="n",
+        epochs=1000,
+        imgsz=320,
+        batch=8,
+        out=out / "run",
+        time=minutes,
+        seed=seed,
+        progress=False,
+    )
     echo(f"   {summary['epochs']} epochs ({summary['recipe']} recipe), weights: {summary['best']}")
     metrics = val(summary["best"], data, split="test", json_out=out / "run" / "test_metrics.json")
     op = metrics["operating_point"]
-    echo(f"4. test split: mAP50 {metrics['map50']:.3f}, mAP50-95 {metrics['map50_95']:.3f}; at conf "
-         f"{op['conf']}: precision {op['precision']:.3f}, recall {op['recall']:.3f}, "
-         f"count error {op['count_abs_err_per_image']:.2f} cells/field")
+    echo(
+        f"4. test split: mAP50 {metrics['map50']:.3f}, mAP50-95 {metrics['map50_95']:.3f}; at conf "
+        f"{op['conf']}: precision {op['precision']:.3f}, recall {op['recall']:.3f}, "
+        f"count error {op['count_abs_err_per_image']:.2f} cells/field"
+    )
     images_dir = Path(data).parent / "images" / "test"
     predict(summary["best"], [str(images_dir)], out / "predict")
     echo(f"5. predictions (JSON per field, predictions.csv, annotated PNGs): {out / 'predict'}")
@@ -180,9 +193,17 @@ def train(
         cfg = apply_overrides(
             load_config(None, overrides),
             {
-                "data": str(data), "model": str(model), "out": str(out), "train.epochs": epochs,
-                "train.imgsz": imgsz, "train.batch": batch, "train.time_minutes": time, "train.device": device,
-                "train.workers": workers, "train.seed": seed, "train.recipe": recipe,
+                "data": str(data),
+                "model": str(model),
+                "out": str(out),
+                "train.epochs": epochs,
+                "train.imgsz": imgsz,
+                "train.batch": batch,
+                "train.time_minutes": time,
+                "train.device": device,
+                "train.workers": workers,
+                "train.seed": seed,
+                "train.recipe": recipe,
             },
         )
         ensure_run_dir(Path(out))
@@ -192,7 +213,9 @@ def train(
 def ensure_run_dir(out: Path) -> None:
     """A new run must not overwrite another run's weights (use --resume to continue it)."""
     if (out / "weights" / "last.pt").exists():
-        raise DataError(f"{out}: already holds a run (weights/last.pt); pass --resume or choose another --out")
+        raise DataError(
+            f"{out}: already holds a run (weights/last.pt); pass --resume or choose another --out"
+        )
 
 
 def val(
@@ -210,12 +233,13 @@ def val(
     """Evaluate a checkpoint on a dataset split (COCO + YOLOv5-style figures, operating point)."""
     import json
 
+    from torch.utils.data import DataLoader
+
     from .data.dataset import DetectionDataset
     from .data.sample import collate
     from .engine.loop import evaluate_model
     from .engine.predict import Detector
     from .records.files import atomic_write_text
-    from torch.utils.data import DataLoader
 
     det = Detector.load(weights, device)
     ds, _ = load_source(data)
@@ -224,7 +248,9 @@ def val(
     records = ds.split(split)
     dataset = DetectionDataset(records, len(ds.classes), ds.attributes, det._size(imgsz), None)
     loader = DataLoader(dataset, batch_size=batch, collate_fn=collate)
-    metrics = evaluate_model(det.model, loader, records, ds.classes, det.class_names, det.device, progress, conf_op)
+    metrics = evaluate_model(
+        det.model, loader, records, ds.classes, det.class_names, det.device, progress, conf_op
+    )
     metrics = {"weights": str(weights), "data": str(data), "split": split, "imgsz": dataset.imgsz, **metrics}
     if json_out is not None:
         atomic_write_text(Path(json_out), json.dumps(metrics, indent=1) + "\n")

@@ -20,7 +20,9 @@ from .records.io import FORMATS
 from .records.sparsify import MODES
 
 _progress = click.option(
-    "--progress/--no-progress", default=None, help="Progress bars on stderr (default: when stderr is a terminal)."
+    "--progress/--no-progress",
+    default=None,
+    help="Progress bars on stderr (default: when stderr is a terminal).",
 )
 _strict = click.option("--strict", is_flag=True, help="Make the first problem in the input fatal.")
 _overwrite = click.option("--overwrite", is_flag=True, help="Allow writing into a non-empty output folder.")
@@ -37,7 +39,11 @@ def _user_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
             return fn(*args, **kwargs)
-        except (DataError, FileNotFoundError, ValueError) as exc:  # ConfigError, CheckpointError are ValueErrors
+        except (
+            DataError,
+            FileNotFoundError,
+            ValueError,
+        ) as exc:  # ConfigError, CheckpointError are ValueErrors
             click.echo(f"error: {exc}", err=True)
             sys.exit(2)
 
@@ -50,7 +56,9 @@ def _user_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
 def main(verbose: bool) -> None:
     """leukodet: white-blood-cell detection, attributes and sparse-annotation training for blood films."""
     logging.basicConfig(
-        level=logging.DEBUG if verbose else logging.INFO, format="%(levelname)s: %(message)s", stream=sys.stderr
+        level=logging.DEBUG if verbose else logging.INFO,
+        format="%(levelname)s: %(message)s",
+        stream=sys.stderr,
     )
 
 
@@ -91,14 +99,22 @@ def convert(
 ) -> None:
     """Convert SOURCE to DEST (one DEST/data.yaml) in the format given by --to."""
     out = api.convert(
-        source, dest, to, allow_loss=allow_loss, strict=strict, overwrite=overwrite, progress=_show_progress(progress)
+        source,
+        dest,
+        to,
+        allow_loss=allow_loss,
+        strict=strict,
+        overwrite=overwrite,
+        progress=_show_progress(progress),
     )
     click.echo(f"wrote {out}", err=True)
 
 
 @main.command()
 @click.argument("source")
-@click.option("--fraction", type=float, required=True, help="Labelled area fraction (region) or image fraction.")
+@click.option(
+    "--fraction", type=float, required=True, help="Labelled area fraction (region) or image fraction."
+)
 @click.option("--seed", type=int, required=True, help="Seed; the same seed gives the same split.")
 @click.option("--out", required=True, help="Output folder (gets data.yaml).")
 @click.option("--mode", type=click.Choice(MODES), default="region", show_default=True)
@@ -137,7 +153,9 @@ def sparsify(
 @click.option("--out", required=True, help="Output folder (gets data.yaml, images/, annotations/).")
 @click.option("--images", type=int, required=True, help="Number of fields (split 80/10/10).")
 @click.option("--seed", type=int, default=0, show_default=True)
-@click.option("--sparse", type=float, default=None, help="Area fraction of one labelled region per training field.")
+@click.option(
+    "--sparse", type=float, default=None, help="Area fraction of one labelled region per training field."
+)
 @click.option("--domain", default="HCM_100x_C2", show_default=True, help="LLD subset name, e.g. LCM_40x_C1.")
 @click.option("--label-rbc", is_flag=True, help="Also label RBCs and platelets (classes RBC, Platelet).")
 @click.option("--masks", is_flag=True, help="Also write instance masks (masks/<split>/<stem>.npz).")
@@ -178,12 +196,18 @@ def synth(
 
 @main.command()
 @click.option("--data", required=True, help="Dataset YAML (or any source with a train split).")
-@click.option("--model", default="n", show_default=True, help="Preset n/s/m/l/x, a registered name, or a checkpoint.")
-@click.option("--epochs", type=int, default=100, show_default=True, help="Epochs (an upper bound with --time).")
+@click.option(
+    "--model", default="n", show_default=True, help="Preset n/s/m/l/x, a registered name, or a checkpoint."
+)
+@click.option(
+    "--epochs", type=int, default=100, show_default=True, help="Epochs (an upper bound with --time)."
+)
 @click.option("--imgsz", type=int, default=640, show_default=True)
 @click.option("--batch", type=int, default=16, show_default=True)
 @click.option("--out", required=True, help="Run folder (config.yaml, results.csv, weights/).")
-@click.option("--time", "time_", type=float, default=None, help="Wall-clock budget in minutes for the whole run.")
+@click.option(
+    "--time", "time_", type=float, default=None, help="Wall-clock budget in minutes for the whole run."
+)
 @click.option("--device", default="cpu", show_default=True, help="cpu, cuda or a CUDA index.")
 @click.option("--workers", type=int, default=0, show_default=True, help="Data-loading processes.")
 @click.option("--seed", type=int, default=0, show_default=True)
@@ -192,12 +216,39 @@ def synth(
 @click.option("--set", "overrides", multiple=True, help="Config override key=value (e.g. loss.fl_gamma=1.5).")
 @_progress
 @_user_errors
-def train(data: str, model: str, epochs: int, imgsz: int, batch: int, out: str, time_: float | None, device: str,
-          workers: int, seed: int, recipe: str, resume: bool, overrides: tuple[str, ...], progress: bool | None) -> None:
+def train(
+    data: str,
+    model: str,
+    epochs: int,
+    imgsz: int,
+    batch: int,
+    out: str,
+    time_: float | None,
+    device: str,
+    workers: int,
+    seed: int,
+    recipe: str,
+    resume: bool,
+    overrides: tuple[str, ...],
+    progress: bool | None,
+) -> None:
     """Train a detector on DATA; the run folder is --out itself."""
-    summary = api.train(data, model=model, epochs=epochs, imgsz=imgsz, batch=batch, out=out, time=time_,
-                        device=device, workers=workers, seed=seed, recipe=recipe, resume=resume,
-                        overrides=list(overrides), progress=_show_progress(progress))
+    summary = api.train(
+        data,
+        model=model,
+        epochs=epochs,
+        imgsz=imgsz,
+        batch=batch,
+        out=out,
+        time=time_,
+        device=device,
+        workers=workers,
+        seed=seed,
+        recipe=recipe,
+        resume=resume,
+        overrides=list(overrides),
+        progress=_show_progress(progress),
+    )
     click.echo(json.dumps(summary))
 
 
@@ -207,17 +258,39 @@ def train(data: str, model: str, epochs: int, imgsz: int, batch: int, out: str, 
 @click.option("--split", default="val", show_default=True)
 @click.option("--imgsz", type=int, default=None, help="Default: the checkpoint's size.")
 @click.option("--batch", type=int, default=8, show_default=True)
-@click.option("--conf-op", type=float, default=0.25, show_default=True, help="Confidence of the operating point.")
+@click.option(
+    "--conf-op", type=float, default=0.25, show_default=True, help="Confidence of the operating point."
+)
 @click.option("--device", default="cpu", show_default=True)
 @click.option("--json", "json_out", default=None, help="Write the metrics JSON here.")
 @_progress
 @_user_errors
-def val(weights: str, data: str, split: str, imgsz: int | None, batch: int, conf_op: float, device: str,
-        json_out: str | None, progress: bool | None) -> None:
+def val(
+    weights: str,
+    data: str,
+    split: str,
+    imgsz: int | None,
+    batch: int,
+    conf_op: float,
+    device: str,
+    json_out: str | None,
+    progress: bool | None,
+) -> None:
     """Evaluate a checkpoint on a split: COCO mAP (faster-coco-eval), YOLOv5-style AP, operating point."""
-    m = api.val(weights, data, split=split, imgsz=imgsz, batch=batch, conf_op=conf_op, device=device,
-                json_out=json_out, progress=_show_progress(progress))
-    click.echo(f"{split}: mAP50 {m['map50']:.4f}  mAP50-95 {m['map50_95']:.4f}  ({m['images']} images)", err=True)
+    m = api.val(
+        weights,
+        data,
+        split=split,
+        imgsz=imgsz,
+        batch=batch,
+        conf_op=conf_op,
+        device=device,
+        json_out=json_out,
+        progress=_show_progress(progress),
+    )
+    click.echo(
+        f"{split}: mAP50 {m['map50']:.4f}  mAP50-95 {m['map50_95']:.4f}  ({m['images']} images)", err=True
+    )
     for name, c in m["per_class"].items():
         click.echo(f"  {name}: AP50 {c['ap50']:.4f}  AP50-95 {c['ap50_95']:.4f}  n_gt {c['n_gt']}", err=True)
     if json_out is None:
@@ -237,11 +310,33 @@ def val(weights: str, data: str, split: str, imgsz: int | None, batch: int, conf
 @click.option("--no-annotate", is_flag=True, help="Skip the annotated PNGs.")
 @_progress
 @_user_errors
-def predict(sources: tuple[str, ...], weights: str, out: str, imgsz: int | None, conf: float, iou: float,
-            max_det: int, batch: int, device: str, no_annotate: bool, progress: bool | None) -> None:
+def predict(
+    sources: tuple[str, ...],
+    weights: str,
+    out: str,
+    imgsz: int | None,
+    conf: float,
+    iou: float,
+    max_det: int,
+    batch: int,
+    device: str,
+    no_annotate: bool,
+    progress: bool | None,
+) -> None:
     """Detect WBCs in SOURCES (images or folders)."""
-    paths = api.predict(weights, list(sources), out, imgsz=imgsz, conf=conf, iou=iou, max_det=max_det, batch=batch,
-                        device=device, annotate=not no_annotate, progress=_show_progress(progress))
+    paths = api.predict(
+        weights,
+        list(sources),
+        out,
+        imgsz=imgsz,
+        conf=conf,
+        iou=iou,
+        max_det=max_det,
+        batch=batch,
+        device=device,
+        annotate=not no_annotate,
+        progress=_show_progress(progress),
+    )
     click.echo(f"wrote predictions for {len(paths)} images to {out}", err=True)
 
 

@@ -16,7 +16,15 @@ from typing import Any
 
 import yaml
 
-__all__ = ["AugmentConfig", "LossConfig", "TrainConfig", "RunConfig", "ConfigError", "load_config", "apply_overrides"]
+__all__ = [
+    "AugmentConfig",
+    "LossConfig",
+    "TrainConfig",
+    "RunConfig",
+    "ConfigError",
+    "load_config",
+    "apply_overrides",
+]
 
 
 class ConfigError(ValueError):

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import pickle
 from pathlib import Path
 
 import pytest
@@ -16,8 +15,12 @@ def _weights() -> dict[str, torch.Tensor]:
 
 
 def test_round_trip_with_metadata(tmp_path: Path) -> None:
-    path = save_checkpoint(tmp_path / "w" / "last.pt", _weights(), {"classes": ["WBC"], "imgsz": 320},
-                           train_state={"epoch": 3, "rng": torch.get_rng_state()})
+    path = save_checkpoint(
+        tmp_path / "w" / "last.pt",
+        _weights(),
+        {"classes": ["WBC"], "imgsz": 320},
+        train_state={"epoch": 3, "rng": torch.get_rng_state()},
+    )
     ckpt = load_checkpoint(path)
     assert ckpt["metadata"] == {"classes": ["WBC"], "imgsz": 320}
     assert torch.equal(ckpt["model"]["a.weight"], _weights()["a.weight"])
@@ -46,7 +49,9 @@ class Evil:
         return (print, ("pwned",))
 
 
-def test_foreign_pickle_refused_without_running_code(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_foreign_pickle_refused_without_running_code(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     path = tmp_path / "evil.pt"
     torch.save({"format": "leukodet-checkpoint", "x": Evil()}, path)
     with pytest.raises(CheckpointError):

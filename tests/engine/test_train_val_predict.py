@@ -22,8 +22,17 @@ def synth_data(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def _train(data: Path, out: Path, epochs: int, resume: bool = False) -> dict:
-    return api.train(data, model="test_tiny", epochs=epochs, imgsz=160, batch=4, out=out, resume=resume,
-                     progress=False, overrides=["augment.mosaic=0.5", "train.warmup_epochs=0.5"])
+    return api.train(
+        data,
+        model="test_tiny",
+        epochs=epochs,
+        imgsz=160,
+        batch=4,
+        out=out,
+        resume=resume,
+        progress=False,
+        overrides=["augment.mosaic=0.5", "train.warmup_epochs=0.5"],
+    )
 
 
 def test_train_val_predict_end_to_end(synth_data: Path, tmp_path: Path) -> None:
@@ -48,7 +57,9 @@ def test_train_val_predict_end_to_end(synth_data: Path, tmp_path: Path) -> None:
     api.predict(run / "weights" / "best.pt", [str(image.parent)], tmp_path / "pred", conf=0.0001)
     doc = json.loads((tmp_path / "pred" / f"{image.stem}.json").read_text())
     assert set(doc) == {"image", "width", "height", "model", "cells"}
-    assert (tmp_path / "pred" / "predictions.csv").is_file() and (tmp_path / "pred" / f"{image.stem}.png").is_file()
+    assert (tmp_path / "pred" / "predictions.csv").is_file() and (
+        tmp_path / "pred" / f"{image.stem}.png"
+    ).is_file()
 
 
 def test_resume_continues_exactly(synth_data: Path, tmp_path: Path) -> None:
@@ -69,6 +80,20 @@ def test_resume_continues_exactly(synth_data: Path, tmp_path: Path) -> None:
 
 def test_cli_refuses_existing_run_and_bad_data(synth_data: Path, tmp_path: Path) -> None:
     (tmp_path / "empty.yaml").write_text("names: [a]\nval: .\n")
-    proc = subprocess.run([sys.executable, "-m", "leukodet.cli", "train", "--data", str(tmp_path / "empty.yaml"),
-                           "--out", str(tmp_path / "r"), "--model", "test_tiny"], capture_output=True, text=True)
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "leukodet.cli",
+            "train",
+            "--data",
+            str(tmp_path / "empty.yaml"),
+            "--out",
+            str(tmp_path / "r"),
+            "--model",
+            "test_tiny",
+        ],
+        capture_output=True,
+        text=True,
+    )
     assert proc.returncode == 2 and "no 'train' split" in proc.stderr and "Traceback" not in proc.stderr

@@ -42,4 +42,3 @@ def make_pred(
         width=640,
         height=640,
     )
-

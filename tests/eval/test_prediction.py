@@ -38,7 +38,11 @@ def test_json_round_trip(attributes: list[dict[str, str]] | None) -> None:
     np.testing.assert_array_equal(q.scores, p.scores)
     np.testing.assert_array_equal(q.class_ids, p.class_ids)
     assert (q.class_names, q.image, q.width, q.height, q.attributes) == (
-        p.class_names, p.image, p.width, p.height, p.attributes
+        p.class_names,
+        p.image,
+        p.width,
+        p.height,
+        p.attributes,
     )
 
 

@@ -34,7 +34,9 @@ def test_assignment_centre_and_two_neighbours() -> None:
 
 
 def test_assignment_rejects_badly_shaped_anchors() -> None:
-    targets = torch.tensor([[0.0, 0.0, 0.0, 0.0, 200.0, 8.0]])  # 25 x 1 cells: every ratio test fails but none
+    targets = torch.tensor(
+        [[0.0, 0.0, 0.0, 0.0, 200.0, 8.0]]
+    )  # 25 x 1 cells: every ratio test fails but none
     (lt,) = assign_targets(targets, [(40, 40)], ANCHORS, STRIDES, anchor_t=4.0)
     assert len(lt) == 0
 
@@ -82,7 +84,9 @@ def test_class_term_one_hot_bce() -> None:
         levels[0][..., 5 + 2] = 2.0  # the right class logit
     assigned = assign_targets(targets, [(10, 10)], ANCHORS, STRIDES)
     out = loss_cls(levels, assigned, 3)
-    expected = (F.softplus(torch.tensor(-2.0)) + 2 * math.log(2.0)) / 3  # BCE(2,1) + 2*BCE(0,0), mean over classes
+    expected = (
+        F.softplus(torch.tensor(-2.0)) + 2 * math.log(2.0)
+    ) / 3  # BCE(2,1) + 2*BCE(0,0), mean over classes
     assert math.isclose(float(out["loss_cls"]), float(expected), rel_tol=1e-6)
 
 

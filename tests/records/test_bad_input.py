@@ -98,7 +98,9 @@ def test_invalid_json_names_line(tmp_path: Path) -> None:
 
 def test_cli_error_is_one_line_exit_2(tmp_path: Path) -> None:
     proc = subprocess.run(
-        [sys.executable, "-m", "leukodet.cli", "stats", str(tmp_path / "nothing.yaml")], capture_output=True, text=True
+        [sys.executable, "-m", "leukodet.cli", "stats", str(tmp_path / "nothing.yaml")],
+        capture_output=True,
+        text=True,
     )
     assert proc.returncode == 2
     assert proc.stderr.strip().count("\n") == 0 and "no such file" in proc.stderr

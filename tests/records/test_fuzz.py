@@ -44,7 +44,34 @@ def test_yolo_label_text_never_crashes(lines: list[str]) -> None:
 
 
 @settings(max_examples=40, deadline=None)
-@given(doc=st.recursive(st.none() | st.integers() | st.text(max_size=5), lambda c: st.lists(c, max_size=3) | st.dictionaries(st.sampled_from(["images", "annotations", "categories", "bbox", "id", "image_id", "file_name", "width", "height", "category_id", "labeled_regions"]), c, max_size=4), max_leaves=20))
+@given(
+    doc=st.recursive(
+        st.none() | st.integers() | st.text(max_size=5),
+        lambda c: (
+            st.lists(c, max_size=3)
+            | st.dictionaries(
+                st.sampled_from(
+                    [
+                        "images",
+                        "annotations",
+                        "categories",
+                        "bbox",
+                        "id",
+                        "image_id",
+                        "file_name",
+                        "width",
+                        "height",
+                        "category_id",
+                        "labeled_regions",
+                    ]
+                ),
+                c,
+                max_size=4,
+            )
+        ),
+        max_leaves=20,
+    )
+)
 def test_coco_shapes_never_crash(doc: object) -> None:
     import json
 

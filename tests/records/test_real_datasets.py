@@ -43,7 +43,15 @@ def test_wbcatt_train_crops_and_attributes() -> None:
 
 def test_stats_json_cli_with_progress_on() -> None:
     proc = subprocess.run(
-        [sys.executable, "-m", "leukodet.cli", "stats", str(shared_data("bccd", "BCCD")), "--json", "--progress"],
+        [
+            sys.executable,
+            "-m",
+            "leukodet.cli",
+            "stats",
+            str(shared_data("bccd", "BCCD")),
+            "--json",
+            "--progress",
+        ],
         capture_output=True,
         text=True,
         check=True,

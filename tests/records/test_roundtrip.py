@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from leukodet.records import Dataset, DataError, load_source, write_dataset
+from leukodet.records import DataError, Dataset, load_source, write_dataset
 from leukodet.records.schema import AttributeSchema
 
 from ..conftest import lld_dataset
@@ -28,7 +28,10 @@ def _assert_same(a: Dataset, b: Dataset) -> None:
     assert a.attributes == b.attributes
     assert a.splits == b.splits
     for split in a.splits:
-        ra, rb = sorted(a.split(split), key=lambda r: r.path.name), sorted(b.split(split), key=lambda r: r.path.name)
+        ra, rb = (
+            sorted(a.split(split), key=lambda r: r.path.name),
+            sorted(b.split(split), key=lambda r: r.path.name),
+        )
         assert [r.path.name for r in ra] == [r.path.name for r in rb]
         for x, y in zip(ra, rb):
             assert (x.width, x.height, x.domain) == (y.width, y.height, y.domain)
@@ -47,7 +50,13 @@ def _assert_same(a: Dataset, b: Dataset) -> None:
 
 @pytest.mark.parametrize(
     ("fmt", "attributes", "regions"),
-    [("coco", True, True), ("lld16", True, True), ("lld12", True, False), ("yolo", False, False), ("voc", False, False)],
+    [
+        ("coco", True, True),
+        ("lld16", True, True),
+        ("lld12", True, False),
+        ("yolo", False, False),
+        ("voc", False, False),
+    ],
 )
 def test_round_trip(tmp_path: Path, fmt: str, attributes: bool, regions: bool) -> None:
     ds = _strip(lld_dataset(tmp_path), attributes, regions)
@@ -61,7 +70,9 @@ def test_round_trip(tmp_path: Path, fmt: str, attributes: bool, regions: bool) -
         assert f.read_bytes() == (again.parent / f.relative_to(tmp_path / fmt)).read_bytes(), f
 
 
-@pytest.mark.parametrize(("fmt", "lost"), [("yolo", "attributes"), ("voc", "labelled regions"), ("lld12", "regions")])
+@pytest.mark.parametrize(
+    ("fmt", "lost"), [("yolo", "attributes"), ("voc", "labelled regions"), ("lld12", "regions")]
+)
 def test_lossy_conversion_refused_unless_allowed(tmp_path: Path, fmt: str, lost: str) -> None:
     ds = lld_dataset(tmp_path)
     with pytest.raises(DataError, match=lost):

@@ -26,7 +26,10 @@ def test_region_keeps_exactly_centres_inside(tmp_path: Path) -> None:
             continue
         (region,) = after.labeled_regions
         x1, y1, x2, y2 = region
-        assert abs((x2 - x1) * (y2 - y1) - 0.2 * before.width * before.height) < 1e-6 * before.width * before.height
+        assert (
+            abs((x2 - x1) * (y2 - y1) - 0.2 * before.width * before.height)
+            < 1e-6 * before.width * before.height
+        )
         assert abs((x2 - x1) / (y2 - y1) - before.width / before.height) < 1e-9
         inside = [c for c in before.cells if x1 <= c.center[0] <= x2 and y1 <= c.center[1] <= y2]
         assert list(after.cells) == inside  # whole, unclipped boxes, same order
@@ -48,7 +51,19 @@ def test_image_mode_labels_a_fraction_fully(tmp_path: Path) -> None:
 
 def _cli_sparsify(src: Path, out: Path) -> None:
     subprocess.run(
-        [sys.executable, "-m", "leukodet.cli", "sparsify", str(src), "--fraction", "0.2", "--seed", "5", "--out", str(out)],
+        [
+            sys.executable,
+            "-m",
+            "leukodet.cli",
+            "sparsify",
+            str(src),
+            "--fraction",
+            "0.2",
+            "--seed",
+            "5",
+            "--out",
+            str(out),
+        ],
         check=True,
         capture_output=True,
     )
@@ -59,7 +74,11 @@ def test_cli_output_byte_identical_across_folders(tmp_path: Path) -> None:
     _cli_sparsify(src, tmp_path / "a")
     _cli_sparsify(src, tmp_path / "deeper" / "b")
     files_a = sorted(p.relative_to(tmp_path / "a") for p in (tmp_path / "a").rglob("*") if p.is_file())
-    files_b = sorted(p.relative_to(tmp_path / "deeper" / "b") for p in (tmp_path / "deeper" / "b").rglob("*") if p.is_file())
+    files_b = sorted(
+        p.relative_to(tmp_path / "deeper" / "b")
+        for p in (tmp_path / "deeper" / "b").rglob("*")
+        if p.is_file()
+    )
     assert files_a == files_b and files_a
     for rel in files_a:
         assert (tmp_path / "a" / rel).read_bytes() == (tmp_path / "deeper" / "b" / rel).read_bytes(), rel
@@ -75,7 +94,19 @@ def test_cli_refuses_non_empty_output(tmp_path: Path) -> None:
     (tmp_path / "busy").mkdir()
     (tmp_path / "busy" / "keep.txt").write_text("mine")
     proc = subprocess.run(
-        [sys.executable, "-m", "leukodet.cli", "sparsify", str(src), "--fraction", "0.2", "--seed", "5", "--out", str(tmp_path / "busy")],
+        [
+            sys.executable,
+            "-m",
+            "leukodet.cli",
+            "sparsify",
+            str(src),
+            "--fraction",
+            "0.2",
+            "--seed",
+            "5",
+            "--out",
+            str(tmp_path / "busy"),
+        ],
         capture_output=True,
         text=True,
     )

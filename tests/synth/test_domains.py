@@ -8,7 +8,7 @@ import pytest
 from leukodet.records.vocab import LLD_DOMAINS
 from leukodet.synth.domains import domain_params
 from leukodet.synth.field import RBC_CLASS_ID, render_field
-from leukodet.synth.layout import REFERENCE_SIZE, RBC_DIAMETER
+from leukodet.synth.layout import RBC_DIAMETER, REFERENCE_SIZE
 
 
 @pytest.mark.parametrize("domain", LLD_DOMAINS)
@@ -50,7 +50,9 @@ def test_lcm_blurrier_than_hcm() -> None:
 @pytest.mark.parametrize("domain,scale", [("HCM_40x_C2", 0.4), ("HCM_10x_C2", 0.1)])
 def test_magnification_scales_cells(domain: str, scale: float) -> None:
     f = render_field(4, domain, 640)
-    heights = [c.box[3] - c.box[1] for c in f.cells if c.class_id == RBC_CLASS_ID and 0 < c.box[1] and c.box[3] < 640]
+    heights = [
+        c.box[3] - c.box[1] for c in f.cells if c.class_id == RBC_CLASS_ID and 0 < c.box[1] and c.box[3] < 640
+    ]
     expected = RBC_DIAMETER[0] * scale * 640 / REFERENCE_SIZE
     assert abs(np.median(heights) / expected - 1) < 0.25
     n_wbc = sum(c.class_id < RBC_CLASS_ID for c in f.cells)

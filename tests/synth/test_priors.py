@@ -5,7 +5,13 @@ from __future__ import annotations
 import numpy as np
 
 from leukodet.records.vocab import LLD_CLASSES, LLD_TABLE3_COUNTS
-from leukodet.synth.priors import ATTRIBUTE_NAMES, ATTRIBUTE_PRIORS, class_frequencies, sample_attributes, sample_class
+from leukodet.synth.priors import (
+    ATTRIBUTE_NAMES,
+    ATTRIBUTE_PRIORS,
+    class_frequencies,
+    sample_attributes,
+    sample_class,
+)
 
 
 def test_class_frequencies_floor_and_order() -> None:

@@ -34,7 +34,11 @@ def region_means(rgb: np.ndarray) -> dict[str, np.ndarray]:
     lab = _lab(rgb)
     L, a = lab[..., 0], lab[..., 1]
     bg_l = np.percentile(L, 75)
-    masks = {"background": np.abs(L - bg_l) < 4, "rbc": (L < bg_l - 12) & (a < 8), "nucleus": (a > 15) & (L < 45)}
+    masks = {
+        "background": np.abs(L - bg_l) < 4,
+        "rbc": (L < bg_l - 12) & (a < 8),
+        "nucleus": (a > 15) & (L < 45),
+    }
     return {k: lab[m].mean(0) for k, m in masks.items()}
 
 
@@ -43,21 +47,33 @@ def _blobs(rgb: np.ndarray) -> tuple[list[int], list[int]]:
     lab = _lab(rgb)
     L, a = lab[..., 0], lab[..., 1]
     h, w = L.shape
-    dark = cv2.morphologyEx((L < np.percentile(L, 75) - 8).astype(np.uint8), cv2.MORPH_OPEN, np.ones((3, 3), np.uint8))
+    dark = cv2.morphologyEx(
+        (L < np.percentile(L, 75) - 8).astype(np.uint8), cv2.MORPH_OPEN, np.ones((3, 3), np.uint8)
+    )
     n, lbl, st, _ = cv2.connectedComponentsWithStats(dark)
     rbc = []
     for i in range(1, n):
         x, y, bw, bh, area = st[i]
         if area < 300 or x == 0 or y == 0 or x + bw >= w or y + bh >= h:
             continue
-        comp = (lbl[y:y + bh, x:x + bw] == i).astype(np.uint8)
+        comp = (lbl[y : y + bh, x : x + bw] == i).astype(np.uint8)
         cnts, _ = cv2.findContours(comp, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
-        if area / max(cv2.contourArea(cv2.convexHull(cnts[0])), 1) > 0.93 and (a[y:y + bh, x:x + bw][comp > 0] > 12).mean() < 0.05:
+        if (
+            area / max(cv2.contourArea(cv2.convexHull(cnts[0])), 1) > 0.93
+            and (a[y : y + bh, x : x + bw][comp > 0] > 12).mean() < 0.05
+        ):
             rbc.append(int(bh))
     nuc = cv2.morphologyEx(((a > 12) & (L < 55)).astype(np.uint8), cv2.MORPH_CLOSE, np.ones((9, 9), np.uint8))
     n2, _, s2, _ = cv2.connectedComponentsWithStats(nuc)
-    wbc = [int(s2[i][3]) for i in range(1, n2) if s2[i][4] > 250 and s2[i][1] > 0 and s2[i][1] + s2[i][3] < h
-           and s2[i][0] > 0 and s2[i][0] + s2[i][2] < w]
+    wbc = [
+        int(s2[i][3])
+        for i in range(1, n2)
+        if s2[i][4] > 250
+        and s2[i][1] > 0
+        and s2[i][1] + s2[i][3] < h
+        and s2[i][0] > 0
+        and s2[i][0] + s2[i][2] < w
+    ]
     return rbc, wbc
 
 
@@ -90,6 +106,8 @@ def test_wbc_rbc_diameter_ratio_within_20_percent() -> None:
         for c in f.cells:
             x1, y1, x2, y2 = c.box
             if 0 < y1 and y2 < 640:
-                (s_rbc if c.class_id == RBC_CLASS_ID else s_wbc if c.class_id < RBC_CLASS_ID else []).append(y2 - y1)
+                (s_rbc if c.class_id == RBC_CLASS_ID else s_wbc if c.class_id < RBC_CLASS_ID else []).append(
+                    y2 - y1
+                )
     synth_ratio = float(np.median(s_wbc) / np.median(s_rbc))
     assert abs(synth_ratio / real_ratio - 1) <= 0.2, (real_ratio, synth_ratio)

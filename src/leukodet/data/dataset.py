@@ -20,7 +20,16 @@ from ..config import AugmentConfig
 from ..records.schema import AttributeSchema, ImageRecord
 from ..records.validate import box_problem, clip_box
 from .sample import Sample
-from .transforms import augment_hsv, flip_lr, flip_ud, letterbox, mixup, mosaic, random_affine, resize_long_side
+from .transforms import (
+    augment_hsv,
+    flip_lr,
+    flip_ud,
+    letterbox,
+    mixup,
+    mosaic,
+    random_affine,
+    resize_long_side,
+)
 
 __all__ = ["DetectionDataset", "load_image"]
 
@@ -88,7 +97,9 @@ class DetectionDataset(Dataset[Sample]):
                 continue
             boxes.append(box)
             labels.append(cell.class_id)
-            attrs.append([-1 if cell.attributes.get(a.name) is None else cell.attributes[a.name] for a in self.schema])
+            attrs.append(
+                [-1 if cell.attributes.get(a.name) is None else cell.attributes[a.name] for a in self.schema]
+            )
         return (
             np.asarray(boxes, np.float32).reshape(-1, 4),
             np.asarray(labels, np.int64),
@@ -118,7 +129,11 @@ class DetectionDataset(Dataset[Sample]):
         rec = self.records[index]
         image, r = self._image(index)
         boxes, labels, attrs = self._targets[index]
-        regions = None if rec.labeled_regions is None else np.asarray(rec.labeled_regions, np.float32).reshape(-1, 4) * r
+        regions = (
+            None
+            if rec.labeled_regions is None
+            else np.asarray(rec.labeled_regions, np.float32).reshape(-1, 4) * r
+        )
         return Sample(image, boxes * r, labels, attrs, regions, str(rec.path), (rec.width, rec.height), r)
 
     def letterboxed(self, index: int) -> Sample:
@@ -145,5 +160,7 @@ class DetectionDataset(Dataset[Sample]):
         others = rng.integers(0, len(self), 3)
         tiles = [resize_long_side(self.raw(int(i)), self.imgsz) for i in (index, *others)]
         assert self.augment is not None
-        sample = random_affine(mosaic(tiles, rng, self.imgsz), rng, self.augment.scale, self.augment.translate, self.imgsz)
+        sample = random_affine(
+            mosaic(tiles, rng, self.imgsz), rng, self.augment.scale, self.augment.translate, self.imgsz
+        )
         return sample.with_(ratio=1.0, pad=(0.0, 0.0))

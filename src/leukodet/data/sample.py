@@ -92,14 +92,18 @@ def collate(samples: list[Sample]) -> Batch:
     rows, attrs = [], []
     for i, s in enumerate(samples):
         n = len(s.boxes)
-        rows.append(np.concatenate([np.full((n, 1), i, np.float32), s.labels[:, None].astype(np.float32), s.boxes], 1))
+        rows.append(
+            np.concatenate([np.full((n, 1), i, np.float32), s.labels[:, None].astype(np.float32), s.boxes], 1)
+        )
         attrs.append(s.attributes)
     width = samples[0].attributes.shape[1] if samples else 0
     return Batch(
         images=images.contiguous(),
         targets=torch.from_numpy(np.concatenate(rows, 0) if rows else np.zeros((0, 6), np.float32)),
         attributes=torch.from_numpy(np.concatenate(attrs, 0) if attrs else np.zeros((0, width), np.int64)),
-        regions=[None if s.regions is None else torch.from_numpy(s.regions.astype(np.float32)) for s in samples],
+        regions=[
+            None if s.regions is None else torch.from_numpy(s.regions.astype(np.float32)) for s in samples
+        ],
         paths=[s.path for s in samples],
         orig_sizes=[s.orig_size for s in samples],
         ratios=[s.ratio for s in samples],

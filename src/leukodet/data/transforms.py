@@ -45,14 +45,18 @@ def _clip(xyxy: np.ndarray, width: int, height: int) -> np.ndarray:
     return out
 
 
-def box_candidates(before: np.ndarray, after: np.ndarray, min_side: float = 2.0, min_area: float = 0.1) -> np.ndarray:
+def box_candidates(
+    before: np.ndarray, after: np.ndarray, min_side: float = 2.0, min_area: float = 0.1
+) -> np.ndarray:
     """Boolean mask of boxes that keep sides ``> min_side`` px and ``> min_area`` of their (scaled) area."""
     wa, ha = after[:, 2] - after[:, 0], after[:, 3] - after[:, 1]
     wb, hb = before[:, 2] - before[:, 0], before[:, 3] - before[:, 1]
     return (wa > min_side) & (ha > min_side) & (wa * ha > min_area * np.maximum(wb * hb, 1e-9))
 
 
-def _regions_after(regions: np.ndarray | None, scale: float, dx: float, dy: float, w: int, h: int) -> np.ndarray | None:
+def _regions_after(
+    regions: np.ndarray | None, scale: float, dx: float, dy: float, w: int, h: int
+) -> np.ndarray | None:
     if regions is None:
         return None
     out = _clip(_map(regions, scale, dx, dy), w, h)
@@ -67,7 +71,9 @@ def affine(sample: Sample, scale: float, dx: float, dy: float, out_w: int, out_h
     mapped = _map(sample.boxes.reshape(-1, 4), scale, dx, dy)
     clipped = _clip(mapped, out_w, out_h)
     keep = box_candidates(mapped, clipped)
-    moved = sample.with_(image=image, boxes=clipped, regions=_regions_after(sample.regions, scale, dx, dy, out_w, out_h))
+    moved = sample.with_(
+        image=image, boxes=clipped, regions=_regions_after(sample.regions, scale, dx, dy, out_w, out_h)
+    )
     return moved.keep(keep)
 
 
@@ -88,7 +94,9 @@ def letterbox(sample: Sample, size: int) -> Sample:
     return out.with_(ratio=sample.ratio * r, pad=(dx, dy))
 
 
-def random_affine(sample: Sample, rng: np.random.Generator, scale: float, translate: float, size: int) -> Sample:
+def random_affine(
+    sample: Sample, rng: np.random.Generator, scale: float, translate: float, size: int
+) -> Sample:
     """Random zoom in ``[1 - scale, 1 + scale]`` about the centre and shift of up to ``translate * size``."""
     h, w = sample.image.shape[:2]
     s = float(rng.uniform(1 - scale, 1 + scale))

@@ -76,18 +76,31 @@ def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") 
         raise CheckpointError(f"{path}: checkpoint not found")
     try:
         ckpt = torch.load(path, map_location=map_location, weights_only=True)
-    except (pickle.UnpicklingError, RuntimeError, EOFError, OSError, ValueError, AttributeError, KeyError, TypeError) as exc:
+    except (
+        pickle.UnpicklingError,
+        RuntimeError,
+        EOFError,
+        OSError,
+        ValueError,
+        AttributeError,
+        KeyError,
+        TypeError,
+    ) as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise CheckpointError(f"{path}: not a loadable leukodet checkpoint ({first})") from None
     if not isinstance(ckpt, dict) or ckpt.get("format") != FORMAT:
         raise CheckpointError(f"{path}: not a leukodet checkpoint (no '{FORMAT}' marker)")
     if ckpt.get("version") != VERSION:
-        raise CheckpointError(f"{path}: checkpoint version {ckpt.get('version')} is not supported (expected {VERSION})")
+        raise CheckpointError(
+            f"{path}: checkpoint version {ckpt.get('version')} is not supported (expected {VERSION})"
+        )
     try:
         ckpt["metadata"] = json.loads(ckpt["metadata"])
     except (KeyError, TypeError, json.JSONDecodeError):
         raise CheckpointError(f"{path}: checkpoint metadata is missing or corrupt") from None
     weights = ckpt["ema"] if ckpt.get("ema") is not None else ckpt.get("model")
     if not isinstance(weights, dict) or state_digest(weights) != ckpt.get("digest"):
-        raise CheckpointError(f"{path}: checkpoint weights do not match their digest (file modified or corrupt)")
+        raise CheckpointError(
+            f"{path}: checkpoint weights do not match their digest (file modified or corrupt)"
+        )
     return ckpt

@@ -40,7 +40,9 @@ def default_loss(criterion: DetectionCriterion) -> LossFn:
 
     def run(model: nn.Module, batch: Batch) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         out = model(batch.images)
-        return criterion(out.levels, out.anchors, torch.tensor(out.strides, device=batch.images.device), batch.targets)
+        return criterion(
+            out.levels, out.anchors, torch.tensor(out.strides, device=batch.images.device), batch.targets
+        )
 
     return run
 
@@ -72,7 +74,9 @@ def train_one_epoch(
         with torch.autocast(device.type, enabled=use_amp):
             loss, terms = loss_fn(model, batch)
         if not math.isfinite(float(loss.detach())):
-            raise FloatingPointError(f"loss became {float(loss.detach())} at iteration {state.iteration}; lower the LR")
+            raise FloatingPointError(
+                f"loss became {float(loss.detach())} at iteration {state.iteration}; lower the LR"
+            )
         scaler.scale(loss).backward()
         if state.iteration - state.last_step >= accumulate:
             scaler.unscale_(optimizer)

@@ -53,7 +53,9 @@ def short_lr(cfg: TrainConfig, num_classes: int) -> float:
     return cfg.short_lr0 * 5.0 / (4.0 + num_classes)
 
 
-def build_optimizer(model: nn.Module, cfg: TrainConfig, recipe: str, num_classes: int, accumulate: int) -> torch.optim.Optimizer:
+def build_optimizer(
+    model: nn.Module, cfg: TrainConfig, recipe: str, num_classes: int, accumulate: int
+) -> torch.optim.Optimizer:
     """Three parameter groups; weight decay scaled by the effective batch (``batch * accumulate / nominal``)."""
     decay, norm, bias = parameter_groups(model)
     wd = cfg.weight_decay * cfg.batch * accumulate / cfg.nominal_batch
@@ -121,7 +123,9 @@ class Schedule:
 class ModelEMA:
     """Exponential moving average of the weights: decay ``d * (1 - exp(-updates / tau))`` (spec Sec. 7)."""
 
-    def __init__(self, model: nn.Module, decay: float = 0.9999, tau: float = 2000.0, updates: int = 0) -> None:
+    def __init__(
+        self, model: nn.Module, decay: float = 0.9999, tau: float = 2000.0, updates: int = 0
+    ) -> None:
         self.module = deepcopy(model).eval()
         for p in self.module.parameters():
             p.requires_grad_(False)

@@ -41,7 +41,13 @@ def expand_sources(sources: Sequence[str | Path]) -> list[Path]:
 def prediction_json(pred: Prediction, model: str) -> dict[str, object]:
     """``{"image", "width", "height", "model", "cells": [{"box", "class", "score", "attributes"}]}``."""
     doc = pred.to_json()
-    return {"image": doc["image"], "width": doc["width"], "height": doc["height"], "model": model, "cells": doc["cells"]}
+    return {
+        "image": doc["image"],
+        "width": doc["width"],
+        "height": doc["height"],
+        "model": model,
+        "cells": doc["cells"],
+    }
 
 
 def _stem_names(paths: Sequence[Path]) -> list[str]:
@@ -55,7 +61,9 @@ def _stem_names(paths: Sequence[Path]) -> list[str]:
     return names
 
 
-def write_outputs(out: Path, paths: Sequence[Path], preds: Sequence[Prediction], model: str, annotate: bool = True) -> None:
+def write_outputs(
+    out: Path, paths: Sequence[Path], preds: Sequence[Prediction], model: str, annotate: bool = True
+) -> None:
     """Write ``out/<stem>.json``, ``out/predictions.csv`` and ``out/<stem>.png`` (annotated)."""
     out.mkdir(parents=True, exist_ok=True)
     buf = io.StringIO()
@@ -64,7 +72,9 @@ def write_outputs(out: Path, paths: Sequence[Path], preds: Sequence[Prediction],
     for path, pred, name in zip(paths, preds, _stem_names(paths)):
         atomic_write_text(out / f"{name}.json", json.dumps(prediction_json(pred, model), indent=1) + "\n")
         for cell in pred.to_json()["cells"]:
-            writer.writerow([str(path), cell["class"], f"{cell['score']:.5f}", *(f"{v:.2f}" for v in cell["box"])])
+            writer.writerow(
+                [str(path), cell["class"], f"{cell['score']:.5f}", *(f"{v:.2f}" for v in cell["box"])]
+            )
         if annotate:
             image = draw_prediction(load_image(str(path)), pred)
             ok, png = cv2.imencode(".png", cv2.cvtColor(image, cv2.COLOR_RGB2BGR))

@@ -53,7 +53,9 @@ def _as_sample(image: ImageInput, index: int) -> Sample:
         array, name = load_image(str(image)), str(image)
     elif isinstance(image, Image.Image):
         array, name = np.asarray(image.convert("RGB")), f"image{index}"
-    elif isinstance(image, np.ndarray) and image.ndim == 3 and image.shape[2] == 3 and image.dtype == np.uint8:
+    elif (
+        isinstance(image, np.ndarray) and image.ndim == 3 and image.shape[2] == 3 and image.dtype == np.uint8
+    ):
         array, name = np.ascontiguousarray(image), f"image{index}"
     else:
         raise ValueError(f"input {index}: expected a path, a PIL image or an HxWx3 uint8 array")
@@ -65,7 +67,9 @@ def _as_sample(image: ImageInput, index: int) -> Sample:
 class Detector:
     """A trained model ready for prediction (``Detector.load(path)``)."""
 
-    def __init__(self, model: DetectorModel, metadata: dict[str, Any], device: str | torch.device = "cpu") -> None:
+    def __init__(
+        self, model: DetectorModel, metadata: dict[str, Any], device: str | torch.device = "cpu"
+    ) -> None:
         self.device = torch.device(device)
         self.model = model.to(self.device).eval()
         self.metadata = metadata
@@ -97,7 +101,10 @@ class Detector:
         size = self._size(imgsz)
         out: list[Prediction] = []
         for start in range(0, len(images), batch):
-            samples = [letterbox(_as_sample(im, start + i), size) for i, im in enumerate(images[start : start + batch])]
+            samples = [
+                letterbox(_as_sample(im, start + i), size)
+                for i, im in enumerate(images[start : start + batch])
+            ]
             b = collate(samples)
             dets = postprocess(self.model(b.images.to(self.device)), conf, iou, max_det, multi_label)
             out += to_predictions(dets, b.ratios, b.pads, b.orig_sizes, b.paths, self.class_names)

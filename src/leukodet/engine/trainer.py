@@ -69,7 +69,9 @@ def resolve_device(name: str) -> torch.device:
 def _box_sizes(records: list[ImageRecord], imgsz: int) -> np.ndarray:
     wh = [(c.box[2] - c.box[0], c.box[3] - c.box[1]) for r in records for c in r.cells]
     sizes = [(r.width, r.height) for r in records for _ in r.cells]
-    out = box_sizes_for_input(np.array(wh).reshape(-1, 2), np.array(sizes).reshape(-1, 2), imgsz, letterbox=True)
+    out = box_sizes_for_input(
+        np.array(wh).reshape(-1, 2), np.array(sizes).reshape(-1, 2), imgsz, letterbox=True
+    )
     return out[(out > 1).all(1)]
 
 
@@ -90,7 +92,9 @@ class Trainer:
             self.data.train, len(self.data.classes), self.data.schema, t.imgsz, cfg.augment, t.cache, t.seed
         )
         self.train_loader = self._loader(self.train_set, t.batch, shuffle=True)
-        val_set = DetectionDataset(self.data.val, len(self.data.classes), self.data.schema, t.imgsz, None, t.cache)
+        val_set = DetectionDataset(
+            self.data.val, len(self.data.classes), self.data.schema, t.imgsz, None, t.cache
+        )
         self.val_loader = self._loader(val_set, 2 * t.batch, shuffle=False) if self.data.val else None
         self.accumulate = max(round(t.nominal_batch / t.batch), 1) if self.recipe == "paper" else 1
         self.optimizer = build_optimizer(self.model, t, self.recipe, len(self.data.classes), self.accumulate)
@@ -105,8 +109,15 @@ class Trainer:
 
     def _loader(self, dataset: DetectionDataset, batch: int, shuffle: bool) -> DataLoader[Any]:
         """Shuffling draws from ``self.shuffle_gen``, reseeded with (seed, epoch) so a resumed run matches."""
-        return DataLoader(dataset, batch_size=batch, shuffle=shuffle, collate_fn=collate,
-                          num_workers=self.cfg.train.workers, generator=self.shuffle_gen, drop_last=False)
+        return DataLoader(
+            dataset,
+            batch_size=batch,
+            shuffle=shuffle,
+            collate_fn=collate,
+            num_workers=self.cfg.train.workers,
+            generator=self.shuffle_gen,
+            drop_last=False,
+        )
 
     def _build_model(self) -> torch.nn.Module:
         name, nc = self.cfg.model, len(self.data.classes)
@@ -115,14 +126,22 @@ class Trainer:
             model = create_model(ckpt["metadata"]["model_config"]["name"], nc)
             own = model.state_dict()
             weights = ckpt["ema"] or ckpt["model"]
-            model.load_state_dict({k: v for k, v in weights.items() if k in own and own[k].shape == v.shape}, strict=False)
+            model.load_state_dict(
+                {k: v for k, v in weights.items() if k in own and own[k].shape == v.shape}, strict=False
+            )
         else:
             model = create_model(resolve_model_name(name), nc)
         sizes = _box_sizes(self.data.train, self.cfg.train.imgsz)
-        anchors, bpr, changed = check_anchors(sizes, model.anchors.cpu().numpy(), self.cfg.loss.anchor_t, seed=self.cfg.train.seed)
+        anchors, bpr, changed = check_anchors(
+            sizes, model.anchors.cpu().numpy(), self.cfg.loss.anchor_t, seed=self.cfg.train.seed
+        )
         if changed:
             model.set_anchors(anchors)
-        log.info("anchors: best possible recall %.3f%s", bpr, " (refitted to the training boxes)" if changed else "")
+        log.info(
+            "anchors: best possible recall %.3f%s",
+            bpr,
+            " (refitted to the training boxes)" if changed else "",
+        )
         return model
 
     def metadata(self, metrics: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -135,8 +154,12 @@ class Trainer:
             "imgsz": self.cfg.train.imgsz,
             "recipe": self.recipe,
             "config": self.cfg.to_dict(),
-            "data": {"source": self.data.source, "train_images": len(self.data.train),
-                     "train_boxes": train_boxes, "val_images": len(self.data.val)},
+            "data": {
+                "source": self.data.source,
+                "train_images": len(self.data.train),
+                "train_boxes": train_boxes,
+                "val_images": len(self.data.val),
+            },
             "epoch": self.epoch,
             "metrics": metrics or {},
         }
@@ -176,8 +199,20 @@ class Trainer:
             self.train_set.set_epoch(self.epoch, mosaic_on=self.epoch < round(self.planned * (1 - close)))
             self.shuffle_gen.manual_seed(self.cfg.train.seed * 100_003 + self.epoch)
             desc = f"epoch {self.epoch + 1}/{self.planned}"
-            terms = train_one_epoch(self.model, loss_fn, self.train_loader, self.optimizer, schedule, self.ema,
-                                    self.state, self.accumulate, self.device, self.cfg.train.grad_clip, self.progress, desc)
+            terms = train_one_epoch(
+                self.model,
+                loss_fn,
+                self.train_loader,
+                self.optimizer,
+                schedule,
+                self.ema,
+                self.state,
+                self.accumulate,
+                self.device,
+                self.cfg.train.grad_clip,
+                self.progress,
+                desc,
+            )
             self.epoch += 1
             metrics = self._validate()
             self._end_epoch(terms, metrics, time.monotonic() - start)
@@ -189,8 +224,15 @@ class Trainer:
     def _validate(self) -> dict[str, Any]:
         if self.val_loader is None:
             return {}
-        return evaluate_model(self.ema.module, self.val_loader, self.data.val, self.data.classes,
-                              self.data.classes, self.device, self.progress)
+        return evaluate_model(
+            self.ema.module,
+            self.val_loader,
+            self.data.val,
+            self.data.classes,
+            self.data.classes,
+            self.device,
+            self.progress,
+        )
 
     def _end_epoch(self, terms: dict[str, float], metrics: dict[str, Any], seconds: float) -> None:
         fit = fitness(metrics) if metrics else 0.0
@@ -203,14 +245,21 @@ class Trainer:
         best = not metrics or fit > self.best_fitness
         self.best_fitness = max(self.best_fitness, fit)
         meta = self.metadata(_brief(metrics))
-        save_checkpoint(self.run.last, self.model.state_dict(), meta, self.ema.module.state_dict(), self._train_state())
+        save_checkpoint(
+            self.run.last, self.model.state_dict(), meta, self.ema.module.state_dict(), self._train_state()
+        )
         if best:
             save_checkpoint(self.run.best, self.model.state_dict(), meta, self.ema.module.state_dict())
         try:
             self.run.write_plots(self.rows)
         except Exception as exc:  # plots are a convenience: never lose a run over one
             log.warning("could not write plots: %s", exc)
-        log.info("epoch %d/%d: %s", self.epoch, self.planned, {k: round(v, 4) for k, v in row.items() if isinstance(v, float)})
+        log.info(
+            "epoch %d/%d: %s",
+            self.epoch,
+            self.planned,
+            {k: round(v, 4) for k, v in row.items() if isinstance(v, float)},
+        )
 
     def _train_state(self) -> dict[str, Any]:
         return {

@@ -80,15 +80,25 @@ def _coco_dicts(images: Sequence[ScoredImage], num_classes: int) -> tuple[dict[s
     for i, im in enumerate(images):
         for box, cls in zip(im.gt_boxes, im.gt_classes):
             w, h = float(box[2] - box[0]), float(box[3] - box[1])
-            gt["annotations"].append({
-                "id": len(gt["annotations"]) + 1, "image_id": i + 1, "category_id": int(cls) + 1,
-                "bbox": [float(box[0]), float(box[1]), w, h], "area": w * h, "iscrowd": 0,
-            })
+            gt["annotations"].append(
+                {
+                    "id": len(gt["annotations"]) + 1,
+                    "image_id": i + 1,
+                    "category_id": int(cls) + 1,
+                    "bbox": [float(box[0]), float(box[1]), w, h],
+                    "area": w * h,
+                    "iscrowd": 0,
+                }
+            )
         for box, score, cls in zip(im.det_boxes, im.det_scores, im.det_classes):
-            dets.append({
-                "image_id": i + 1, "category_id": int(cls) + 1, "score": float(score),
-                "bbox": [float(box[0]), float(box[1]), float(box[2] - box[0]), float(box[3] - box[1])],
-            })
+            dets.append(
+                {
+                    "image_id": i + 1,
+                    "category_id": int(cls) + 1,
+                    "score": float(score),
+                    "bbox": [float(box[0]), float(box[1]), float(box[2] - box[0]), float(box[3] - box[1])],
+                }
+            )
     return gt, dets
 
 

@@ -75,8 +75,14 @@ class Prediction:
         keep = self.scores >= conf
         attrs = None if self.attributes is None else [a for a, k in zip(self.attributes, keep) if k]
         return Prediction(
-            self.boxes[keep], self.scores[keep], self.class_ids[keep], self.class_names,
-            self.image, self.width, self.height, attrs,
+            self.boxes[keep],
+            self.scores[keep],
+            self.class_ids[keep],
+            self.class_names,
+            self.image,
+            self.width,
+            self.height,
+            attrs,
         )
 
     def to_json(self) -> dict[str, Any]:
@@ -87,12 +93,14 @@ class Prediction:
         cells = []
         for i in range(len(self)):
             attrs = {} if self.attributes is None else dict(self.attributes[i])
-            cells.append({
-                "box": [float(v) for v in self.boxes[i]],
-                "class": self.class_names[int(self.class_ids[i])],
-                "score": float(self.scores[i]),
-                "attributes": attrs,
-            })
+            cells.append(
+                {
+                    "box": [float(v) for v in self.boxes[i]],
+                    "class": self.class_names[int(self.class_ids[i])],
+                    "score": float(self.scores[i]),
+                    "attributes": attrs,
+                }
+            )
         return {"image": self.image, "width": int(self.width), "height": int(self.height), "cells": cells}
 
     @classmethod

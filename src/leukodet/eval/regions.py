@@ -35,7 +35,5 @@ def in_regions(boxes: np.ndarray, regions: Sequence[Box] | None) -> np.ndarray:
         return keep
     centers = box_centers(boxes)
     for x1, y1, x2, y2 in regions:
-        keep |= (
-            (centers[:, 0] >= x1) & (centers[:, 0] <= x2) & (centers[:, 1] >= y1) & (centers[:, 1] <= y2)
-        )
+        keep |= (centers[:, 0] >= x1) & (centers[:, 0] <= x2) & (centers[:, 1] >= y1) & (centers[:, 1] <= y2)
     return keep

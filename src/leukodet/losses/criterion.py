@@ -64,7 +64,9 @@ class DetectionCriterion:
         self.num_classes = num_classes
         self.gains = LossGains.from_config(cfg, num_classes, imgsz).as_dict()
 
-    def assign(self, levels: list[Tensor], anchors: Tensor, strides: Tensor, targets: Tensor) -> list[LevelTargets]:
+    def assign(
+        self, levels: list[Tensor], anchors: Tensor, strides: Tensor, targets: Tensor
+    ) -> list[LevelTargets]:
         sizes = [(int(p.shape[2]), int(p.shape[3])) for p in levels]
         return assign_targets(targets, sizes, anchors, strides, self.cfg.anchor_t)
 
@@ -76,7 +78,9 @@ class DetectionCriterion:
         box, ious = loss_box(levels, assigned, weights)
         out = dict(box)
         out.update(loss_obj(levels, assigned, ious, c.obj_balance, weights, c.fl_gamma, c.fl_alpha))
-        out.update(loss_cls(levels, assigned, self.num_classes, weights, c.label_smoothing, c.fl_gamma, c.fl_alpha))
+        out.update(
+            loss_cls(levels, assigned, self.num_classes, weights, c.label_smoothing, c.fl_gamma, c.fl_alpha)
+        )
         return out
 
     def __call__(

@@ -51,7 +51,9 @@ def bce_or_focal(logits: Tensor, target: Tensor, gamma: float, alpha: float) -> 
     return F.binary_cross_entropy_with_logits(logits, target, reduction="none")
 
 
-def loss_box(levels: list[Tensor], assigned: list[LevelTargets], weights: list[Tensor] | None = None) -> tuple[dict[str, Tensor], list[Tensor]]:
+def loss_box(
+    levels: list[Tensor], assigned: list[LevelTargets], weights: list[Tensor] | None = None
+) -> tuple[dict[str, Tensor], list[Tensor]]:
     """Box term: mean ``1 - CIoU`` over assigned cells, summed over levels.
 
     Returns the term and, per level, the detached IoU of each assigned prediction (objectness targets).

@@ -58,7 +58,9 @@ def read_bcdd(root: Path, classes: list[str], diag: Diagnostics) -> list[ImageRe
         label = row["label"].strip().upper()
         cls = classes.index(label) if label in classes else -1
         cell = Cell((x1 * width, y1 * height, x2 * width, y2 * height), cls, {})
-        cell = check_cell(cell, width, height, len(classes), AttributeSchema(), diag, csv_path, number, repr(label))
+        cell = check_cell(
+            cell, width, height, len(classes), AttributeSchema(), diag, csv_path, number, repr(label)
+        )
         by_image.setdefault(name, []).append(cell)
     records = []
     for image in list_images(root / "images"):

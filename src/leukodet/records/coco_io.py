@@ -140,7 +140,9 @@ def read_coco(
         cls = cat_to_class.get(ann.get("category_id"), -1)
         cell = Cell(box, cls, _attributes(ann.get("attributes"), schema, diag, where))
         name = cat_names.get(ann.get("category_id"), f"category id {ann.get('category_id')}")
-        checked = check_cell(cell, rec.width, rec.height, len(classes), schema, diag, where, class_name=repr(name))
+        checked = check_cell(
+            cell, rec.width, rec.height, len(classes), schema, diag, where, class_name=repr(name)
+        )
         cells[ann.get("image_id")].append(checked)
     return [rec.with_(cells=tuple(cells[key])) for key, rec in images.items()]
 
@@ -172,7 +174,9 @@ def coco_document(records: Sequence[ImageRecord], names: Sequence[str], ds: Data
             }
             if len(ds.attributes):
                 ann["attributes"] = {
-                    a.name: (None if cell.attributes.get(a.name) is None else a.values[cell.attributes[a.name]])
+                    a.name: (
+                        None if cell.attributes.get(a.name) is None else a.values[cell.attributes[a.name]]
+                    )
                     for a in ds.attributes
                 }
             annotations.append(ann)

@@ -82,4 +82,6 @@ class Diagnostics:
 
     def track(self, items: Iterable[T], desc: str, total: int | None = None) -> Iterator[T]:
         """Iterate ``items``, with a progress bar on stderr when ``progress`` is on."""
-        yield from tqdm(items, desc=desc, total=total, file=sys.stderr, disable=not self.progress, leave=False)
+        yield from tqdm(
+            items, desc=desc, total=total, file=sys.stderr, disable=not self.progress, leave=False
+        )

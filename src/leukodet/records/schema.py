@@ -114,7 +114,9 @@ class Domain:
         """Parse an LLD subset name such as ``HCM_100x_C2``."""
         parts = name.split("_")
         if len(parts) != 3:
-            raise ValueError(f"domain name {name!r} is not MICROSCOPE_MAGNIFICATION_CAMERA (e.g. HCM_100x_C2)")
+            raise ValueError(
+                f"domain name {name!r} is not MICROSCOPE_MAGNIFICATION_CAMERA (e.g. HCM_100x_C2)"
+            )
         return cls(*parts)
 
     @property

@@ -8,15 +8,14 @@ from typing import Any
 
 import yaml
 
-from .coco_io import coco_classes, coco_schema, load_coco_json, read_coco
 from .bcdd_io import bcdd_classes, is_bcdd_root, read_bcdd
+from .coco_io import coco_classes, coco_schema, load_coco_json, read_coco
 from .diagnostics import DataError, Diagnostics
 from .images import IMAGE_SUFFIXES
 from .schema import AttributeSchema, Dataset, Domain, ImageRecord
 from .voc_io import is_voc_root, read_voc_split, voc_class_names, voc_split_ids
-from .vocab import LLD_CLASSES
+from .vocab import LLD_CLASSES, WBCATT_CLASSES
 from .wbcatt_io import is_wbcatt_root, read_wbcatt_split, wbcatt_schema, wbcatt_splits
-from .vocab import WBCATT_CLASSES
 from .yolo_dataset import read_yolo_split, scan_yolo_split
 
 __all__ = ["YAML_SPLITS", "load_source", "read_dataset_yaml"]
@@ -55,7 +54,9 @@ def load_source(source: str | Path, diag: Diagnostics | None = None) -> tuple[Da
 
 
 def _images_under(folder: Path) -> list[Path]:
-    return sorted(p for p in folder.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES and "labels" not in p.parts)
+    return sorted(
+        p for p in folder.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES and "labels" not in p.parts
+    )
 
 
 def _voc(root: Path, diag: Diagnostics, classes: list[str] | None = None) -> Dataset:
@@ -86,7 +87,9 @@ def _yolo_folder(folder: Path, images: list[Path], diag: Diagnostics) -> Dataset
     """A bare YOLO images folder: names from ``classes.txt`` if present, LLD for 12/16 columns, else numbers."""
     diag.set_split("all")
     parsed, fmt = scan_yolo_split(images, Diagnostics())
-    names_file = next((p for p in (folder / "classes.txt", folder.parent / "classes.txt") if p.is_file()), None)
+    names_file = next(
+        (p for p in (folder / "classes.txt", folder.parent / "classes.txt") if p.is_file()), None
+    )
     if names_file is not None:
         classes = [ln.strip() for ln in names_file.read_text(encoding="utf-8").splitlines() if ln.strip()]
     elif fmt in ("lld12", "lld16"):
@@ -169,7 +172,12 @@ def _domain(raw: Any, where: str) -> Domain:
 
 
 def _read_split(
-    target: Path, split: str, root: Path, classes: list[str], schema: AttributeSchema | None, diag: Diagnostics
+    target: Path,
+    split: str,
+    root: Path,
+    classes: list[str],
+    schema: AttributeSchema | None,
+    diag: Diagnostics,
 ) -> tuple[list[ImageRecord], AttributeSchema | None]:
     """Read one split entry; returns its records and the (possibly now established) schema."""
     if target.suffix.lower() == ".json":

@@ -49,7 +49,9 @@ def restrict_to_region(rec: ImageRecord, region: Box) -> ImageRecord:
     return rec.with_(cells=kept, labeled_regions=(region,))
 
 
-def sparsify_dataset(ds: Dataset, fraction: float, seed: int, mode: str = "region", split: str = "train") -> Dataset:
+def sparsify_dataset(
+    ds: Dataset, fraction: float, seed: int, mode: str = "region", split: str = "train"
+) -> Dataset:
     """Return a copy of ``ds`` whose ``split`` is sparsified; the other splits are unchanged."""
     if mode not in MODES:
         raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
@@ -67,7 +69,9 @@ def sparsify_dataset(ds: Dataset, fraction: float, seed: int, mode: str = "regio
             out.append(rec)
             continue
         if mode == "region":
-            out.append(restrict_to_region(rec, sample_region(rec.width, rec.height, fraction, seed, rec.stem)))
+            out.append(
+                restrict_to_region(rec, sample_region(rec.width, rec.height, fraction, seed, rec.stem))
+            )
         elif index not in labelled:
             out.append(rec.with_(cells=(), labeled_regions=()))
         else:

@@ -13,7 +13,8 @@ __all__ = ["union_area", "region_coverage", "dataset_stats"]
 def union_area(boxes: tuple[Box, ...], width: int, height: int) -> float:
     """Area of the union of ``boxes`` clipped to the image (exact, by coordinate compression)."""
     clipped = [
-        (max(0.0, x1), max(0.0, y1), min(float(width), x2), min(float(height), y2)) for x1, y1, x2, y2 in boxes
+        (max(0.0, x1), max(0.0, y1), min(float(width), x2), min(float(height), y2))
+        for x1, y1, x2, y2 in boxes
     ]
     clipped = [b for b in clipped if b[2] > b[0] and b[3] > b[1]]
     xs = sorted({v for b in clipped for v in (b[0], b[2])})

@@ -40,7 +40,12 @@ def clip_box(box: Box, width: int, height: int, tol: float = CLIP_TOLERANCE_PX) 
             return float(top)
         return v
 
-    return (c(x1, lo_x, hi_x, width), c(y1, lo_y, hi_y, height), c(x2, lo_x, hi_x, width), c(y2, lo_y, hi_y, height))
+    return (
+        c(x1, lo_x, hi_x, width),
+        c(y1, lo_y, hi_y, height),
+        c(x2, lo_x, hi_x, width),
+        c(y2, lo_y, hi_y, height),
+    )
 
 
 def box_problem(box: Box, width: int, height: int) -> tuple[str, str] | None:

@@ -66,7 +66,9 @@ def _image_file(root: Path, image_id: str, tree: ET.Element) -> Path:
     for suffix in IMAGE_SUFFIXES:
         if (root / "JPEGImages" / f"{image_id}{suffix}").is_file():
             return root / "JPEGImages" / f"{image_id}{suffix}"
-    raise DataError(f"{root / 'Annotations' / (image_id + '.xml')}: image {name or image_id} not in JPEGImages")
+    raise DataError(
+        f"{root / 'Annotations' / (image_id + '.xml')}: image {name or image_id} not in JPEGImages"
+    )
 
 
 def _size(tree: ET.Element, image: Path) -> tuple[int, int]:
@@ -82,7 +84,9 @@ def _objects(tree: ET.Element, classes: list[str], xml: Path, diag: Diagnostics)
     for obj in tree.iter("object"):
         name = (obj.findtext("name") or "").strip()
         try:
-            box = tuple(parse_number(obj.findtext(f"bndbox/{k}") or "") for k in ("xmin", "ymin", "xmax", "ymax"))
+            box = tuple(
+                parse_number(obj.findtext(f"bndbox/{k}") or "") for k in ("xmin", "ymin", "xmax", "ymax")
+            )
         except ValueError as exc:
             diag.report(xml, None, "bad_box", f"object {name!r}: {exc}")
             continue
@@ -91,7 +95,9 @@ def _objects(tree: ET.Element, classes: list[str], xml: Path, diag: Diagnostics)
     return cells
 
 
-def read_voc_split(root: Path, split: str, ids: list[str], classes: list[str], diag: Diagnostics) -> list[ImageRecord]:
+def read_voc_split(
+    root: Path, split: str, ids: list[str], classes: list[str], diag: Diagnostics
+) -> list[ImageRecord]:
     """Read the images ``ids`` of one split."""
     records: list[ImageRecord] = []
     for image_id in diag.track(ids, f"{split} annotations"):
@@ -142,6 +148,8 @@ def write_voc(ds: Dataset, dest: Path) -> dict[str, str]:
         by_split.setdefault(rec.split, []).append(stem)
     entries = {}
     for split in ds.splits:
-        atomic_write_text(dest / "ImageSets" / "Main" / f"{split}.txt", "".join(s + "\n" for s in by_split[split]))
+        atomic_write_text(
+            dest / "ImageSets" / "Main" / f"{split}.txt", "".join(s + "\n" for s in by_split[split])
+        )
         entries[split] = f"ImageSets/Main/{split}.txt"
     return entries

@@ -54,7 +54,9 @@ def wbcatt_schema(root: Path) -> AttributeSchema:
     return AttributeSchema.from_mapping({k: sorted(v) for k, v in values.items()})
 
 
-def read_wbcatt_split(root: Path, split: str, schema: AttributeSchema, diag: Diagnostics) -> list[ImageRecord]:
+def read_wbcatt_split(
+    root: Path, split: str, schema: AttributeSchema, diag: Diagnostics
+) -> list[ImageRecord]:
     """Read one split: one record per CSV row, with its single box and 11 attributes."""
     csv_path = root / f"pbc_attr_v1_{split}.csv"
     classes = list(WBCATT_CLASSES)
@@ -66,7 +68,9 @@ def read_wbcatt_split(root: Path, split: str, schema: AttributeSchema, diag: Dia
         except DataError as exc:
             diag.report(csv_path, number, "missing_image", str(exc))
             continue
-        attrs = {a.name: (a.values.index(row[a.name]) if row.get(a.name) in a.values else None) for a in schema}
+        attrs = {
+            a.name: (a.values.index(row[a.name]) if row.get(a.name) in a.values else None) for a in schema
+        }
         lp = label_path(image)
         lines = read_lines(lp, diag) if lp.is_file() else []
         numbered, _ = lines_to_cells(lines, "yolo", width, height, AttributeSchema(), diag, lp)
@@ -74,9 +78,16 @@ def read_wbcatt_split(root: Path, split: str, schema: AttributeSchema, diag: Dia
             diag.report(lp, None, "box_count", f"expected exactly one box, found {len(numbered)}")
         cells = []
         for cell, line, _ in numbered:
-            cell = check_cell(Cell(cell.box, cell.class_id, attrs), width, height, len(classes), schema, diag, lp, line)
+            cell = check_cell(
+                Cell(cell.box, cell.class_id, attrs), width, height, len(classes), schema, diag, lp, line
+            )
             if 0 <= cell.class_id < len(classes) and classes[cell.class_id] != row["label"]:
-                diag.report(lp, line, "class_mismatch", f"box class {classes[cell.class_id]} but CSV says {row['label']}")
+                diag.report(
+                    lp,
+                    line,
+                    "class_mismatch",
+                    f"box class {classes[cell.class_id]} but CSV says {row['label']}",
+                )
             cells.append(cell)
         records.append(ImageRecord(image, width, height, split, tuple(cells)))
     return records

@@ -40,7 +40,9 @@ def _full_image(region: Box, width: int, height: int) -> bool:
     return x1 <= 1 and y1 <= 1 and x2 >= width - 1 and y2 >= height - 1
 
 
-def _regions(fmt: str, patches: list[Box], sidecar_entry: object, width: int, height: int) -> tuple[Box, ...] | None:
+def _regions(
+    fmt: str, patches: list[Box], sidecar_entry: object, width: int, height: int
+) -> tuple[Box, ...] | None:
     if sidecar_entry != "absent":
         return None if sidecar_entry is None else tuple(sidecar_entry)  # type: ignore[arg-type]
     if fmt != "lld16":
@@ -82,7 +84,9 @@ def read_yolo_split(
             continue
         lp = label_path(image)
         numbered, patches = lines_to_cells(lines, fmt or "yolo", width, height, schema, diag, lp, order)
-        cells = [check_cell(c, width, height, len(classes), schema, diag, lp, n, lab) for c, n, lab in numbered]
+        cells = [
+            check_cell(c, width, height, len(classes), schema, diag, lp, n, lab) for c, n, lab in numbered
+        ]
         if lp.parent not in sidecars:
             sidecars[lp.parent] = read_sidecar(lp.parent, diag)
         entry = sidecars[lp.parent].get(image.name, "absent")

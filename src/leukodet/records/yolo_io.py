@@ -125,7 +125,9 @@ def _attributes(
     attrs: dict[str, int | None] = {}
     if len(schema) == 0:
         if any(v != 2 for v in values):
-            diag.report(path, number, "bad_attribute", "attribute columns given but the dataset has no attributes")
+            diag.report(
+                path, number, "bad_attribute", "attribute columns given but the dataset has no attributes"
+            )
         return attrs
     for attr, raw in zip(schema, values):
         try:
@@ -139,7 +141,9 @@ def _attributes(
         elif 0 <= v < len(attr.values):
             attrs[attr.name] = v
         else:
-            diag.report(path, number, "bad_attribute", f"attribute {attr.name!r} value {v} is outside the schema")
+            diag.report(
+                path, number, "bad_attribute", f"attribute {attr.name!r} value {v} is outside the schema"
+            )
             attrs[attr.name] = None
     return attrs
 
@@ -170,7 +174,11 @@ def lines_to_cells(
         label = f"id {v[0]:g}"
         cx, cy, w, h = v[1] * width, v[2] * height, v[3] * width, v[4] * height
         box = (cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2)
-        attrs = _attributes(v[columns - NUM_LLD_ATTRIBUTES :], schema, diag, path, ln.number) if fmt != "yolo" else {}
+        attrs = (
+            _attributes(v[columns - NUM_LLD_ATTRIBUTES :], schema, diag, path, ln.number)
+            if fmt != "yolo"
+            else {}
+        )
         cells.append((Cell(box, cls, attrs), ln.number, label))
         if fmt == "lld16":
             p = _patch(v, patch_order, width / PATCH_SIZE, height / PATCH_SIZE)
@@ -245,7 +253,9 @@ def read_sidecar(labels_dir: Path, diag: Diagnostics) -> dict[str, list[Box] | N
             out[name] = None
             continue
         try:
-            out[name] = [(float(x), float(y), float(x) + float(w), float(y) + float(h)) for x, y, w, h in rects]
+            out[name] = [
+                (float(x), float(y), float(x) + float(w), float(y) + float(h)) for x, y, w, h in rects
+            ]
         except (TypeError, ValueError):
             diag.report(path, None, "bad_region", f"regions of {name!r} are not [[x, y, w, h], ...]")
     return out

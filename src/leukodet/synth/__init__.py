@@ -9,5 +9,13 @@ from .crops import render_crop
 from .field import PLATELET_CLASS_ID, RBC_CLASS_ID, RenderedField, full_mask, render_field
 from .generate import class_names, generate_dataset
 
-__all__ = ["generate_dataset", "render_field", "render_crop", "RenderedField", "full_mask", "class_names",
-           "RBC_CLASS_ID", "PLATELET_CLASS_ID"]
+__all__ = [
+    "generate_dataset",
+    "render_field",
+    "render_crop",
+    "RenderedField",
+    "full_mask",
+    "class_names",
+    "RBC_CLASS_ID",
+    "PLATELET_CLASS_ID",
+]

@@ -53,12 +53,21 @@ def _disintegrating(rng: np.random.Generator, r: float) -> Patch:
     """A disintegrating cell: faint cytoplasm remnant holding 2–5 pyknotic nuclear fragments."""
     g = make_grid(patch_side(r, 1.4))
     halo = coverage(sd_wobbly(g, 0.0, 0.0, r * 0.9, rng, 0.18))
-    frags = [sd_ellipse(g, *rng.normal(0, 0.3 * r, 2), r * rng.uniform(0.12, 0.25), r * rng.uniform(0.1, 0.2),
-                        rng.uniform(0, np.pi)) for _ in range(int(rng.integers(2, 6)))]
+    frags = [
+        sd_ellipse(
+            g,
+            *rng.normal(0, 0.3 * r, 2),
+            r * rng.uniform(0.12, 0.25),
+            r * rng.uniform(0.1, 0.2),
+            rng.uniform(0, np.pi),
+        )
+        for _ in range(int(rng.integers(2, 6)))
+    ]
     nuc = coverage(sd_union(*frags))
     alpha = np.maximum(halo, nuc)
     od = halo[..., None] * np.array([0.12, 0.2, 0.1], np.float32) + nuc[..., None] * (
-        np.array(OD_NUCLEUS, np.float32) * 1.2)
+        np.array(OD_NUCLEUS, np.float32) * 1.2
+    )
     return Patch(od.astype(np.float32), alpha)
 
 

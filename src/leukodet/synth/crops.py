@@ -27,13 +27,21 @@ def _rbcs_around(rng: np.random.Generator, crop: int, r_wbc: float, s: float) ->
         d = rng.normal(RBC_DIAMETER[0], RBC_DIAMETER[1]) * s
         t = rng.uniform(0, 2 * np.pi)
         rho = r_wbc + d / 2 * rng.uniform(0.6, 1.3)
-        out.append(PlannedObject("rbc", c + rho * np.cos(t) * SQUASH, c + rho * np.sin(t), d / 2,
-                                 int(rng.integers(0, 2**31 - 1))))
+        out.append(
+            PlannedObject(
+                "rbc",
+                c + rho * np.cos(t) * SQUASH,
+                c + rho * np.sin(t),
+                d / 2,
+                int(rng.integers(0, 2**31 - 1)),
+            )
+        )
     return out
 
 
-def render_crop(seed: int, class_id: int | None = None, domain: str = "HCM_100x_C2",
-                crop: int = 88) -> RenderedField:
+def render_crop(
+    seed: int, class_id: int | None = None, domain: str = "HCM_100x_C2", crop: int = 88
+) -> RenderedField:
     """Render a ``crop`` x ``crop`` field holding one leukocyte-like object at its centre.
 
     Args:
@@ -52,8 +60,9 @@ def render_crop(seed: int, class_id: int | None = None, domain: str = "HCM_100x_
     attrs = sample_attributes(rng, cid)
     r = wbc_radius(rng, attrs["cell_size"], s) if cid != 0 else float(rng.uniform(27, 40) * s)
     jitter = rng.uniform(-2, 2, 2)
-    wbc = PlannedObject("wbc", crop / 2 + jitter[0], crop / 2 + jitter[1], r, int(rng.integers(0, 2**31 - 1)),
-                        cid, attrs)
+    wbc = PlannedObject(
+        "wbc", crop / 2 + jitter[0], crop / 2 + jitter[1], r, int(rng.integers(0, 2**31 - 1)), cid, attrs
+    )
     plan = FieldPlan(crop, params, _rbcs_around(rng, crop, r, s) + [wbc], px=1.0)
     return render_plan(plan, rng)
 
@@ -61,5 +70,3 @@ def render_crop(seed: int, class_id: int | None = None, domain: str = "HCM_100x_
 def crop_label(field: RenderedField) -> Cell:
     """The central object's cell (class and attributes) of a crop from :func:`render_crop`."""
     return field.cells[-1]
-
-

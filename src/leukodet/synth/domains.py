@@ -23,8 +23,17 @@ import numpy as np
 
 from leukodet.records.vocab import domain_of
 
-__all__ = ["Optics", "Camera", "DomainParams", "MAGNIFICATION_SCALE", "SQUASH", "domain_params",
-           "apply_optics", "apply_camera", "degrade"]
+__all__ = [
+    "Optics",
+    "Camera",
+    "DomainParams",
+    "MAGNIFICATION_SCALE",
+    "SQUASH",
+    "domain_params",
+    "apply_optics",
+    "apply_camera",
+    "degrade",
+]
 
 MAGNIFICATION_SCALE: dict[str, float] = {"100x": 1.0, "40x": 0.4, "10x": 0.1}
 """Object scale relative to the 100x objective."""
@@ -82,8 +91,12 @@ class DomainParams:
 def domain_params(name: str) -> DomainParams:
     """Parameters of an LLD domain name; raises ``ValueError`` for unknown names."""
     d = domain_of(name)
-    return DomainParams(name, MAGNIFICATION_SCALE[str(d.magnification)], MICROSCOPES[str(d.microscope)],
-                        CAMERAS[str(d.camera)])
+    return DomainParams(
+        name,
+        MAGNIFICATION_SCALE[str(d.magnification)],
+        MICROSCOPES[str(d.microscope)],
+        CAMERAS[str(d.camera)],
+    )
 
 
 def _scale_channel(ch: np.ndarray, factor: float) -> np.ndarray:
@@ -93,8 +106,9 @@ def _scale_channel(ch: np.ndarray, factor: float) -> np.ndarray:
     return cv2.warpAffine(ch, m, (w, h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)
 
 
-def apply_optics(rgb: np.ndarray, optics: Optics, rng: np.random.Generator,
-                 px: float | None = None) -> np.ndarray:
+def apply_optics(
+    rgb: np.ndarray, optics: Optics, rng: np.random.Generator, px: float | None = None
+) -> np.ndarray:
     """Blur, chromatic fringe, contrast loss and vignetting of a float RGB image (0–255).
 
     ``px`` is the image's pixels per reference (640-px field) pixel; default ``max(h, w) / 640``.
@@ -131,7 +145,8 @@ def apply_camera(rgb: np.ndarray, camera: Camera, rng: np.random.Generator) -> n
     return img
 
 
-def degrade(rgb: np.ndarray, params: DomainParams, rng: np.random.Generator,
-            px: float | None = None) -> np.ndarray:
+def degrade(
+    rgb: np.ndarray, params: DomainParams, rng: np.random.Generator, px: float | None = None
+) -> np.ndarray:
     """Apply the domain's optics then camera to a float RGB field; returns uint8 RGB (``px``: see optics)."""
     return apply_camera(apply_optics(rgb.astype(np.float32), params.optics, rng, px), params.camera, rng)

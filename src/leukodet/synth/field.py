@@ -24,8 +24,16 @@ from .layout import FieldPlan, PlannedObject, plan_field
 from .leukocytes import paint_wbc
 from .priors import ATTRIBUTE_NAMES
 
-__all__ = ["RBC_CLASS_ID", "PLATELET_CLASS_ID", "RenderedField", "paint_object", "render_plan",
-           "render_field", "field_rng", "full_mask"]
+__all__ = [
+    "RBC_CLASS_ID",
+    "PLATELET_CLASS_ID",
+    "RenderedField",
+    "paint_object",
+    "render_plan",
+    "render_field",
+    "field_rng",
+    "full_mask",
+]
 
 RBC_CLASS_ID: int = len(LLD_CLASSES)
 """Class index of red cells (``RBC``) when they are labelled: right after the 14 LLD classes."""
@@ -72,8 +80,10 @@ def _squash(p: Patch) -> Patch:
     """Resize a patch horizontally by :data:`SQUASH`."""
     h, w = p.alpha.shape
     nw = max(1, int(round(w * SQUASH)))
-    return Patch(cv2.resize(p.od, (nw, h), interpolation=cv2.INTER_AREA),
-                 cv2.resize(p.alpha, (nw, h), interpolation=cv2.INTER_AREA))
+    return Patch(
+        cv2.resize(p.od, (nw, h), interpolation=cv2.INTER_AREA),
+        cv2.resize(p.alpha, (nw, h), interpolation=cv2.INTER_AREA),
+    )
 
 
 def _compose(od: np.ndarray, obj: PlannedObject) -> tuple[tuple[int, int, int, int], np.ndarray] | None:
@@ -135,8 +145,9 @@ def render_plan(plan: FieldPlan, rng: np.random.Generator) -> RenderedField:
     return RenderedField(image, [c for c, _ in both], [m for _, m in both])
 
 
-def render_field(seed: int | np.random.Generator, domain: str = "HCM_100x_C2",
-                 size: int = 640) -> RenderedField:
+def render_field(
+    seed: int | np.random.Generator, domain: str = "HCM_100x_C2", size: int = 640
+) -> RenderedField:
     """Render one synthetic field in memory.
 
     Args:

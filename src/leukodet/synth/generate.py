@@ -25,8 +25,15 @@ from .domains import domain_params
 from .field import PLATELET_CLASS_ID, RBC_CLASS_ID, RenderedField, field_rng, render_plan
 from .layout import FieldPlan, plan_field
 
-__all__ = ["SPLIT_FRACTIONS", "split_plan", "plan_dataset_field", "render_dataset_field",
-           "generate_dataset", "save_masks", "class_names"]
+__all__ = [
+    "SPLIT_FRACTIONS",
+    "split_plan",
+    "plan_dataset_field",
+    "render_dataset_field",
+    "generate_dataset",
+    "save_masks",
+    "class_names",
+]
 
 SPLIT_FRACTIONS: tuple[tuple[str, float], ...] = (("train", 0.8), ("val", 0.1), ("test", 0.1))
 """Split names and fractions; counts are rounded, test takes the remainder."""
@@ -47,15 +54,17 @@ def class_names(label_rbc: bool = False) -> list[str]:
     return list(LLD_CLASSES) + extra
 
 
-def plan_dataset_field(seed: int, split: str, index: int, domain: str = "HCM_100x_C2",
-                       size: int = 640) -> tuple[FieldPlan, np.random.Generator]:
+def plan_dataset_field(
+    seed: int, split: str, index: int, domain: str = "HCM_100x_C2", size: int = 640
+) -> tuple[FieldPlan, np.random.Generator]:
     """Labels-only fast path: one dataset field's plan (classes, attributes; no pixels) and its RNG."""
     rng = field_rng(seed, split, index)
     return plan_field(rng, domain_params(domain), size), rng
 
 
-def render_dataset_field(seed: int, split: str, index: int, domain: str = "HCM_100x_C2",
-                         size: int = 640) -> RenderedField:
+def render_dataset_field(
+    seed: int, split: str, index: int, domain: str = "HCM_100x_C2", size: int = 640
+) -> RenderedField:
     """Render one dataset field exactly as :func:`generate_dataset` does."""
     plan, rng = plan_dataset_field(seed, split, index, domain, size)
     return render_plan(plan, rng)
@@ -91,8 +100,9 @@ def _progress(items: list[tuple[str, int]], enabled: bool) -> Iterator[tuple[str
     return iter(tqdm(items, desc="synth", unit="field"))
 
 
-def _record(out: Path, field: RenderedField, split: str, stem: str, size: int, domain: str,
-            label_rbc: bool) -> ImageRecord:
+def _record(
+    out: Path, field: RenderedField, split: str, stem: str, size: int, domain: str, label_rbc: bool
+) -> ImageRecord:
     """Write the PNG and return its record (RBCs and platelets dropped unless labelled)."""
     path = out / "images" / split / f"{stem}.png"
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -104,9 +114,19 @@ def _record(out: Path, field: RenderedField, split: str, stem: str, size: int, d
     return ImageRecord(path, size, size, split, cells, None, domain_of(domain))
 
 
-def generate_dataset(out: Path, images: int, seed: int, *, sparse: float | None = None,
-                     domain: str = "HCM_100x_C2", label_rbc: bool = False, masks: bool = False,
-                     fmt: str = "coco", size: int = 640, progress: bool = True) -> Path:
+def generate_dataset(
+    out: Path,
+    images: int,
+    seed: int,
+    *,
+    sparse: float | None = None,
+    domain: str = "HCM_100x_C2",
+    label_rbc: bool = False,
+    masks: bool = False,
+    fmt: str = "coco",
+    size: int = 640,
+    progress: bool = True,
+) -> Path:
     """Render a synthetic dataset and write it; returns the path of ``out/data.yaml``.
 
     Args:

@@ -99,8 +99,15 @@ def _rbc_positions(rng: np.random.Generator, size: int, d: float, n: int) -> np.
     return np.array(pts[:n], np.float64)
 
 
-def _place_small(rng: np.random.Generator, kind: str, size: int, n: int, dmin: float, dmax: float,
-                 wbcs: list[PlannedObject]) -> list[PlannedObject]:
+def _place_small(
+    rng: np.random.Generator,
+    kind: str,
+    size: int,
+    n: int,
+    dmin: float,
+    dmax: float,
+    wbcs: list[PlannedObject],
+) -> list[PlannedObject]:
     """Red cells, platelets or specks, keeping their centres off leukocytes."""
     if kind == "rbc":
         pos = _rbc_positions(rng, size, (dmin + dmax) / 2, n)
@@ -114,8 +121,10 @@ def _place_small(rng: np.random.Generator, kind: str, size: int, n: int, dmin: f
         keep &= dist > o.radius + 0.55 * diam / 2
     seeds = rng.integers(0, 2**31 - 1, n)
     inside = (pos[:, 0] > -dmax) & (pos[:, 0] < size + dmax) & (pos[:, 1] > -dmax) & (pos[:, 1] < size + dmax)
-    return [PlannedObject(kind, float(pos[i, 0]), float(pos[i, 1]), float(diam[i] / 2), int(seeds[i]))
-            for i in np.nonzero(keep & inside)[0]]
+    return [
+        PlannedObject(kind, float(pos[i, 0]), float(pos[i, 1]), float(diam[i] / 2), int(seeds[i]))
+        for i in np.nonzero(keep & inside)[0]
+    ]
 
 
 def plan_field(rng: np.random.Generator, domain: DomainParams, size: int) -> FieldPlan:

@@ -62,8 +62,9 @@ CLASS_LOOKS: dict[str, ClassLook] = {
     "Monoblast": ClassLook(_GREY_BLUE, 0.1, None, 0.05, ("indented", "folded"), blebs=True),
     "Lymphocyte": ClassLook(_SKY, 0.35, None, 0.02, ("indented",)),
     "Myelocyte": ClassLook(_PINK, 0.8, "fine-pink", 0.03, ("indented",), hof=True),
-    "Abnormal promyelocyte": ClassLook(_PINK, 0.3, "coarse-azurophil", 0.04, ("bilobed", "folded"),
-                                       auer=True),
+    "Abnormal promyelocyte": ClassLook(
+        _PINK, 0.3, "coarse-azurophil", 0.04, ("bilobed", "folded"), auer=True
+    ),
     "Monocyte": ClassLook(_GREY_BLUE, 0.3, None, 0.09, ("folded", "indented")),
     "Metamyelocyte": ClassLook(_PINK, 0.4, "fine-pink", 0.03, ("indented",)),
     "Eosinophil": ClassLook(_PINK, 0.2, "eosinophil", 0.03, ("bilobed",)),
@@ -112,8 +113,9 @@ def _chromatin(rng: np.random.Generator, shape: tuple[int, int], rn: float, coar
     return 0.92 * (1.0 + 0.07 * z)
 
 
-def _nucleoli(rng: np.random.Generator, g: Grid, nuc_sd: np.ndarray, rn: float,
-              c: tuple[float, float]) -> np.ndarray:
+def _nucleoli(
+    rng: np.random.Generator, g: Grid, nuc_sd: np.ndarray, rn: float, c: tuple[float, float]
+) -> np.ndarray:
     """Factor map (<1 inside) of 1–3 pale, dark-rimmed nucleoli placed well inside the nucleus."""
     fac = np.ones_like(nuc_sd)
     side = nuc_sd.shape[0]
@@ -157,11 +159,13 @@ def _outline(rng: np.random.Generator, g: Grid, r: float, look: ClassLook) -> np
     return sd
 
 
-def _cytoplasm(rng: np.random.Generator, g: Grid, r: float, look: ClassLook, moderate: bool,
-               nuc_c: tuple[float, float]) -> np.ndarray:
+def _cytoplasm(
+    rng: np.random.Generator, g: Grid, r: float, look: ClassLook, moderate: bool, nuc_c: tuple[float, float]
+) -> np.ndarray:
     """Cytoplasm OD map ``(P, P, 3)``: class hue plus basophilia, with ground-glass texture, hof or skirt."""
     od = np.array(look.cyto, np.float32) * rng.uniform(0.85, 1.15) + _BLUE * (
-        rng.uniform(0.40, 0.52) if moderate else rng.uniform(0.0, 0.06))
+        rng.uniform(0.40, 0.52) if moderate else rng.uniform(0.0, 0.06)
+    )
     dens = 1.0 + 0.06 * _noise(rng, g[0].shape, 0.8)
     rr = np.hypot(g[0], g[1]) / r
     if look.skirt:
@@ -200,8 +204,9 @@ def _auer(rng: np.random.Generator, g: Grid, r: float) -> np.ndarray:
     return out
 
 
-def paint_wbc(rng: np.random.Generator, class_id: int, attributes: dict[str, int | None],
-              radius: float) -> Patch:
+def paint_wbc(
+    rng: np.random.Generator, class_id: int, attributes: dict[str, int | None], radius: float
+) -> Patch:
     """Paint one leukocyte of an LLD class (1–13) with the given attribute values.
 
     Args:
@@ -242,8 +247,9 @@ def paint_wbc(rng: np.random.Generator, class_id: int, attributes: dict[str, int
     return Patch(od.astype(np.float32), cell)
 
 
-def _add_granules(rng: np.random.Generator, od: np.ndarray, look: ClassLook, cell: np.ndarray,
-                  cyto: np.ndarray, r: float) -> np.ndarray:
+def _add_granules(
+    rng: np.random.Generator, od: np.ndarray, look: ClassLook, cell: np.ndarray, cyto: np.ndarray, r: float
+) -> np.ndarray:
     """Overlay the class's granules (if any) on the cell's OD."""
     if look.granules is None:
         return od

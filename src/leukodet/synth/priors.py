@@ -116,7 +116,10 @@ def attribute_marginals(counts: Mapping[int, int]) -> dict[str, float]:
     total = sum(n for c, n in counts.items() if LLD_CLASSES[c] in ATTRIBUTE_PRIORS)
     out = {}
     for i, a in enumerate(ATTRIBUTE_NAMES):
-        s = sum(n * ATTRIBUTE_PRIORS[LLD_CLASSES[c]][i]
-                for c, n in counts.items() if LLD_CLASSES[c] in ATTRIBUTE_PRIORS)
+        s = sum(
+            n * ATTRIBUTE_PRIORS[LLD_CLASSES[c]][i]
+            for c, n in counts.items()
+            if LLD_CLASSES[c] in ATTRIBUTE_PRIORS
+        )
         out[a] = s / total if total else float("nan")
     return out

@@ -49,8 +49,16 @@ def sd_ellipse(g: Grid, cx: float, cy: float, a: float, b: float, angle: float =
     return ((k - 1.0) * min(a, b)).astype(np.float32)
 
 
-def sd_wobbly(g: Grid, cx: float, cy: float, r: float, rng: np.random.Generator, amp: float,
-              aspect: float = 1.0, harmonics: int = 5) -> np.ndarray:
+def sd_wobbly(
+    g: Grid,
+    cx: float,
+    cy: float,
+    r: float,
+    rng: np.random.Generator,
+    amp: float,
+    aspect: float = 1.0,
+    harmonics: int = 5,
+) -> np.ndarray:
     """Signed distance to a round outline whose radius varies with angle (relative amplitude ``amp``)."""
     x, y = (g[0] - cx) * aspect, g[1] - cy
     theta = np.arctan2(y, x)
@@ -92,15 +100,20 @@ def _lobes(g: Grid, rng: np.random.Generator, rn: float, n: int, cx: float, cy: 
         t = ang0 + (i / max(n - 1, 1) - 0.5) * span
         jitter = rng.normal(0, 0.08 * rn, 2)
         pts.append((cx + path_r * np.cos(t) + jitter[0], cy + path_r * np.sin(t) + jitter[1]))
-    shapes = [sd_ellipse(g, px, py, rl * rng.uniform(0.85, 1.05), rl * rng.uniform(0.7, 0.95),
-                         rng.uniform(0, np.pi)) for px, py in pts]
+    shapes = [
+        sd_ellipse(
+            g, px, py, rl * rng.uniform(0.85, 1.05), rl * rng.uniform(0.7, 0.95), rng.uniform(0, np.pi)
+        )
+        for px, py in pts
+    ]
     strand_w = max(1.0, 0.12 * rn) if n > 2 else max(1.2, 0.3 * rn)
     shapes += [sd_segment(g, pts[i], pts[i + 1], strand_w) for i in range(n - 1)]
     return sd_union(*shapes)
 
 
-def nucleus_sd(g: Grid, kind: str, rn: float, rng: np.random.Generator,
-               cx: float = 0.0, cy: float = 0.0) -> np.ndarray:
+def nucleus_sd(
+    g: Grid, kind: str, rn: float, rng: np.random.Generator, cx: float = 0.0, cy: float = 0.0
+) -> np.ndarray:
     """Signed distance of a nucleus of the given ``kind`` and overall radius ``rn`` centred at (cx, cy).
 
     Args:
@@ -117,8 +130,9 @@ def nucleus_sd(g: Grid, kind: str, rn: float, rng: np.random.Generator,
     if kind == "indented":
         base = sd_ellipse(g, cx, cy, rn, rn * rng.uniform(0.78, 0.92), ang)
         d = rn * rng.uniform(0.8, 0.95)
-        notch = sd_ellipse(g, cx + d * np.cos(ang + np.pi / 2), cy + d * np.sin(ang + np.pi / 2),
-                           rn * 0.6, rn * 0.5, ang)
+        notch = sd_ellipse(
+            g, cx + d * np.cos(ang + np.pi / 2), cy + d * np.sin(ang + np.pi / 2), rn * 0.6, rn * 0.5, ang
+        )
         return sd_subtract(base, notch)
     if kind == "folded":
         ca, sa = np.cos(ang), np.sin(ang)
