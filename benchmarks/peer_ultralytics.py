@@ -49,20 +49,8 @@ def _threads() -> None:
     import ultralytics.utils.torch_utils as tu
     from ultralytics import settings
 
-    settings.update(
-        {
-            "sync": False,
-            "tensorboard": False,
-            "wandb": False,
-            "mlflow": False,
-            "comet": False,
-            "clearml": False,
-            "neptune": False,
-            "dvc": False,
-            "hub": False,
-            "raytune": False,
-        }
-    )
+    off = ("sync", "tensorboard", "wandb", "mlflow", "comet", "clearml", "neptune", "dvc", "hub", "raytune")
+    settings.update({k: False for k in off if k in settings})
     tu.NUM_THREADS = 2
     torch.set_num_threads(2)
 

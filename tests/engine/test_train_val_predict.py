@@ -40,6 +40,7 @@ def test_train_val_predict_end_to_end(synth_data: Path, tmp_path: Path) -> None:
     run = tmp_path / "run"
     assert (run / "weights" / "best.pt").is_file() and (run / "weights" / "last.pt").is_file()
     assert (run / "config.yaml").is_file() and (run / "results.png").is_file()
+    assert (run / "pr_curve.png").is_file()
     assert (run / "results.csv").read_text().splitlines()[0].startswith("epoch,train/loss_box")
     assert summary["epochs"] == 1 and 0.0 <= summary["metrics"]["map50"] <= 1.0
     meta = load_checkpoint(run / "weights" / "best.pt")["metadata"]

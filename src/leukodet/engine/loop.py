@@ -128,7 +128,8 @@ def evaluate_model(
     device: torch.device,
     progress: bool = False,
     conf_op: float = 0.25,
+    pr_curves: bool = False,
 ) -> dict[str, Any]:
     """Predict ``loader`` and score it against ``records`` (same order) with :func:`~leukodet.eval.detection.evaluate`."""
     preds = predict_loader(model, loader, model_classes, device, progress=progress)
-    return evaluate(records, dataset_classes, preds, conf_op=conf_op)
+    return evaluate(records, dataset_classes, preds, conf_op=conf_op, pr_curves=pr_curves)

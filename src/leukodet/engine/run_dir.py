@@ -71,15 +71,18 @@ class RunDir:
                 ax.set_xlabel("epoch", fontsize=8)
             fig.tight_layout()
             self._save(fig, "results.png")
-        if pr:
+        if pr is not None:
             fig, ax = plt.subplots(figsize=(4.5, 4))
+            if not pr:
+                ax.text(0.5, 0.5, "no detection of a\nground-truth class yet", ha="center", va="center")
             for name, curve in pr.items():
                 ax.plot(curve["recall"], curve["precision"], label=name)
             ax.set_xlabel("recall")
             ax.set_ylabel("precision")
             ax.set_xlim(0, 1)
             ax.set_ylim(0, 1.02)
-            ax.legend(fontsize=6)
+            if pr:
+                ax.legend(fontsize=6)
             fig.tight_layout()
             self._save(fig, "pr_curve.png")
 

@@ -232,6 +232,7 @@ class Trainer:
             self.data.classes,
             self.device,
             self.progress,
+            pr_curves=True,
         )
 
     def _end_epoch(self, terms: dict[str, float], metrics: dict[str, Any], seconds: float) -> None:
@@ -251,7 +252,7 @@ class Trainer:
         if best:
             save_checkpoint(self.run.best, self.model.state_dict(), meta, self.ema.module.state_dict())
         try:
-            self.run.write_plots(self.rows)
+            self.run.write_plots(self.rows, metrics.get("yolov5", {}).get("pr_curve"))
         except Exception as exc:  # plots are a convenience: never lose a run over one
             log.warning("could not write plots: %s", exc)
         log.info(

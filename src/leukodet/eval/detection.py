@@ -63,6 +63,7 @@ def evaluate(
     *,
     conf_op: float = 0.25,
     iou_op: float = 0.5,
+    pr_curves: bool = False,
 ) -> dict[str, Any]:
     """Score predictions against ground truth; returns a JSON-serialisable dict.
 
@@ -72,6 +73,7 @@ def evaluate(
         predictions: one per record, same order, already NMS'd (conf 0.001, IoU 0.6, max 300).
         conf_op: confidence of the operating point.
         iou_op: IoU of an operating-point match.
+        pr_curves: also return per-class precision/recall curves (IoU 0.50) under ``yolov5.pr_curve``.
 
     Returns:
         ``{"map50", "map50_95", "per_class": {name: {"ap50", "ap50_95", "n_gt"}}, "yolov5": {"map50",
@@ -100,6 +102,11 @@ def evaluate(
         "precision": float(yolo.precision[has_gt].mean()) if has_gt.any() else 0.0,
         "recall": float(yolo.recall[has_gt].mean()) if has_gt.any() else 0.0,
     }
+    if pr_curves:
+        out["yolov5"]["pr_curve"] = {
+            names[k]: {"recall": r.round(4).tolist(), "precision": p.round(4).tolist()}
+            for k, (r, p) in yolo.pr_curves.items()
+        }
     out["evaluator"] = {"coco": coco_evaluator_name(), "yolov5": YOLOV5_EVALUATOR}
     out["classes_missing"] = list(cmap.classes_missing)
     out["dropped_detections"] = int(sum(stats.dropped_by_class.values()))

@@ -11,7 +11,7 @@ a perfect detector scores 0.995, the protocol's ceiling (as in the paper's table
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -36,11 +36,13 @@ class YoloResult:
         ap: per-class AP at 0.50 and 0.50:0.95, with ``n_gt``.
         precision: ``[K]`` precision at the confidence maximising the class-mean F1 (IoU 0.50).
         recall: ``[K]`` recall at that confidence.
+        pr_curves: per class with ground truth, ``(recall, precision)`` at IoU 0.50 (at most 200 points).
     """
 
     ap: ClassAP
     precision: np.ndarray
     recall: np.ndarray
+    pr_curves: dict[int, tuple[np.ndarray, np.ndarray]] = field(default_factory=dict)
 
 
 def match_by_iou(
@@ -124,6 +126,7 @@ def yolo_ap(images: Sequence[ScoredImage], num_classes: int) -> YoloResult:
     ap = np.zeros((num_classes, len(IOU_THRESHOLDS)))
     p_curve = np.zeros((num_classes, len(_CONF_GRID)))
     r_curve = np.zeros((num_classes, len(_CONF_GRID)))
+    curves: dict[int, tuple[np.ndarray, np.ndarray]] = {}
     for k in np.flatnonzero(n_gt):
         sel = np.flatnonzero(pred_cls == k)
         if len(sel) == 0:
@@ -136,6 +139,8 @@ def yolo_ap(images: Sequence[ScoredImage], num_classes: int) -> YoloResult:
         ap[k] = [ap_101(recall[:, t], precision[:, t]) for t in range(len(IOU_THRESHOLDS))]
         r_curve[k] = np.interp(-_CONF_GRID, -conf[sel], recall[:, 0], left=0.0)
         p_curve[k] = np.interp(-_CONF_GRID, -conf[sel], precision[:, 0], left=1.0)
+        step = max(1, len(sel) // 200)
+        curves[int(k)] = (recall[::step, 0], precision[::step, 0])
     f1 = 2 * p_curve * r_curve / np.maximum(p_curve + r_curve, 1e-16)
     has_gt = n_gt > 0
     best = int(_smooth(f1[has_gt].mean(axis=0), _F1_SMOOTH_FRACTION).argmax()) if has_gt.any() else 0
@@ -143,4 +148,5 @@ def yolo_ap(images: Sequence[ScoredImage], num_classes: int) -> YoloResult:
         ap=ClassAP(ap50=ap[:, 0], ap50_95=ap.mean(axis=1), n_gt=n_gt),
         precision=p_curve[:, best],
         recall=r_curve[:, best],
+        pr_curves=curves,
     )
