@@ -26,6 +26,7 @@ from pathlib import Path
 import numpy as np
 import torch
 from PIL import Image
+from result_file import publish
 
 from leukodet import api
 from leukodet.engine.predict import Detector
@@ -211,10 +212,7 @@ def main() -> None:
         },
         "cpus": os.cpu_count(),
     }
-    line = json.dumps(result)
-    print(line)
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / "bccd_peer.json").write_text(line + "\n")
+    publish("bccd_peer", result)
 
 
 if __name__ == "__main__":

@@ -7,8 +7,9 @@ Prints one JSON line and saves it to benchmarks/results/model_complexity.json.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
+
+from result_file import publish
 
 from leukodet.model.complexity import model_info
 from leukodet.model.registry import create_model, list_models
@@ -21,10 +22,10 @@ def main() -> None:
     for name in list_models():
         info = model_info(create_model(name, 14), imgsz=640)
         presets[name] = {"params": int(info["params"]), "gflops": round(float(info["gflops"]), 2)}
-    line = json.dumps({"benchmark": "model_complexity", "imgsz": 640, "num_classes": 14, "presets": presets})
-    print(line)
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / "model_complexity.json").write_text(line + "\n")
+    publish(
+        "model_complexity",
+        {"benchmark": "model_complexity", "imgsz": 640, "num_classes": 14, "presets": presets},
+    )
 
 
 if __name__ == "__main__":

@@ -10,7 +10,6 @@ Prints one JSON line and saves it to ``benchmarks/results/read_labels.json``.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import platform
 import tempfile
@@ -19,6 +18,7 @@ from pathlib import Path
 
 import numpy as np
 from PIL import Image
+from result_file import publish
 
 from leukodet.records import load_source
 
@@ -82,12 +82,7 @@ def main() -> None:
     }
     result["problem_reasons"] = {s: diag.counts(s) for s in ds.splits}
     assert len(diag.problems) == planted, f"every malformed line must be reported: {result}"
-    line = json.dumps(result)
-    print(line)
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    tmp_out = RESULTS / ".read_labels.json.tmp"
-    tmp_out.write_text(line + "\n")
-    os.replace(tmp_out, RESULTS / "read_labels.json")
+    publish("read_labels", result)
 
 
 if __name__ == "__main__":

@@ -11,7 +11,6 @@ Prints one JSON line and saves it to benchmarks/results/synth_detect.json.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import shutil
 import time
@@ -19,6 +18,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from result_file import publish
 
 from leukodet import api
 from leukodet.engine.predict import Detector
@@ -87,10 +87,7 @@ def main() -> None:
         "operating_point_f1_agnostic": round(agn["operating_point"]["f1"], 4),
         "cpus": os.cpu_count(),
     }
-    line = json.dumps(result)
-    print(line)
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / "synth_detect.json").write_text(line + "\n")
+    publish("synth_detect", result)
 
 
 if __name__ == "__main__":

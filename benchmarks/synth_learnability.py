@@ -9,14 +9,13 @@ Prints one JSON line and writes it atomically to ``benchmarks/results/synth_lear
 
 from __future__ import annotations
 
-import json
 import os
 import sys
 import time
-from pathlib import Path
 
 import numpy as np
 import torch
+from result_file import publish
 from torch import nn
 
 from leukodet.records.vocab import LLD_ATTRIBUTES, LLD_CLASSES
@@ -132,16 +131,6 @@ def main() -> dict[str, object]:
     return res
 
 
-def save(res: dict[str, object], name: str) -> None:
-    line = json.dumps(res, sort_keys=False)
-    print(line)
-    out = Path(__file__).resolve().parent / "results" / f"{name}.json"
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_suffix(".json.tmp")
-    tmp.write_text(line + "\n")
-    os.replace(tmp, out)
-
-
 if __name__ == "__main__":
-    save(main(), "synth_learnability")
+    publish("synth_learnability", main())
     sys.exit(0)

@@ -7,12 +7,12 @@ domain (more, smaller cells). Prints one JSON line and writes it atomically to
 
 from __future__ import annotations
 
-import json
-import os
 import platform
 import tempfile
 import time
 from pathlib import Path
+
+from result_file import publish
 
 from leukodet.synth.generate import generate_dataset
 
@@ -46,15 +46,5 @@ def main() -> dict[str, object]:
     return res
 
 
-def save(res: dict[str, object], name: str) -> None:
-    line = json.dumps(res)
-    print(line)
-    out = Path(__file__).resolve().parent / "results" / f"{name}.json"
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_suffix(".json.tmp")
-    tmp.write_text(line + "\n")
-    os.replace(tmp, out)
-
-
 if __name__ == "__main__":
-    save(main(), "synth_speed")
+    publish("synth_speed", main())

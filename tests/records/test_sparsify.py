@@ -49,30 +49,15 @@ def test_image_mode_labels_a_fraction_fully(tmp_path: Path) -> None:
     assert all(r.cells == () for r in train if r.labeled_regions == ())
 
 
-def _cli_sparsify(src: Path, out: Path) -> None:
-    subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "leukodet.cli",
-            "sparsify",
-            str(src),
-            "--fraction",
-            "0.2",
-            "--seed",
-            "5",
-            "--out",
-            str(out),
-        ],
-        check=True,
-        capture_output=True,
-    )
+def _cli_sparsify(src: Path, out: Path) -> subprocess.CompletedProcess[str]:
+    args = ["sparsify", str(src), "--fraction", "0.2", "--seed", "5", "--out", str(out)]
+    return subprocess.run([sys.executable, "-m", "leukodet.cli", *args], capture_output=True, text=True)
 
 
 def test_cli_output_byte_identical_across_folders(tmp_path: Path) -> None:
     src = _source(tmp_path)
-    _cli_sparsify(src, tmp_path / "a")
-    _cli_sparsify(src, tmp_path / "deeper" / "b")
+    assert _cli_sparsify(src, tmp_path / "a").returncode == 0
+    assert _cli_sparsify(src, tmp_path / "deeper" / "b").returncode == 0
     files_a = sorted(p.relative_to(tmp_path / "a") for p in (tmp_path / "a").rglob("*") if p.is_file())
     files_b = sorted(
         p.relative_to(tmp_path / "deeper" / "b")
@@ -93,23 +78,7 @@ def test_cli_refuses_non_empty_output(tmp_path: Path) -> None:
     src = _source(tmp_path)
     (tmp_path / "busy").mkdir()
     (tmp_path / "busy" / "keep.txt").write_text("mine")
-    proc = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "leukodet.cli",
-            "sparsify",
-            str(src),
-            "--fraction",
-            "0.2",
-            "--seed",
-            "5",
-            "--out",
-            str(tmp_path / "busy"),
-        ],
-        capture_output=True,
-        text=True,
-    )
+    proc = _cli_sparsify(src, tmp_path / "busy")
     assert proc.returncode == 2
     assert proc.stderr.strip().startswith("error:") and "not empty" in proc.stderr
     assert (tmp_path / "busy" / "keep.txt").read_text() == "mine"
