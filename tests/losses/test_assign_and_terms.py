@@ -67,14 +67,14 @@ def test_objectness_term_balance_and_weights() -> None:
     assigned = assign_targets(torch.zeros(0, 6), [(10, 10)], ANCHORS, STRIDES)
     # no targets: every cell has target 0, BCE(0 logit, 0) = ln 2, times balance 4
     out = loss_obj(levels, assigned, [torch.zeros(0)], (4.0,))
-    assert math.isclose(float(out["loss_obj"]), 4.0 * math.log(2.0), rel_tol=1e-6)
+    assert math.isclose(out["loss_obj"].item(), 4.0 * math.log(2.0), rel_tol=1e-6)
     # weights: zero everywhere except 10 cells -> still the mean over those cells
     w = torch.zeros(1, 3, 10, 10)
     w[0, 0, :, 0] = 1
     out = loss_obj(levels, assigned, [torch.zeros(0)], (1.0,), weights=[w])
-    assert math.isclose(float(out["loss_obj"]), math.log(2.0), rel_tol=1e-6)
+    assert math.isclose(out["loss_obj"].item(), math.log(2.0), rel_tol=1e-6)
     out = loss_obj(levels, assigned, [torch.zeros(0)], (1.0,), weights=[torch.zeros(1, 3, 10, 10)])
-    assert float(out["loss_obj"]) == 0.0
+    assert out["loss_obj"].item() == 0.0
 
 
 def test_class_term_one_hot_bce() -> None:
@@ -87,7 +87,7 @@ def test_class_term_one_hot_bce() -> None:
     expected = (
         F.softplus(torch.tensor(-2.0)) + 2 * math.log(2.0)
     ) / 3  # BCE(2,1) + 2*BCE(0,0), mean over classes
-    assert math.isclose(float(out["loss_cls"]), float(expected), rel_tol=1e-6)
+    assert math.isclose(out["loss_cls"].item(), float(expected), rel_tol=1e-6)
 
 
 def test_gains_follow_the_paper_scaling() -> None:
