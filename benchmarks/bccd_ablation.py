@@ -15,10 +15,9 @@ import argparse
 from pathlib import Path
 
 import torch
-from bccd_peer import SHARED, _leukodet_preds, _score
+from bccd_peer import SHARED, _leukodet_preds, _score, train_once
 from result_file import publish
 
-from leukodet import api
 from leukodet.engine.predict import Detector
 
 
@@ -43,19 +42,7 @@ def main() -> None:
     torch.set_num_threads(2)
     data = Path(args.work) / "bccd" / "data.yaml"
     run = Path(args.work) / f"ablation_{args.name}"
-    if not (run / "weights" / "last.pt").exists():
-        api.train(
-            data,
-            model="n",
-            epochs=1000,
-            imgsz=416,
-            batch=16,
-            out=run,
-            time=args.minutes,
-            seed=0,
-            overrides=args.overrides,
-            progress=False,
-        )
+    train_once(data, run, args.minutes, args.overrides)
     result = {
         "benchmark": f"bccd_ablation_{args.name}",
         "overrides": args.overrides,

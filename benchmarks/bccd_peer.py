@@ -75,6 +75,24 @@ def _peer_preds(path: Path) -> dict[str, Prediction]:
     return {Path(d["image"]).name: Prediction.from_json(d, doc["names"]) for d in doc["predictions"]}
 
 
+def train_once(data: Path, run: Path, minutes: float, overrides: list[str] | None = None) -> Path:
+    """Train leukodet ``n`` (imgsz 416, batch 16, seed 0) for ``minutes`` unless ``run`` already holds it."""
+    if not (run / "weights" / "last.pt").exists():
+        api.train(
+            data,
+            model="n",
+            epochs=1000,
+            imgsz=416,
+            batch=16,
+            out=run,
+            time=minutes,
+            seed=0,
+            overrides=overrides,
+            progress=False,
+        )
+    return run
+
+
 def _latency(det: Detector, image: np.ndarray, repeats: int = 30) -> float:
     torch.set_num_threads(2)
     for _ in range(5):
@@ -105,19 +123,7 @@ def main() -> None:
         next((work / "field" / "images").rglob("*.png")).rename(field)
     torch.set_num_threads(2)
     # --- leukodet -----------------------------------------------------------------------------------
-    run = work / "leukodet"
-    if not (run / "weights" / "last.pt").exists():
-        api.train(
-            data,
-            model="n",
-            epochs=1000,
-            imgsz=416,
-            batch=16,
-            out=run,
-            time=args.minutes,
-            seed=0,
-            progress=False,
-        )
+    run = train_once(data, work / "leukodet", args.minutes)
     import csv
 
     rows = list(csv.DictReader(open(run / "results.csv")))
