@@ -113,3 +113,9 @@ def test_cli_strict_makes_problems_fatal(tmp_path: Path) -> None:
     assert subprocess.run(base, capture_output=True).returncode == 0
     proc = subprocess.run(base + ["--strict"], capture_output=True, text=True)
     assert proc.returncode == 2 and "a.txt:1: expected 5 numbers" in proc.stderr
+
+
+def test_coco_entry_that_is_not_an_object(tmp_path: Path) -> None:
+    (tmp_path / "a.json").write_text('{"images": [], "annotations": [null]}')
+    with pytest.raises(DataError, match=r"a\.json: 'annotations' entry 0 is not an object"):
+        load_source(tmp_path / "a.json")

@@ -37,9 +37,13 @@ def load_coco_json(path: Path) -> dict[str, Any]:
         raise DataError(f"{path}:{exc.lineno}: invalid JSON: {exc.msg}") from None
     if not isinstance(doc, dict) or not isinstance(doc.get("images"), list):
         raise DataError(f"{path}: not a COCO detection file (no 'images' list)")
-    for key in ("annotations", "categories"):
-        if not isinstance(doc.get(key, []), list):
+    for key in ("images", "annotations", "categories"):
+        entries = doc.get(key, [])
+        if not isinstance(entries, list):
             raise DataError(f"{path}: '{key}' must be a list")
+        bad = next((i for i, e in enumerate(entries) if not isinstance(e, dict)), None)
+        if bad is not None:
+            raise DataError(f"{path}: '{key}' entry {bad} is not an object")
     return doc
 
 
