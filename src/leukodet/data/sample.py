@@ -81,10 +81,6 @@ class Batch:
             regions=[None if r is None else r.to(device) for r in self.regions],
         )
 
-    @property
-    def fully_labelled(self) -> bool:
-        return all(r is None for r in self.regions)
-
 
 def collate(samples: list[Sample]) -> Batch:
     """Stack images (HWC uint8 → BCHW float) and concatenate targets with their batch index."""

@@ -106,26 +106,31 @@ def random_affine(
     return affine(sample, s, float(dx), float(dy), size, size)
 
 
+def _mirror(xyxy: np.ndarray, size: int, axis: int) -> np.ndarray:
+    """Reflect xyxy boxes across the image's ``axis`` (0 = x, 1 = y) of extent ``size``."""
+    out = xyxy.copy()
+    lo, hi = axis, axis + 2
+    out[:, [lo, hi]] = size - xyxy[:, [hi, lo]]
+    return out
+
+
+def _flip(sample: Sample, axis: int) -> Sample:
+    size = sample.image.shape[1 - axis]
+    image = sample.image[:, ::-1] if axis == 0 else sample.image[::-1]
+    regions = None if sample.regions is None else _mirror(sample.regions, size, axis)
+    return sample.with_(
+        image=np.ascontiguousarray(image), boxes=_mirror(sample.boxes, size, axis), regions=regions
+    )
+
+
 def flip_lr(sample: Sample) -> Sample:
-    w = sample.image.shape[1]
-    boxes = sample.boxes.copy()
-    boxes[:, [0, 2]] = w - sample.boxes[:, [2, 0]]
-    regions = None
-    if sample.regions is not None:
-        regions = sample.regions.copy()
-        regions[:, [0, 2]] = w - sample.regions[:, [2, 0]]
-    return sample.with_(image=np.ascontiguousarray(sample.image[:, ::-1]), boxes=boxes, regions=regions)
+    """Mirror left-right (boxes and labelled regions with the image)."""
+    return _flip(sample, 0)
 
 
 def flip_ud(sample: Sample) -> Sample:
-    h = sample.image.shape[0]
-    boxes = sample.boxes.copy()
-    boxes[:, [1, 3]] = h - sample.boxes[:, [3, 1]]
-    regions = None
-    if sample.regions is not None:
-        regions = sample.regions.copy()
-        regions[:, [1, 3]] = h - sample.regions[:, [3, 1]]
-    return sample.with_(image=np.ascontiguousarray(sample.image[::-1]), boxes=boxes, regions=regions)
+    """Mirror top-bottom (boxes and labelled regions with the image)."""
+    return _flip(sample, 1)
 
 
 def augment_hsv(sample: Sample, rng: np.random.Generator, hgain: float, sgain: float, vgain: float) -> Sample:

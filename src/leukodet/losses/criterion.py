@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import torch
 from torch import Tensor
 
 from ..config import LossConfig
@@ -96,9 +95,3 @@ class DetectionCriterion:
         terms = self.terms(levels, assigned, weights)
         total = detection_total(terms, self.gains, levels[0].shape[0])
         return total, {k: v.detach() for k, v in terms.items()}
-
-
-def no_grad_terms(terms: dict[str, Tensor]) -> dict[str, float]:
-    """Terms as floats for logging."""
-    with torch.no_grad():
-        return {k: float(v) for k, v in terms.items()}

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 
 from PIL import Image, UnidentifiedImageError
 
 from .diagnostics import DataError
 
-__all__ = ["IMAGE_SUFFIXES", "image_size", "resolve_image", "list_images", "existing"]
+__all__ = ["IMAGE_SUFFIXES", "image_size", "resolve_image", "list_images"]
 
 IMAGE_SUFFIXES: tuple[str, ...] = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp")
 
@@ -40,8 +40,3 @@ def resolve_image(candidates: Sequence[Path], referenced_by: str) -> Path:
 def list_images(folder: Path) -> list[Path]:
     """Image files directly in ``folder``, sorted by name."""
     return sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
-
-
-def existing(paths: Iterable[Path]) -> list[Path]:
-    """The paths that exist (order kept)."""
-    return [p for p in paths if p.exists()]
