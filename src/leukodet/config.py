@@ -98,6 +98,8 @@ class TrainConfig:
     val_iou: float = 0.6
     max_det: int = 300
     eval_every: int = 1
+    sync_bn: bool = True
+    plots: bool = True
 
 
 @dataclass(frozen=True)

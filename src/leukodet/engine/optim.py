@@ -41,7 +41,7 @@ def parameter_groups(model: nn.Module) -> tuple[list[nn.Parameter], list[nn.Para
                 continue
             if name == "bias":
                 bias.append(p)
-            elif isinstance(module, (nn.BatchNorm2d, nn.GroupNorm, nn.LayerNorm)):
+            elif isinstance(module, (nn.BatchNorm2d, nn.SyncBatchNorm, nn.GroupNorm, nn.LayerNorm)):
                 norm.append(p)
             else:
                 decay.append(p)
@@ -136,6 +136,8 @@ class ModelEMA:
 
     @torch.no_grad()
     def update(self, model: nn.Module) -> None:
+        if isinstance(model, nn.parallel.DistributedDataParallel):
+            model = model.module
         self.updates += 1
         d = self.current_decay()
         source = model.state_dict()

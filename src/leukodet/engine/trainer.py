@@ -1,4 +1,9 @@
-"""Training run orchestration: data, model, anchors, recipe, time budget, evaluation, checkpoints, resume."""
+"""Training run orchestration: data, model, anchors, recipe, time budget, evaluation, checkpoints, resume.
+
+The same code runs one process or many under ``torchrun`` (:mod:`.distributed`): ``--batch`` is the global
+batch, split across processes; rank 0 alone validates, writes the run folder and decides the epoch plan, which
+it broadcasts; every rank resumes from the same ``last.pt``.
+"""
 
 from __future__ import annotations
 
@@ -24,6 +29,7 @@ from ..records.schema import AttributeSchema, ImageRecord
 from ..records.sources import load_source
 from .budget import TimeBudget
 from .checkpoint import load_checkpoint, save_checkpoint
+from .distributed import DistContext, GlobalBatchSampler, convert_sync_batchnorm
 from .loop import StepState, default_loss, evaluate_model, fitness, train_one_epoch
 from .optim import ModelEMA, Schedule, build_optimizer, choose_recipe
 from .run_dir import RunDir
@@ -79,27 +85,41 @@ class Trainer:
     """One training run. ``Trainer(cfg).fit()`` trains; ``resume=True`` continues ``cfg.out/weights/last.pt``."""
 
     def __init__(self, cfg: RunConfig, *, resume: bool = False, progress: bool = True) -> None:
-        self.cfg, self.progress, self.run = cfg, progress, RunDir(cfg.out)
+        self.cfg, self.run = cfg, RunDir(cfg.out)
         t = cfg.train
+        self.dist = DistContext.from_env()
+        self.progress = progress and self.dist.is_main
+        if not self.dist.is_main:  # one voice: rank 0 reports, the others only on errors
+            logging.getLogger("leukodet").setLevel(logging.ERROR)
         self.budget = TimeBudget(t.time_minutes, t.epochs)
         torch.manual_seed(t.seed)
-        self.device = resolve_device(t.device)
+        self.device = self.dist.device_for(resolve_device(t.device))
+        self.dist.init(self.device)
         self.shuffle_gen = torch.Generator()
         self.data = load_data(cfg.data)
         self.recipe = choose_recipe(t)
         self.model = self._build_model().to(self.device)
+        if self.dist.distributed and t.sync_bn:
+            convert_sync_batchnorm(self.model, self.device)
         self.train_set = DetectionDataset(
             self.data.train, len(self.data.classes), self.data.schema, t.imgsz, cfg.augment, t.cache, t.seed
         )
-        self.train_loader = self._loader(self.train_set, t.batch, shuffle=True)
+        self.train_loader = self._loader(self.train_set, t.batch, self.dist, shuffle=True)
         val_set = DetectionDataset(
             self.data.val, len(self.data.classes), self.data.schema, t.imgsz, None, t.cache
         )
-        self.val_loader = self._loader(val_set, 2 * t.batch, shuffle=False) if self.data.val else None
+        has_val = bool(self.data.val) and self.dist.is_main
+        self.val_loader = (
+            self._loader(val_set, 2 * t.batch, DistContext(), shuffle=False) if has_val else None
+        )
         self.accumulate = max(round(t.nominal_batch / t.batch), 1) if self.recipe == "paper" else 1
         self.optimizer = build_optimizer(self.model, t, self.recipe, len(self.data.classes), self.accumulate)
+        self.net = self._wrap(self.model)
         self.ema = ModelEMA(self.model, t.ema_decay, t.ema_tau)
-        self.criterion = DetectionCriterion(cfg.loss, len(self.data.classes), t.imgsz)
+        across = self.dist.mean if self.dist.distributed else None
+        self.criterion = DetectionCriterion(
+            cfg.loss, len(self.data.classes), t.imgsz, across, self.dist.world_size
+        )
         self.state, self.epoch, self.best_fitness, self.rows = StepState(), 0, -1.0, []
         self.planned = t.epochs
         if resume:
@@ -107,17 +127,22 @@ class Trainer:
         elif self.data.val == []:
             log.warning("no val split: best.pt will be last.pt")
 
-    def _loader(self, dataset: DetectionDataset, batch: int, shuffle: bool) -> DataLoader[Any]:
-        """Shuffling draws from ``self.shuffle_gen``, reseeded with (seed, epoch) so a resumed run matches."""
+    def _loader(
+        self, dataset: DetectionDataset, batch: int, ctx: DistContext, shuffle: bool
+    ) -> DataLoader[Any]:
+        """Shuffling draws from ``self.shuffle_gen``, reseeded with (seed, epoch) so a resumed run matches;
+        each process loads its slice of every global batch."""
+        sampler = GlobalBatchSampler(len(dataset), batch, ctx, shuffle, self.shuffle_gen)
         return DataLoader(
-            dataset,
-            batch_size=batch,
-            shuffle=shuffle,
-            collate_fn=collate,
-            num_workers=self.cfg.train.workers,
-            generator=self.shuffle_gen,
-            drop_last=False,
+            dataset, batch_sampler=sampler, collate_fn=collate, num_workers=self.cfg.train.workers
         )
+
+    def _wrap(self, model: torch.nn.Module) -> torch.nn.Module:
+        """DistributedDataParallel over ``model`` (several processes) or the model itself."""
+        if not self.dist.distributed:
+            return model
+        ids = [self.device.index] if self.device.type == "cuda" else None
+        return torch.nn.parallel.DistributedDataParallel(model, device_ids=ids)
 
     def _build_model(self) -> torch.nn.Module:
         name, nc = self.cfg.model, len(self.data.classes)
@@ -170,10 +195,10 @@ class Trainer:
         """Seconds per epoch from timing two forward/backward passes (before the first epoch of a budget)."""
         loss_fn = default_loss(self.criterion)
         batch = next(iter(self.train_loader)).to(self.device)
-        self.model.train()
+        self.net.train()
         start = time.monotonic()
         for _ in range(2):
-            loss, _ = loss_fn(self.model, batch)
+            loss, _ = loss_fn(self.net, batch)
             loss.backward()
         self.optimizer.zero_grad(set_to_none=True)
         per_iter = (time.monotonic() - start) / 2
@@ -186,10 +211,17 @@ class Trainer:
 
     def fit(self) -> dict[str, Any]:
         """Train until the epoch plan or the time budget ends; returns the final summary."""
-        self.run.root.mkdir(parents=True, exist_ok=True)
-        self.run.write_config(self.cfg.to_yaml())
+        try:
+            return self._fit()
+        finally:
+            self.dist.close()
+
+    def _fit(self) -> dict[str, Any]:
+        if self.dist.is_main:
+            self.run.root.mkdir(parents=True, exist_ok=True)
+            self.run.write_config(self.cfg.to_yaml())
         if self.epoch == 0 and self.budget.minutes is not None:
-            self.planned = self.budget.planned_epochs(0, self._estimate_epoch())
+            self.planned = self.dist.broadcast(self.budget.planned_epochs(0, self._estimate_epoch()))
         schedule = self._schedule()
         loss_fn = default_loss(self.criterion)
         metrics: dict[str, Any] = {}
@@ -200,7 +232,7 @@ class Trainer:
             self.shuffle_gen.manual_seed(self.cfg.train.seed * 100_003 + self.epoch)
             desc = f"epoch {self.epoch + 1}/{self.planned}"
             terms = train_one_epoch(
-                self.model,
+                self.net,
                 loss_fn,
                 self.train_loader,
                 self.optimizer,
@@ -215,9 +247,10 @@ class Trainer:
             )
             self.epoch += 1
             metrics = self._validate()
-            self._end_epoch(terms, metrics, time.monotonic() - start)
+            if self.dist.is_main:
+                self._end_epoch(terms, metrics, time.monotonic() - start)
             self.budget.record_epoch(time.monotonic() - start)
-            self.planned = self.budget.planned_epochs(self.epoch)
+            self.planned = self.dist.broadcast(self.budget.planned_epochs(self.epoch))
             schedule.total_iters = self.planned * len(self.train_loader)
         return self.summary(metrics)
 
@@ -252,7 +285,8 @@ class Trainer:
         if best:
             save_checkpoint(self.run.best, self.model.state_dict(), meta, self.ema.module.state_dict())
         try:
-            self.run.write_plots(self.rows, metrics.get("yolov5", {}).get("pr_curve"))
+            if self.cfg.train.plots:
+                self.run.write_plots(self.rows, metrics.get("yolov5", {}).get("pr_curve"))
         except Exception as exc:  # plots are a convenience: never lose a run over one
             log.warning("could not write plots: %s", exc)
         log.info(

@@ -12,7 +12,7 @@ from torch import Tensor
 
 from ..config import LossConfig
 from .assign import LevelTargets, assign_targets
-from .detection import loss_box, loss_cls, loss_obj
+from .detection import Across, loss_box, loss_cls, loss_obj
 
 __all__ = ["LossGains", "DetectionCriterion", "detection_total"]
 
@@ -40,7 +40,7 @@ class LossGains:
         return {"loss_box": self.loss_box, "loss_obj": self.loss_obj, "loss_cls": self.loss_cls}
 
 
-def detection_total(terms: dict[str, Tensor], gains: dict[str, float], batch_size: int) -> Tensor:
+def detection_total(terms: dict[str, Tensor], gains: dict[str, float], batch_size: float) -> Tensor:
     """Rehman et al. 2025, Eq. (3) (detection part): gained sum of the per-level terms, times the batch size.
 
     The batch-size factor keeps the gradient scale of the authors' YOLOv5 recipe (its loss is a per-image
@@ -56,12 +56,23 @@ class DetectionCriterion:
         cfg: loss settings (gains, level balance, anchor ratio, focal parameters).
         num_classes: number of classes.
         imgsz: training image size (for the objectness gain scaling).
+        across: under multi-process training, maps a local denominator to its mean over the
+            ``world_size`` processes (see :mod:`leukodet.engine.distributed`); ``None`` in one process.
+        world_size: number of processes sharing each global batch.
     """
 
-    def __init__(self, cfg: LossConfig, num_classes: int, imgsz: int) -> None:
+    def __init__(
+        self,
+        cfg: LossConfig,
+        num_classes: int,
+        imgsz: int,
+        across: Across | None = None,
+        world_size: int = 1,
+    ) -> None:
         self.cfg = cfg
         self.num_classes = num_classes
         self.gains = LossGains.from_config(cfg, num_classes, imgsz).as_dict()
+        self.across, self.world_size = across, world_size
 
     def assign(
         self, levels: list[Tensor], anchors: Tensor, strides: Tensor, targets: Tensor
@@ -73,14 +84,22 @@ class DetectionCriterion:
         self, levels: list[Tensor], assigned: list[LevelTargets], weights: list[Tensor] | None = None
     ) -> dict[str, Tensor]:
         """The three unweighted terms ``loss_box``, ``loss_obj``, ``loss_cls``."""
-        c = self.cfg
-        box, ious = loss_box(levels, assigned, weights)
+        c, a = self.cfg, self.across
+        box, ious = loss_box(levels, assigned, weights, a)
         out = dict(box)
-        out.update(loss_obj(levels, assigned, ious, c.obj_balance, weights, c.fl_gamma, c.fl_alpha))
+        out.update(loss_obj(levels, assigned, ious, c.obj_balance, weights, c.fl_gamma, c.fl_alpha, a))
         out.update(
-            loss_cls(levels, assigned, self.num_classes, weights, c.label_smoothing, c.fl_gamma, c.fl_alpha)
+            loss_cls(
+                levels, assigned, self.num_classes, weights, c.label_smoothing, c.fl_gamma, c.fl_alpha, a
+            )
         )
         return out
+
+    def batch_size(self, local: int, like: Tensor) -> float:
+        """The global batch size: the local one, or the process mean times the number of processes."""
+        if self.across is None:
+            return float(local)
+        return float(self.across(like.new_tensor(float(local)))) * self.world_size
 
     def __call__(
         self,
@@ -93,5 +112,5 @@ class DetectionCriterion:
         """Total loss and the detached unweighted terms (for logging)."""
         assigned = self.assign(levels, anchors, strides, targets)
         terms = self.terms(levels, assigned, weights)
-        total = detection_total(terms, self.gains, levels[0].shape[0])
+        total = detection_total(terms, self.gains, self.batch_size(levels[0].shape[0], levels[0]))
         return total, {k: v.detach() for k, v in terms.items()}

@@ -4,9 +4,15 @@ Each term is a named function returning ``{"loss_<term>": Tensor}`` (unweighted)
 gains. Every term takes an optional per-cell weight map per level (``[B, A, H, W]``, 0 = ignore): the
 objectness term becomes a weighted mean over the cells with weight > 0, and the box and class terms weight
 their assigned cells. That one argument is how sparse (labelled-region) training masks the loss.
+
+Under multi-process training every mean divides by the *process-mean* denominator (the optional ``across``
+argument, :meth:`leukodet.engine.distributed.DistContext.mean`), so that averaging the local losses' gradients
+gives exactly the one-process gradient of the global batch.
 """
 
 from __future__ import annotations
+
+from collections.abc import Callable
 
 import torch
 import torch.nn.functional as F
@@ -15,7 +21,10 @@ from torchvision.ops import complete_box_iou_loss, sigmoid_focal_loss
 
 from .assign import LevelTargets
 
-__all__ = ["predicted_boxes", "loss_box", "loss_obj", "loss_cls", "bce_or_focal"]
+__all__ = ["Across", "predicted_boxes", "loss_box", "loss_obj", "loss_cls", "bce_or_focal"]
+
+Across = Callable[[Tensor], Tensor]
+"""Maps a local loss denominator to its mean over processes (identity when training in one process)."""
 
 
 def predicted_boxes(logits: Tensor, lt: LevelTargets) -> Tensor:
@@ -37,11 +46,15 @@ def _cell_weight(weights: Tensor | None, lt: LevelTargets) -> Tensor | None:
     return None if weights is None else weights[lt.batch, lt.anchor, lt.gy, lt.gx]
 
 
-def _weighted_mean(values: Tensor, weight: Tensor | None) -> Tensor:
+def _weighted_mean(values: Tensor, weight: Tensor | None, across: Across | None = None) -> Tensor:
+    """Sum of (weighted) values over the (process-mean) count or weight sum; 0 when that is 0."""
     if weight is None:
-        return values.mean() if values.numel() else values.sum()
-    total = weight.sum()
-    return (values * weight).sum() / total if total > 0 else values.sum() * 0
+        num, den = values.sum(), values.new_tensor(float(values.numel()))
+    else:
+        num, den = (values * weight).sum(), weight.sum().detach().to(values.dtype)
+    if across is not None:
+        den = across(den)
+    return num / den.clamp(min=1e-12)
 
 
 def bce_or_focal(logits: Tensor, target: Tensor, gamma: float, alpha: float) -> Tensor:
@@ -52,7 +65,10 @@ def bce_or_focal(logits: Tensor, target: Tensor, gamma: float, alpha: float) -> 
 
 
 def loss_box(
-    levels: list[Tensor], assigned: list[LevelTargets], weights: list[Tensor] | None = None
+    levels: list[Tensor],
+    assigned: list[LevelTargets],
+    weights: list[Tensor] | None = None,
+    across: Across | None = None,
 ) -> tuple[dict[str, Tensor], list[Tensor]]:
     """Box term: mean ``1 - CIoU`` over assigned cells, summed over levels.
 
@@ -61,12 +77,9 @@ def loss_box(
     total = levels[0].new_zeros(())
     ious = []
     for level, (logits, lt) in enumerate(zip(levels, assigned)):
-        if len(lt) == 0:
-            ious.append(logits.new_zeros(0))
-            continue
         pred, tgt = predicted_boxes(logits, lt), _target_boxes(lt)
-        loss = complete_box_iou_loss(pred, tgt, reduction="none")
-        total = total + _weighted_mean(loss, _cell_weight(weights[level] if weights else None, lt))
+        loss = complete_box_iou_loss(pred, tgt, reduction="none") if len(lt) else pred.new_zeros(0)
+        total = total + _weighted_mean(loss, _cell_weight(weights[level] if weights else None, lt), across)
         ious.append((1.0 - loss.detach()).clamp(min=0.0))
     return {"loss_box": total}, ious
 
@@ -79,6 +92,7 @@ def loss_obj(
     weights: list[Tensor] | None = None,
     gamma: float = 0.0,
     alpha: float = 0.25,
+    across: Across | None = None,
 ) -> dict[str, Tensor]:
     """Objectness term: BCE against the IoU at assigned cells and 0 elsewhere, per-level ``balance`` weights."""
     total = levels[0].new_zeros(())
@@ -88,7 +102,7 @@ def loss_obj(
             target[lt.batch, lt.anchor, lt.gy, lt.gx] = ious[level].to(target.dtype)
         loss = bce_or_focal(logits[..., 4], target, gamma, alpha)
         w = weights[level] if weights else None
-        total = total + balance[level] * _weighted_mean(loss, w)
+        total = total + balance[level] * _weighted_mean(loss, w, across)
     return {"loss_obj": total}
 
 
@@ -100,6 +114,7 @@ def loss_cls(
     label_smoothing: float = 0.0,
     gamma: float = 0.0,
     alpha: float = 0.25,
+    across: Across | None = None,
 ) -> dict[str, Tensor]:
     """Class term: BCE of the class logits against (smoothed) one-hot targets at assigned cells."""
     total = levels[0].new_zeros(())
@@ -107,11 +122,9 @@ def loss_cls(
         return {"loss_cls": total}
     pos, neg = 1.0 - 0.5 * label_smoothing, 0.5 * label_smoothing
     for level, (logits, lt) in enumerate(zip(levels, assigned)):
-        if len(lt) == 0:
-            continue
         p = logits[lt.batch, lt.anchor, lt.gy, lt.gx, 5:]
         target = torch.full_like(p, neg)
         target[torch.arange(len(lt), device=p.device), lt.cls] = pos
         loss = bce_or_focal(p, target, gamma, alpha).mean(1)
-        total = total + _weighted_mean(loss, _cell_weight(weights[level] if weights else None, lt))
+        total = total + _weighted_mean(loss, _cell_weight(weights[level] if weights else None, lt), across)
     return {"loss_cls": total}
