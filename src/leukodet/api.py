@@ -11,7 +11,19 @@ from .records.sources import load_source
 from .records.sparsify import sparsify_dataset
 from .records.stats import dataset_stats
 
-__all__ = ["stats", "convert", "sparsify", "synth", "demo", "train", "val", "predict", "ensure_empty_dir"]
+__all__ = [
+    "stats",
+    "convert",
+    "sparsify",
+    "synth",
+    "demo",
+    "train",
+    "val",
+    "predict",
+    "parse_shard",
+    "ensure_empty_dir",
+    "report",
+]
 
 
 def ensure_empty_dir(path: Path, overwrite: bool) -> None:
@@ -249,7 +261,16 @@ def val(
     dataset = DetectionDataset(records, len(ds.classes), ds.attributes, det._size(imgsz), None)
     loader = DataLoader(dataset, batch_size=batch, collate_fn=collate)
     metrics = evaluate_model(
-        det.model, loader, records, ds.classes, det.class_names, det.device, progress, conf_op
+        det.model,
+        loader,
+        records,
+        ds.classes,
+        det.class_names,
+        det.device,
+        progress,
+        conf_op,
+        model_attributes=det.attributes,
+        dataset_attributes=ds.attributes,
     )
     metrics = {"weights": str(weights), "data": str(data), "split": split, "imgsz": dataset.imgsz, **metrics}
     if json_out is not None:
@@ -269,21 +290,85 @@ def predict(
     batch: int = 8,
     device: str = "cpu",
     annotate: bool = True,
+    tile: bool | None = None,
+    tile_overlap: float = 0.2,
+    shard: tuple[int, int] | None = None,
+    resume: bool = True,
     progress: bool = False,
 ) -> list[Path]:
-    """Predict images/folders; writes one JSON per image, ``predictions.csv`` and annotated PNGs."""
-    import sys
+    """Predict images/folders into ``out``: ``<name>.json`` and annotated ``<name>.png`` per image, a CSV.
 
-    from tqdm import tqdm
+    ``tile``: ``None`` tiles images whose long side exceeds ``2 * imgsz`` (see ``engine.tiling``).
+    ``shard=(i, N)`` predicts images ``k`` of the sorted list with ``k % N == i`` (CSV
+    ``predictions.shard{i}of{N}.csv``); under torchrun (``RANK``/``WORLD_SIZE`` set) it defaults to
+    ``(RANK, WORLD_SIZE)``. ``resume`` skips images whose JSON is already in ``out``. Returns the shard's images.
+    """
+    import os
 
-    from .engine.outputs import expand_sources, write_outputs
+    from .engine.outputs import expand_sources
     from .engine.predict import Detector
+    from .engine.predict_run import predict_to_folder
+    from .engine.sharding import check_shard, rank_device, torchrun_shard
+    from .engine.tiling import check_tile_overlap
 
+    shard = check_shard(shard) if shard is not None else torchrun_shard(os.environ)
+    check_tile_overlap(tile_overlap)
+    paths = expand_sources(sources, exclude=Path(out))
+    det = Detector.load(weights, rank_device(device, os.environ))
+    result = predict_to_folder(
+        det,
+        paths,
+        Path(out),
+        Path(weights).name,
+        shard=shard,
+        resume=resume,
+        annotate=annotate,
+        batch=batch,
+        progress=progress,
+        imgsz=imgsz,
+        conf=conf,
+        iou=iou,
+        max_det=max_det,
+        tile=tile,
+        tile_overlap=tile_overlap,
+    )
+    return list(result["images"])
+
+
+def parse_shard(text: str) -> tuple[int, int]:
+    """``"I/N"`` → ``(I, N)`` with ``0 <= I < N``; ``ValueError`` (quoting ``text``) otherwise."""
+    from .engine.sharding import parse_shard as parse
+
+    return parse(text)
+
+
+def report(
+    weights: str | Path,
+    sources: str | Path | list[str] | list[Path],
+    out: str | Path,
+    *,
+    conf: float = 0.25,
+    imgsz: int | None = None,
+    flags: str | Path | None = None,
+    device: str = "cpu",
+    progress: bool = False,
+) -> dict[str, Any]:
+    """Film report of ``sources`` (field images and/or folders = one film): differential, flags, text.
+
+    Writes ``out/report.json`` (schema ``leukodet.report/1``), ``out/report.html`` and ``out/report.md``
+    (atomically) and returns the JSON document. ``flags`` is a rules YAML (default: the packaged rules). The
+    rules, threshold and sources are checked before the model is loaded. See docs/report.md.
+    """
+    from .engine.outputs import expand_sources
+    from .engine.predict import Detector
+    from .report.bank import check_conf
+    from .report.film import film_report
+    from .report.flags import load_rules
+
+    check_conf(conf)
+    rules = load_rules(flags)
+    paths = expand_sources([sources] if isinstance(sources, (str, Path)) else list(sources))
     det = Detector.load(weights, device)
-    paths = expand_sources(sources)
-    preds = []
-    for start in tqdm(range(0, len(paths), batch), desc="predict", file=sys.stderr, disable=not progress):
-        chunk = [str(p) for p in paths[start : start + batch]]
-        preds += det.predict(chunk, imgsz=imgsz, conf=conf, iou=iou, max_det=max_det, batch=batch)
-    write_outputs(Path(out), paths, preds, Path(weights).name, annotate)
-    return paths
+    return film_report(
+        det, paths, out, weights=weights, conf=conf, imgsz=imgsz, rules=rules, progress=progress
+    )

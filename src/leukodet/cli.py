@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import sys
 from collections.abc import Callable
 from functools import wraps
@@ -18,6 +19,7 @@ from . import __version__, api
 from .records.diagnostics import DataError
 from .records.io import FORMATS
 from .records.sparsify import MODES
+from .report.console import summary_lines
 
 _progress = click.option(
     "--progress/--no-progress",
@@ -214,6 +216,14 @@ def synth(
 @click.option("--recipe", type=click.Choice(["auto", "paper", "short"]), default="auto", show_default=True)
 @click.option("--resume", is_flag=True, help="Continue the run in --out from weights/last.pt.")
 @click.option("--set", "overrides", multiple=True, help="Config override key=value (e.g. loss.fl_gamma=1.5).")
+@click.option(
+    "--no-attributes", is_flag=True, help="Do not train the AttriHead even when the data has attributes."
+)
+@click.option(
+    "--freeze-detector",
+    is_flag=True,
+    help="Train only the AttriHead of --model CHECKPOINT (the detector stays as it is).",
+)
 @_progress
 @_user_errors
 def train(
@@ -230,9 +240,13 @@ def train(
     recipe: str,
     resume: bool,
     overrides: tuple[str, ...],
+    no_attributes: bool,
+    freeze_detector: bool,
     progress: bool | None,
 ) -> None:
-    """Train a detector on DATA; the run folder is --out itself."""
+    """Train a detector (and its AttriHead when DATA has attributes); the run folder is --out itself."""
+    overrides += ("train.attributes=false",) if no_attributes else ()
+    overrides += ("train.freeze_detector=true",) if freeze_detector else ()
     summary = api.train(
         data,
         model=model,
@@ -249,7 +263,8 @@ def train(
         overrides=list(overrides),
         progress=_show_progress(progress),
     )
-    click.echo(json.dumps(summary))
+    if os.environ.get("RANK", "0") == "0":  # under torchrun only rank 0 prints the summary
+        click.echo(json.dumps(summary))
 
 
 @main.command()
@@ -301,13 +316,17 @@ def val(
 @click.argument("sources", nargs=-1, required=True)
 @click.option("--weights", required=True, help="Checkpoint (.pt).")
 @click.option("--out", required=True, help="Folder for <image>.json, predictions.csv and annotated PNGs.")
-@click.option("--imgsz", type=int, default=None, help="Default: the checkpoint's size.")
+@click.option("--imgsz", type=int, default=None, help="Default: the checkpoint's size (also the tile side).")
 @click.option("--conf", type=float, default=0.25, show_default=True)
 @click.option("--iou", type=float, default=0.45, show_default=True)
 @click.option("--max-det", type=int, default=300, show_default=True)
-@click.option("--batch", type=int, default=8, show_default=True)
+@click.option("--batch", type=int, default=8, show_default=True, help="Images (or tiles) per forward pass.")
 @click.option("--device", default="cpu", show_default=True)
 @click.option("--no-annotate", is_flag=True, help="Skip the annotated PNGs.")
+@click.option("--tile/--no-tile", default=None, help="Tile images (default: long side > 2 x imgsz).")
+@click.option("--tile-overlap", type=float, default=0.2, show_default=True, help="Tile overlap, 0.15-0.5.")
+@click.option("--shard", default=None, help="I/N: images k with k % N == I (torchrun: RANK/WORLD_SIZE).")
+@click.option("--resume/--no-resume", default=True, show_default=True, help="Skip images done in --out.")
 @_progress
 @_user_errors
 def predict(
@@ -321,9 +340,13 @@ def predict(
     batch: int,
     device: str,
     no_annotate: bool,
+    tile: bool | None,
+    tile_overlap: float,
+    shard: str | None,
+    resume: bool,
     progress: bool | None,
 ) -> None:
-    """Detect WBCs in SOURCES (images or folders)."""
+    """Detect WBCs in SOURCES (images or folders); large fields are tiled, runs can be sharded and resumed."""
     paths = api.predict(
         weights,
         list(sources),
@@ -335,6 +358,10 @@ def predict(
         batch=batch,
         device=device,
         annotate=not no_annotate,
+        tile=tile,
+        tile_overlap=tile_overlap,
+        shard=None if shard is None else api.parse_shard(shard),
+        resume=resume,
         progress=_show_progress(progress),
     )
     click.echo(f"wrote predictions for {len(paths)} images to {out}", err=True)
@@ -349,6 +376,24 @@ def predict(
 def demo(out: str, images: int, seed: int, minutes: float) -> None:
     """Run the main job on the embedded synthetic default (no external data needed)."""
     api.demo(out, images=images, seed=seed, minutes=minutes, echo=click.echo)
+
+
+@main.command()
+@click.argument("sources", nargs=-1, required=True)
+@click.option("--weights", required=True, help="Checkpoint (.pt).")
+@click.option("--out", required=True, help="Folder for report.json, report.html and report.md.")
+@click.option("--conf", type=float, default=0.25, show_default=True, help="Keep cells with score >= conf.")
+@click.option("--flags", "flags_file", default=None, help="Flag rules YAML (default: the packaged rules).")
+@click.option("--imgsz", type=int, default=None, help="Default: the checkpoint's size.")
+@click.option("--device", default="cpu", show_default=True)
+@_progress
+@_user_errors
+def report(
+    sources: tuple[str, ...], weights: str, out: str, flags_file: str | None, progress: bool | None, **kw: Any
+) -> None:
+    """Film report of SOURCES (the field images or folders of one film): differential, flags, text."""
+    doc = api.report(weights, list(sources), out, flags=flags_file, progress=_show_progress(progress), **kw)
+    click.echo("\n".join(summary_lines(doc, out)), err=True)
 
 
 if __name__ == "__main__":  # pragma: no cover

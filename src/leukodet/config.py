@@ -66,6 +66,11 @@ class LossConfig:
     label_smoothing: float = 0.0
     scale_with_classes: bool = True
     """Scale ``cls`` by nc/80 and ``obj`` by (imgsz/640)^2 as the authors' YOLOv5 does (cls 0.3*14/80 = 0.0525)."""
+    attr: float = 1.0
+    """Gain of the attribute term ``L_mor`` (Eq. 3; weight 1 in the one backward, decision D8)."""
+    asl_gamma_neg: float = 4.0
+    asl_gamma_pos: float = 1.0
+    asl_clip: float = 0.08
 
 
 @dataclass(frozen=True)
@@ -99,6 +104,12 @@ class TrainConfig:
     max_det: int = 300
     eval_every: int = 1
     sync_bn: bool = True
+    attributes: bool = True
+    """Train the AttriHead when the data has an attribute schema (``--no-attributes`` turns it off)."""
+    attr_dropout: float = 0.2
+    """Dropout between the AttriHead FC layers (paper 0.2; the authors' code 0.5, decision D17)."""
+    freeze_detector: bool = False
+    """Train only the AttriHead on a frozen detector (fine-tune the head of a trained checkpoint)."""
     plots: bool = True
 
 

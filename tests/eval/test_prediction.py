@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from leukodet.eval import Prediction
+from leukodet.eval.prediction import AttributeCall
 
 
 def _pred(attributes: list[dict[str, str]] | None = None) -> Prediction:
@@ -23,16 +24,22 @@ def _pred(attributes: list[dict[str, str]] | None = None) -> Prediction:
     )
 
 
-@pytest.mark.parametrize("attributes", [None, [{"nucleus_shape": "round"}, {"cytoplasm": "light blue"}]])
-def test_json_round_trip(attributes: list[dict[str, str]] | None) -> None:
+@pytest.mark.parametrize(
+    "attributes",
+    [None, [{"nucleus_shape": ("round", 0.75)}, {"cytoplasm": {"value": "light blue", "score": None}}]],
+)
+def test_json_round_trip(attributes: list[dict] | None) -> None:
     p = _pred(attributes)
     data = json.loads(json.dumps(p.to_json()))
+    first = {"nucleus_shape": {"value": "round", "score": 0.75}} if attributes else {}
     assert data["cells"][0] == {
         "box": [1.5, 2.0, 30.0, 40.0],
         "class": "monocyte",
         "score": 0.9,
-        "attributes": (attributes or [{}])[0],
+        "attributes": first,
     }
+    if attributes:
+        assert p.attributes[1]["cytoplasm"] == AttributeCall("light blue", None)
     q = Prediction.from_json(data, p.class_names)
     np.testing.assert_array_equal(q.boxes, p.boxes)
     np.testing.assert_array_equal(q.scores, p.scores)
@@ -56,7 +63,7 @@ def test_from_json_without_vocabulary_and_unknown_class() -> None:
 def test_filter_len_and_readonly() -> None:
     p = _pred([{"k": "1"}, {"k": "2"}])
     kept = p.filter(0.5)
-    assert len(p) == 2 and len(kept) == 1 and kept.attributes == [{"k": "1"}]
+    assert len(p) == 2 and len(kept) == 1 and kept.attributes == [{"k": AttributeCall("1")}]
     with pytest.raises(ValueError):
         p.boxes[0, 0] = 0.0
     empty = Prediction(np.zeros((0, 4)), np.zeros(0), np.zeros(0, int), ("a",))

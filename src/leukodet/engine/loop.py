@@ -4,21 +4,24 @@ from __future__ import annotations
 
 import math
 import sys
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, replace
 from typing import Any
 
+import numpy as np
 import torch
 from torch import nn
 from torch.utils.data import DataLoader
 from tqdm import tqdm
 
 from ..data.sample import Batch
+from ..eval.boxes import box_iou
 from ..eval.detection import evaluate
 from ..eval.prediction import Prediction
 from ..losses.criterion import DetectionCriterion
 from ..model.postprocess import postprocess
-from ..records.schema import ImageRecord
+from ..records.schema import AttributeSchema, ImageRecord
+from .attributes import attach_attributes
 from .optim import ModelEMA, Schedule
 from .predict import to_predictions
 
@@ -35,13 +38,28 @@ class StepState:
     last_step: int = -1
 
 
+def boxes_per_image(batch: Batch) -> list[torch.Tensor]:
+    """Ground-truth boxes of each image of the batch (network pixels), in the order of ``batch.targets``."""
+    idx = batch.targets[:, 0].long()
+    return [batch.targets[idx == i, 2:6] for i in range(batch.images.shape[0])]
+
+
 def default_loss(criterion: DetectionCriterion) -> LossFn:
-    """Forward + detection criterion (later issues wrap this with attribute/sparse terms)."""
+    """Forward + Eq. (3): detection terms, plus ``L_mor`` on the ground-truth boxes when the model has an
+    AttriHead (the head runs inside the one forward, so DDP and AMP see a single graph)."""
 
     def run(model: nn.Module, batch: Batch) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
-        out = model(batch.images)
+        with_attrs = bool(criterion.attribute_sizes) and batch.attributes.shape[1] > 0
+        out = model(batch.images, boxes_per_image(batch) if with_attrs else None)
+        strides = torch.tensor(out.strides, device=batch.images.device)
         return criterion(
-            out.levels, out.anchors, torch.tensor(out.strides, device=batch.images.device), batch.targets
+            out.levels,
+            out.anchors,
+            strides,
+            batch.targets,
+            None,
+            out.attribute_logits,
+            batch.attributes if with_attrs else None,
         )
 
     return run
@@ -104,19 +122,44 @@ def predict_loader(
     iou: float = 0.6,
     max_det: int = 300,
     progress: bool = False,
+    attribute_schema: Mapping[str, Sequence[str]] | None = None,
+    records: Sequence[ImageRecord] | None = None,
 ) -> list[Prediction]:
-    """Evaluation-protocol predictions (multi-label NMS) for every image of ``loader``, in source pixels."""
+    """Evaluation-protocol predictions (multi-label NMS) for every image of ``loader``, in source pixels.
+
+    With ``attribute_schema`` detections also carry the AttriHead's calls: with ``records`` (the loader's
+    ground truth, same order) only the detection each ground-truth cell is matched to (highest IoU, any
+    class: the attribute metrics' matching) is run through the head, otherwise every kept detection.
+    """
     model.eval()
     preds: list[Prediction] = []
     for batch in tqdm(loader, desc="val", file=sys.stderr, disable=not progress, leave=False):
-        dets = postprocess(model(batch.images.to(device)), conf, iou, max_det, multi_label=True)
-        preds += to_predictions(dets, batch.ratios, batch.pads, batch.orig_sizes, batch.paths, class_names)
+        out = model(batch.images.to(device))
+        dets = postprocess(out, conf, iou, max_det, multi_label=True)
+        found = to_predictions(dets, batch.ratios, batch.pads, batch.orig_sizes, batch.paths, class_names)
+        if attribute_schema:
+            mine = None if records is None else records[len(preds) : len(preds) + len(found)]
+            only = None if mine is None else [best_matches(r, p) for r, p in zip(mine, found)]
+            calls = attach_attributes(model, out.features, dets, attribute_schema, only)
+            found = [replace(p, attributes=c) for p, c in zip(found, calls)]
+        preds += found
     return preds
 
 
+def best_matches(record: ImageRecord, pred: Prediction) -> list[int]:
+    """Index of the highest-IoU detection of each ground-truth cell that some detection overlaps."""
+    if not record.cells or not len(pred):
+        return []
+    iou = box_iou(np.array([c.box for c in record.cells], dtype=np.float64), pred.boxes)
+    return sorted({int(row.argmax()) for row in iou if row.max() > 0})
+
+
 def fitness(metrics: dict[str, Any]) -> float:
-    """Model selection score: 0.1 * mAP50 + 0.9 * mAP50-95 (spec Sec. 6)."""
-    return 0.1 * float(metrics["map50"]) + 0.9 * float(metrics["map50_95"])
+    """Model selection score: 0.1 * mAP50 + 0.9 * mAP50-95 (spec Sec. 6), plus the mean attribute accuracy
+    when the model predicts attributes."""
+    score = 0.1 * float(metrics["map50"]) + 0.9 * float(metrics["map50_95"])
+    mean = (metrics.get("attributes_mean") or {}).get("accuracy")
+    return score + (float(mean) if mean is not None else 0.0)
 
 
 def evaluate_model(
@@ -129,7 +172,26 @@ def evaluate_model(
     progress: bool = False,
     conf_op: float = 0.25,
     pr_curves: bool = False,
+    model_attributes: Mapping[str, Sequence[str]] | None = None,
+    dataset_attributes: AttributeSchema | None = None,
 ) -> dict[str, Any]:
-    """Predict ``loader`` and score it against ``records`` (same order) with :func:`~leukodet.eval.detection.evaluate`."""
-    preds = predict_loader(model, loader, model_classes, device, progress=progress)
-    return evaluate(records, dataset_classes, preds, conf_op=conf_op, pr_curves=pr_curves)
+    """Predict ``loader`` and score it against ``records`` (same order) with :func:`~leukodet.eval.detection.evaluate`;
+    attribute metrics are added when both the model and the dataset have attributes."""
+    with_attrs = bool(model_attributes) and dataset_attributes is not None and len(dataset_attributes) > 0
+    preds = predict_loader(
+        model,
+        loader,
+        model_classes,
+        device,
+        progress=progress,
+        attribute_schema=model_attributes if with_attrs else None,
+        records=records,
+    )
+    return evaluate(
+        records,
+        dataset_classes,
+        preds,
+        conf_op=conf_op,
+        pr_curves=pr_curves,
+        attribute_schema=dataset_attributes if with_attrs else None,
+    )

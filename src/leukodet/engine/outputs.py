@@ -1,4 +1,8 @@
-"""Prediction outputs of ``leukodet predict``: one JSON per image, one CSV for the run, annotated PNGs."""
+"""Prediction outputs of ``leukodet predict``: one JSON per image, one CSV per run or shard, annotated PNGs.
+
+Each image's PNG and JSON are written (atomically) as soon as it is predicted; the CSV is rebuilt from the
+JSONs at the end, so a resumed run still lists every image.
+"""
 
 from __future__ import annotations
 
@@ -17,18 +21,31 @@ from ..records.files import atomic_write_bytes, atomic_write_text
 from ..records.images import IMAGE_SUFFIXES
 from ..report.annotate import draw_prediction
 
-__all__ = ["expand_sources", "prediction_json", "write_outputs"]
+__all__ = [
+    "csv_name",
+    "expand_sources",
+    "output_names",
+    "prediction_json",
+    "write_csv",
+    "write_image_outputs",
+]
 
 CSV_FIELDS = ("image", "class", "score", "x0", "y0", "x1", "y1")
 
 
-def expand_sources(sources: Sequence[str | Path]) -> list[Path]:
-    """Files as given, folders expanded to their images (sorted); a missing source is an error naming it."""
+def expand_sources(sources: Sequence[str | Path], exclude: Path | None = None) -> list[Path]:
+    """Files as given, folders expanded to their images (sorted); a missing source is an error naming it.
+
+    Images inside the folder ``exclude`` (the output folder, which may lie inside a source folder and fills
+    up with annotated PNGs while shards run) are left out, so the list is the same for every shard and re-run.
+    """
+    skip = exclude.resolve() if exclude is not None else None
     out: list[Path] = []
     for src in sources:
         path = Path(src)
         if path.is_dir():
-            out += sorted(p for p in path.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES)
+            found = sorted(p for p in path.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES)
+            out += [p for p in found if skip is None or skip not in p.resolve().parents]
         elif path.is_file():
             out.append(path)
         else:
@@ -50,8 +67,11 @@ def prediction_json(pred: Prediction, model: str) -> dict[str, object]:
     }
 
 
-def _stem_names(paths: Sequence[Path]) -> list[str]:
-    """Output names per image: the stem, suffixed with a counter when two inputs share it."""
+def output_names(paths: Sequence[Path]) -> list[str]:
+    """Output names per image: the stem, suffixed ``_1``, ``_2`` … for later inputs that share it.
+
+    Computed on the whole (sorted) input list, so every shard of a run gives an image the same name.
+    """
     seen: dict[str, int] = {}
     names = []
     for p in paths:
@@ -61,23 +81,44 @@ def _stem_names(paths: Sequence[Path]) -> list[str]:
     return names
 
 
-def write_outputs(
-    out: Path, paths: Sequence[Path], preds: Sequence[Prediction], model: str, annotate: bool = True
+def write_image_outputs(
+    out: Path, path: Path, pred: Prediction, name: str, model: str, annotate: bool = True
 ) -> None:
-    """Write ``out/<stem>.json``, ``out/predictions.csv`` and ``out/<stem>.png`` (annotated)."""
-    out.mkdir(parents=True, exist_ok=True)
+    """Write ``out/<name>.png`` (annotated, optional) then ``out/<name>.json``, each atomically.
+
+    The JSON is written last: its presence marks the image as done (what a resumed run skips).
+    """
+    if annotate:
+        image = draw_prediction(load_image(str(path)), pred)
+        ok, png = cv2.imencode(".png", cv2.cvtColor(image, cv2.COLOR_RGB2BGR))
+        if ok:
+            atomic_write_bytes(out / f"{name}.png", np.asarray(png).tobytes())
+    atomic_write_text(out / f"{name}.json", json.dumps(prediction_json(pred, model), indent=1) + "\n")
+
+
+def csv_name(shard: tuple[int, int] | None) -> str:
+    """``predictions.csv`` for a whole run, ``predictions.shard{i}of{N}.csv`` for shard ``i`` of ``N > 1``."""
+    if shard is None or shard[1] == 1:
+        return "predictions.csv"
+    return f"predictions.shard{shard[0]}of{shard[1]}.csv"
+
+
+def write_csv(path: Path, items: Sequence[tuple[Path, Path]]) -> int:
+    """Write the run CSV from the per-image JSONs: ``items`` are ``(source image, its JSON)``.
+
+    Rows follow ``items`` (images without a JSON are left out); returns the number of cell rows.
+    """
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\n")
     writer.writerow(CSV_FIELDS)
-    for path, pred, name in zip(paths, preds, _stem_names(paths)):
-        atomic_write_text(out / f"{name}.json", json.dumps(prediction_json(pred, model), indent=1) + "\n")
-        for cell in pred.to_json()["cells"]:
+    rows = 0
+    for source, doc_path in items:
+        if not doc_path.is_file():
+            continue
+        for cell in json.loads(doc_path.read_text())["cells"]:
             writer.writerow(
-                [str(path), cell["class"], f"{cell['score']:.5f}", *(f"{v:.2f}" for v in cell["box"])]
+                [str(source), cell["class"], f"{cell['score']:.5f}", *(f"{v:.2f}" for v in cell["box"])]
             )
-        if annotate:
-            image = draw_prediction(load_image(str(path)), pred)
-            ok, png = cv2.imencode(".png", cv2.cvtColor(image, cv2.COLOR_RGB2BGR))
-            if ok:
-                atomic_write_bytes(out / f"{name}.png", np.asarray(png).tobytes())
-    atomic_write_text(out / "predictions.csv", buf.getvalue())
+            rows += 1
+    atomic_write_text(path, buf.getvalue())
+    return rows

@@ -118,7 +118,7 @@ class Trainer:
         self.ema = ModelEMA(self.model, t.ema_decay, t.ema_tau)
         across = self.dist.mean if self.dist.distributed else None
         self.criterion = DetectionCriterion(
-            cfg.loss, len(self.data.classes), t.imgsz, across, self.dist.world_size
+            cfg.loss, len(self.data.classes), t.imgsz, across, self.dist.world_size, self.attribute_sizes()
         )
         self.state, self.epoch, self.best_fitness, self.rows = StepState(), 0, -1.0, []
         self.planned = t.epochs
@@ -144,18 +144,32 @@ class Trainer:
         ids = [self.device.index] if self.device.type == "cuda" else None
         return torch.nn.parallel.DistributedDataParallel(model, device_ids=ids)
 
+    def attribute_sizes(self) -> tuple[int, ...]:
+        """Values per attribute of the data's schema, or ``()`` when attributes are off or absent."""
+        if not self.cfg.train.attributes or not len(self.data.schema):
+            return ()
+        return tuple(len(a.values) for a in self.data.schema)
+
     def _build_model(self) -> torch.nn.Module:
-        name, nc = self.cfg.model, len(self.data.classes)
+        name, nc, t = self.cfg.model, len(self.data.classes), self.cfg.train
+        head = {"attribute_sizes": self.attribute_sizes(), "attribute_dropout": t.attr_dropout}
         if name.endswith(".pt") or Path(name).is_file():
             ckpt = load_checkpoint(name)
-            model = create_model(ckpt["metadata"]["model_config"]["name"], nc)
+            model = create_model(ckpt["metadata"]["model_config"]["name"], nc, **head)
             own = model.state_dict()
             weights = ckpt["ema"] or ckpt["model"]
             model.load_state_dict(
                 {k: v for k, v in weights.items() if k in own and own[k].shape == v.shape}, strict=False
             )
+            if t.freeze_detector:
+                model.set_anchors(weights["anchors"])
         else:
-            model = create_model(resolve_model_name(name), nc)
+            model = create_model(resolve_model_name(name), nc, **head)
+        if t.freeze_detector:
+            if model.attribute_head is None:
+                raise DataError(f"{self.data.source}: train.freeze_detector needs attributes to train")
+            model.freeze_detector()
+            return model
         sizes = _box_sizes(self.data.train, self.cfg.train.imgsz)
         anchors, bpr, changed = check_anchors(
             sizes, model.anchors.cpu().numpy(), self.cfg.loss.anchor_t, seed=self.cfg.train.seed
@@ -174,7 +188,9 @@ class Trainer:
         return {
             "leukodet": __version__,
             "classes": self.data.classes,
-            "attributes": self.data.schema.to_mapping(),
+            "attributes": self.data.schema.to_mapping() if self.model.attribute_head is not None else {},
+            # the metadata JSON is written with sorted keys: the head's logit groups follow this order
+            "attribute_order": list(self.data.schema.names) if self.model.attribute_head is not None else [],
             "model_config": self.model.config.to_dict(),
             "imgsz": self.cfg.train.imgsz,
             "recipe": self.recipe,
@@ -266,13 +282,19 @@ class Trainer:
             self.device,
             self.progress,
             pr_curves=True,
+            model_attributes=self.data.schema.to_mapping() if self.model.attribute_head is not None else None,
+            dataset_attributes=self.data.schema,
         )
 
     def _end_epoch(self, terms: dict[str, float], metrics: dict[str, Any], seconds: float) -> None:
         fit = fitness(metrics) if metrics else 0.0
         row: dict[str, Any] = {"epoch": self.epoch, **{f"train/{k}": v for k, v in terms.items()}}
         if metrics:
-            row.update({"val/map50": metrics["map50"], "val/map50_95": metrics["map50_95"], "fitness": fit})
+            row.update({"val/map50": metrics["map50"], "val/map50_95": metrics["map50_95"]})
+            mean = metrics.get("attributes_mean") or {}
+            if mean:
+                row.update({"val/attr_accuracy": mean["accuracy"], "val/attr_macro_f1": mean["macro_f1"]})
+            row["fitness"] = fit
         row.update({"lr": self.optimizer.param_groups[1]["lr"], "seconds": seconds})
         self.rows.append(row)
         self.run.write_results(self.rows)
@@ -340,5 +362,5 @@ class Trainer:
 
 
 def _brief(metrics: dict[str, Any]) -> dict[str, Any]:
-    keys = ("map50", "map50_95", "per_class", "classes_missing")
+    keys = ("map50", "map50_95", "per_class", "classes_missing", "attributes", "attributes_mean")
     return {k: metrics[k] for k in keys if k in metrics}

@@ -17,13 +17,14 @@ from typing import Any
 
 import numpy as np
 
+from leukodet.eval.attributes import evaluate_attributes
 from leukodet.eval.class_map import ClassMap, map_classes
 from leukodet.eval.coco import ClassAP, coco_ap, coco_evaluator_name
 from leukodet.eval.operating_point import operating_point
 from leukodet.eval.prediction import Prediction
 from leukodet.eval.scored_image import prepare_images
 from leukodet.eval.yolo_ap import yolo_ap
-from leukodet.records.schema import ImageRecord
+from leukodet.records.schema import AttributeSchema, ImageRecord
 
 __all__ = ["evaluate", "YOLOV5_EVALUATOR"]
 
@@ -56,6 +57,18 @@ def _summary(ap: ClassAP, names: Sequence[str]) -> dict[str, Any]:
     }
 
 
+def _bookkeeping(records: Sequence[ImageRecord], cmap: ClassMap, stats: Any) -> dict[str, Any]:
+    """Counts that say what was scored: missing classes, dropped detections, images, regions, bad boxes."""
+    return {
+        "classes_missing": list(cmap.classes_missing),
+        "dropped_detections": int(sum(stats.dropped_by_class.values())),
+        "dropped_by_class": dict(sorted(stats.dropped_by_class.items())),
+        "images": len(records),
+        "region_restricted_images": sum(r.labeled_regions is not None for r in records),
+        "invalid_gt_skipped": stats.invalid_gt_skipped,
+    }
+
+
 def evaluate(
     records: Sequence[ImageRecord],
     dataset_classes: Sequence[str],
@@ -64,6 +77,7 @@ def evaluate(
     conf_op: float = 0.25,
     iou_op: float = 0.5,
     pr_curves: bool = False,
+    attribute_schema: AttributeSchema | None = None,
 ) -> dict[str, Any]:
     """Score predictions against ground truth; returns a JSON-serialisable dict.
 
@@ -74,6 +88,8 @@ def evaluate(
         conf_op: confidence of the operating point.
         iou_op: IoU of an operating-point match.
         pr_curves: also return per-class precision/recall curves (IoU 0.50) under ``yolov5.pr_curve``.
+        attribute_schema: the dataset's attributes; when given (and non-empty) the attribute blocks of
+            :func:`leukodet.eval.attributes.evaluate_attributes` are added.
 
     Returns:
         ``{"map50", "map50_95", "per_class": {name: {"ap50", "ap50_95", "n_gt"}}, "yolov5": {"map50",
@@ -108,11 +124,8 @@ def evaluate(
             for k, (r, p) in yolo.pr_curves.items()
         }
     out["evaluator"] = {"coco": coco_evaluator_name(), "yolov5": YOLOV5_EVALUATOR}
-    out["classes_missing"] = list(cmap.classes_missing)
-    out["dropped_detections"] = int(sum(stats.dropped_by_class.values()))
-    out["dropped_by_class"] = dict(sorted(stats.dropped_by_class.items()))
-    out["images"] = len(records)
-    out["region_restricted_images"] = sum(r.labeled_regions is not None for r in records)
-    out["invalid_gt_skipped"] = stats.invalid_gt_skipped
+    out.update(_bookkeeping(records, cmap, stats))
     out["operating_point"] = operating_point(images, names, conf=conf_op, iou=iou_op)
+    if attribute_schema is not None and len(attribute_schema):
+        out.update(evaluate_attributes(records, attribute_schema, predictions))
     return out

@@ -8,18 +8,37 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
 from leukodet.eval.boxes import as_boxes
 
-__all__ = ["Prediction"]
+__all__ = ["AttributeCall", "Prediction"]
 
 
 def _readonly(arr: np.ndarray) -> np.ndarray:
     arr.setflags(write=False)
     return arr
+
+
+class AttributeCall(NamedTuple):
+    """One predicted attribute of one cell: the value name and its probability (``None`` when unknown)."""
+
+    value: str
+    score: float | None = None
+
+
+def _as_call(value: Any) -> AttributeCall:
+    """Accept an :class:`AttributeCall`, a ``{"value", "score"}`` mapping or a bare value name."""
+    if isinstance(value, AttributeCall):
+        return value
+    if isinstance(value, Mapping):
+        score = value.get("score")
+        return AttributeCall(str(value["value"]), None if score is None else float(score))
+    if isinstance(value, tuple) and len(value) == 2:
+        return AttributeCall(str(value[0]), None if value[1] is None else float(value[1]))
+    return AttributeCall(str(value))
 
 
 @dataclass(frozen=True, eq=False)
@@ -34,7 +53,8 @@ class Prediction:
         image: image path or file name (checked against the record it is paired with; ``""`` skips the check).
         width: image width in pixels.
         height: image height in pixels.
-        attributes: optional ``{attribute: value name}`` per box.
+        attributes: optional ``{attribute: AttributeCall(value name, score)}`` per box (a bare value name or a
+            ``{"value", "score"}`` mapping is accepted and converted).
 
     Arrays are copied and made read-only on construction; instances compare by identity.
     """
@@ -46,7 +66,7 @@ class Prediction:
     image: str = ""
     width: int = 0
     height: int = 0
-    attributes: list[dict[str, str]] | None = field(default=None)
+    attributes: list[dict[str, AttributeCall]] | None = field(default=None)
 
     def __post_init__(self) -> None:
         boxes = as_boxes(self.boxes)
@@ -62,6 +82,9 @@ class Prediction:
             raise ValueError(f"class id outside the {len(names)} class names of prediction {self.image!r}")
         if self.attributes is not None and len(self.attributes) != n:
             raise ValueError(f"attributes has {len(self.attributes)} entries for {n} boxes")
+        if self.attributes is not None:
+            calls = [{str(k): _as_call(v) for k, v in a.items()} for a in self.attributes]
+            object.__setattr__(self, "attributes", calls)
         object.__setattr__(self, "boxes", _readonly(boxes))
         object.__setattr__(self, "scores", _readonly(scores))
         object.__setattr__(self, "class_ids", _readonly(class_ids))
@@ -88,11 +111,13 @@ class Prediction:
     def to_json(self) -> dict[str, Any]:
         """JSON-ready dict ``{"image", "width", "height", "cells": [...]}``.
 
-        Each cell is ``{"box": [x1, y1, x2, y2], "class": name, "score": float, "attributes": {...}}``.
+        Each cell is ``{"box": [x1, y1, x2, y2], "class": name, "score": float, "attributes": {name: {"value",
+        "score"}}}``.
         """
         cells = []
         for i in range(len(self)):
-            attrs = {} if self.attributes is None else dict(self.attributes[i])
+            calls = {} if self.attributes is None else self.attributes[i]
+            attrs = {k: {"value": c.value, "score": c.score} for k, c in calls.items()}
             cells.append(
                 {
                     "box": [float(v) for v in self.boxes[i]],
@@ -124,7 +149,7 @@ class Prediction:
         unknown = sorted({str(c["class"]) for c in cells} - set(index))
         if unknown:
             raise ValueError(f"prediction cells name classes outside the vocabulary: {', '.join(unknown)}")
-        attrs = [{str(k): str(v) for k, v in (c.get("attributes") or {}).items()} for c in cells]
+        attrs = [{str(k): _as_call(v) for k, v in (c.get("attributes") or {}).items()} for c in cells]
         return cls(
             boxes=as_boxes([c["box"] for c in cells]),
             scores=np.array([float(c["score"]) for c in cells], dtype=np.float64),

@@ -1,7 +1,8 @@
 """Composes the named loss terms with gains keyed by the same names (DETR-style ``weight_dict``).
 
-The detection part of Rehman et al. 2025, Eq. (3): ``Σ_l (L_obj^l + L_cls^l + L_bbox^l)``; the attribute term
-``L_mor`` and the sparse terms of Eqs. (4)-(13) are added by later issues as further named terms.
+Rehman et al. 2025, Eq. (3): ``Σ_l (L_obj^l + L_cls^l + L_bbox^l) + L_mor`` — the detection terms
+(:func:`detection_total`) plus the attribute term (:func:`leukodet.losses.attributes.loss_attr`) when the
+model has an AttriHead; the sparse terms of Eqs. (4)-(13) are further named terms.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from torch import Tensor
 
 from ..config import LossConfig
 from .assign import LevelTargets, assign_targets
+from .attributes import loss_attr
 from .detection import Across, loss_box, loss_cls, loss_obj
 
 __all__ = ["LossGains", "DetectionCriterion", "detection_total"]
@@ -59,6 +61,7 @@ class DetectionCriterion:
         across: under multi-process training, maps a local denominator to its mean over the
             ``world_size`` processes (see :mod:`leukodet.engine.distributed`); ``None`` in one process.
         world_size: number of processes sharing each global batch.
+        attribute_sizes: values per attribute of the model's AttriHead (empty: no attribute term).
     """
 
     def __init__(
@@ -68,11 +71,13 @@ class DetectionCriterion:
         imgsz: int,
         across: Across | None = None,
         world_size: int = 1,
+        attribute_sizes: tuple[int, ...] = (),
     ) -> None:
         self.cfg = cfg
         self.num_classes = num_classes
         self.gains = LossGains.from_config(cfg, num_classes, imgsz).as_dict()
         self.across, self.world_size = across, world_size
+        self.attribute_sizes = tuple(attribute_sizes)
 
     def assign(
         self, levels: list[Tensor], anchors: Tensor, strides: Tensor, targets: Tensor
@@ -108,9 +113,28 @@ class DetectionCriterion:
         strides: Tensor,
         targets: Tensor,
         weights: list[Tensor] | None = None,
+        attribute_logits: Tensor | None = None,
+        attribute_targets: Tensor | None = None,
     ) -> tuple[Tensor, dict[str, Tensor]]:
-        """Total loss and the detached unweighted terms (for logging)."""
+        """Eq. (3): total loss and the detached unweighted terms (for logging).
+
+        The detection terms are scaled by the batch size (YOLOv5 convention); ``L_mor`` enters with its gain
+        ``loss.attr`` as a per-box mean, as the authors' separately back-propagated attribute loss did.
+        """
         assigned = self.assign(levels, anchors, strides, targets)
         terms = self.terms(levels, assigned, weights)
         total = detection_total(terms, self.gains, self.batch_size(levels[0].shape[0], levels[0]))
+        if self.attribute_sizes and attribute_logits is not None and attribute_targets is not None:
+            c = self.cfg
+            attr = loss_attr(
+                attribute_logits,
+                attribute_targets,
+                self.attribute_sizes,
+                c.asl_gamma_neg,
+                c.asl_gamma_pos,
+                c.asl_clip,
+                self.across,
+            )
+            total = total + c.attr * attr["loss_attr"]
+            terms.update(attr)
         return total, {k: v.detach() for k, v in terms.items()}

@@ -87,6 +87,8 @@ class ModelConfig:
         strides: Output strides of the detection levels (P3, P4, P5).
         sppf_kernel: Max-pool kernel of the SPPF block.
         in_channels: Image channels (3 for RGB).
+        attribute_sizes: values per attribute of the AttriHead (schema order); empty = no attribute head.
+        attribute_dropout: dropout between the AttriHead FC layers (paper 0.2; the authors' code 0.5).
     """
 
     name: str
@@ -97,11 +99,14 @@ class ModelConfig:
     strides: tuple[int, ...] = DEFAULT_STRIDES
     sppf_kernel: int = 5
     in_channels: int = 3
+    attribute_sizes: tuple[int, ...] = ()
+    attribute_dropout: float = 0.2
 
     def __post_init__(self) -> None:
         """Validate values and normalise ``anchors``/``strides`` to tuples (so lists from YAML work)."""
         object.__setattr__(self, "anchors", normalise_anchors(self.anchors, len(self.strides)))
         object.__setattr__(self, "strides", tuple(int(s) for s in self.strides))
+        object.__setattr__(self, "attribute_sizes", tuple(int(k) for k in self.attribute_sizes))
         if self.num_classes < 1:
             raise ValueError(f"num_classes must be >= 1, got {self.num_classes}")
         if self.depth_multiple <= 0 or self.width_multiple <= 0:
@@ -119,6 +124,7 @@ class ModelConfig:
         out = asdict(self)
         out["anchors"] = [[list(pair) for pair in level] for level in self.anchors]
         out["strides"] = list(self.strides)
+        out["attribute_sizes"] = list(self.attribute_sizes)
         return out
 
     @classmethod

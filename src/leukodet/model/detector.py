@@ -13,6 +13,7 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
+from leukodet.model.attrihead import AttriHead
 from leukodet.model.backbone import CSPBackbone
 from leukodet.model.config import DEFAULT_ANCHORS, DEFAULT_STRIDES, ModelConfig, normalise_anchors
 from leukodet.model.head import DetectionHead
@@ -46,6 +47,8 @@ class Detector(nn.Module):
         sppf_kernel: int = 5,
         in_channels: int = 3,
         name: str = "custom",
+        attribute_sizes: Sequence[int] = (),
+        attribute_dropout: float = 0.2,
     ) -> None:
         """Build the detector.
 
@@ -58,6 +61,8 @@ class Detector(nn.Module):
             sppf_kernel: SPPF max-pool kernel size.
             in_channels: Image channels.
             name: Label stored in :attr:`config`.
+            attribute_sizes, attribute_dropout: Values per attribute (non-empty adds the :class:`AttriHead`)
+                and the dropout between its FC layers.
         """
         super().__init__()
         self.config = ModelConfig(
@@ -69,14 +74,12 @@ class Detector(nn.Module):
             strides=tuple(strides),
             sppf_kernel=sppf_kernel,
             in_channels=in_channels,
+            attribute_sizes=tuple(attribute_sizes),
+            attribute_dropout=attribute_dropout,
         )
-        self.backbone = CSPBackbone(
-            depth_multiple=depth_multiple,
-            width_multiple=width_multiple,
-            in_channels=in_channels,
-            sppf_kernel=sppf_kernel,
-        )
-        self.neck = PANNeck(depth_multiple=depth_multiple, width_multiple=width_multiple)
+        sizes = {"depth_multiple": depth_multiple, "width_multiple": width_multiple}
+        self.backbone = CSPBackbone(**sizes, in_channels=in_channels, sppf_kernel=sppf_kernel)
+        self.neck = PANNeck(**sizes)
         self.head = DetectionHead(
             in_channels=self.neck.channels,
             num_classes=num_classes,
@@ -85,15 +88,36 @@ class Detector(nn.Module):
         )
         self.register_buffer("anchors", torch.tensor(self.config.anchors, dtype=torch.float32))
         self.register_buffer("strides", torch.tensor(self.config.strides, dtype=torch.float32))
-        c3, c4, c5 = self.neck.channels
         self.feature_channels: dict[str, int] = {
-            "stem": self.backbone.channels["stem"],
-            "c3_p3": self.backbone.channels["c3_p3"],
-            "neck_p3": c3,
-            "neck_p4": c4,
-            "neck_p5": c5,
+            **{k: self.backbone.channels[k] for k in ("stem", "c3_p3")},
+            **dict(zip(("neck_p3", "neck_p4", "neck_p5"), self.neck.channels)),
         }
+        self.attribute_head = self._attribute_head()
         self.register_load_state_dict_post_hook(_sync_config_anchors)
+
+    def _attribute_head(self) -> AttriHead | None:
+        """The AttriHead over the ``stem`` and ``c3_p3`` taps, when the config names attributes."""
+        if not self.config.attribute_sizes:
+            return None
+        taps = self.feature_channels["stem"] + self.feature_channels["c3_p3"]
+        return AttriHead(taps, self.config.attribute_sizes, self.config.attribute_dropout)
+
+    def freeze_detector(self) -> None:
+        """Train only the AttriHead: every other parameter stops learning and its batch norm stays in eval."""
+        if self.attribute_head is None:
+            raise ValueError("freeze_detector needs a model with an AttriHead")
+        self.detector_frozen = True
+        for name, p in self.named_parameters():
+            p.requires_grad_(name.startswith("attribute_head."))
+        self.train(self.training)
+
+    def train(self, mode: bool = True) -> Detector:
+        """As ``nn.Module.train``; a frozen detector keeps backbone, neck and head in eval mode."""
+        super().train(mode)
+        if getattr(self, "detector_frozen", False):
+            for part in (self.backbone, self.neck, self.head):
+                part.train(False)
+        return self
 
     @property
     def num_classes(self) -> int:
@@ -105,14 +129,17 @@ class Detector(nn.Module):
         """Largest level stride; input height and width must be multiples of it."""
         return int(max(self.config.strides))
 
-    def forward(self, images: Tensor) -> DetectorOutput:
+    def forward(self, images: Tensor, attribute_boxes: Sequence[Tensor] | None = None) -> DetectorOutput:
         """Run the network.
 
         Args:
             images: ``[B, 3, H, W]`` float in ``[0, 1]``; ``H`` and ``W`` multiples of 32.
+            attribute_boxes: per image ``[N_i, 4]`` xyxy input-pixel boxes for the AttriHead (training passes
+                the ground-truth boxes here so the head runs inside the one forward).
 
         Returns:
-            Raw per-level logits ``[B, 3, H/s, W/s, 5 + num_classes]`` and the named feature maps.
+            Raw per-level logits ``[B, 3, H/s, W/s, 5 + num_classes]``, the named feature maps and, when boxes
+            are given and the model has an AttriHead, ``attribute_logits [Σ N_i, Σ K_a]``.
 
         Raises:
             ValueError: If the input is not 4-D or its size is not a multiple of the largest stride.
@@ -131,12 +158,16 @@ class Detector(nn.Module):
             "neck_p4": neck.p4,
             "neck_p5": neck.p5,
         }
+        logits = None
+        if attribute_boxes is not None and self.attribute_head is not None:
+            logits = self.attribute_head(features, attribute_boxes)
         return DetectorOutput(
             levels=self.head(neck),
             strides=self.config.strides,
             anchors=self.anchors,
             features=features,
             image_size=(int(images.shape[-2]), int(images.shape[-1])),
+            attribute_logits=logits,
         )
 
     @torch.no_grad()
@@ -179,4 +210,6 @@ def create_model_from_config(cfg: ModelConfig) -> Detector:
         sppf_kernel=cfg.sppf_kernel,
         in_channels=cfg.in_channels,
         name=cfg.name,
+        attribute_sizes=cfg.attribute_sizes,
+        attribute_dropout=cfg.attribute_dropout,
     )

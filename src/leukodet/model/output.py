@@ -43,6 +43,7 @@ class DetectorOutput:
             (backbone module 4, stride 8), ``"neck_p3"`` (neck module 17, stride 8), ``"neck_p4"``,
             ``"neck_p5"`` (neck modules 20, 23).
         image_size: ``(H, W)`` of the input batch in pixels.
+        attribute_logits: ``[N, Σ K_a]`` AttriHead logits for the boxes passed to the forward, else ``None``.
     """
 
     levels: list[Tensor]
@@ -50,6 +51,7 @@ class DetectorOutput:
     anchors: Tensor
     features: dict[str, Tensor] = field(default_factory=dict)
     image_size: tuple[int, int] | None = None
+    attribute_logits: Tensor | None = None
 
     @property
     def num_classes(self) -> int:

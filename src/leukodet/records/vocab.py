@@ -13,6 +13,7 @@ __all__ = [
     "LLD_NOT_APPLICABLE",
     "LLD_TABLE3_COUNTS",
     "WBCATT_CLASSES",
+    "WBCATT_TO_LLD",
     "LLD_DOMAINS",
     "lld_schema",
     "domain_of",
@@ -95,3 +96,32 @@ def domain_of(name: str) -> Domain:
     if name not in LLD_DOMAINS:
         raise ValueError(f"unknown domain {name!r}; expected one of: {', '.join(LLD_DOMAINS)}")
     return Domain.from_name(name)
+
+
+WBCATT_TO_LLD: dict[str, tuple[str, dict[str, str]]] = {
+    "cell_size": ("cell_size", {"big": "large", "small": "small"}),
+    "chromatin_density": ("nuclear_chromatin", {"densely": "coarse", "loosely": "open"}),
+    "nucleus_shape": (
+        "nuclear_shape",
+        {
+            "unsegmented-round": "regular",
+            "unsegmented-indented": "irregular",
+            "unsegmented-band": "irregular",
+            "segmented-bilobed": "irregular",
+            "segmented-multilobed": "irregular",
+            "irregular": "irregular",
+        },
+    ),
+    "nuclear_cytoplasmic_ratio": ("cytoplasm", {"high": "scanty", "low": "abundant"}),
+    "cytoplasm_colour": (
+        "cytoplasmic_basophilia",
+        {"blue": "moderate", "light blue": "slight", "purple blue": "slight"},
+    ),
+    "cytoplasm_vacuole": ("cytoplasmic_vacuoles", {"no": "absent", "yes": "prominent"}),
+}
+"""WBCAtt attribute → (LLD attribute, {WBCAtt value: LLD value}), so a WBCAtt-trained head can serve LLD.
+
+Chromatin density → chromatin (dense = coarse), nucleus shape → nuclear shape (only an unsegmented round
+nucleus is regular), N:C ratio → cytoplasm amount (high ratio = scanty), cytoplasm colour → basophilia (deep
+blue = moderate), vacuole → vacuoles, cell size → size. LLD's nucleoli has no WBCAtt counterpart; WBCAtt's
+cell shape, cytoplasm texture and the three granule attributes have no LLD counterpart."""

@@ -1,0 +1,318 @@
+"""The morphology bank: every detection of a film (all its fields) above a confidence threshold.
+
+The paper (Rehman et al. 2025, Sec. 4.2, Fig. 4b) stores each field's predictions in a "morphology bank" from
+which the film-level text is written; the reference spec (Sec. 5, D20) has the details. Here a bank holds,
+per kept cell, its field, box, class, score, attribute calls and a small JPEG crop, plus one annotated JPEG
+thumbnail per field, so that a report can show the cells without reopening the images.
+
+The bank is torch-free: it takes either a loaded :class:`~leukodet.engine.predict.Detector` (anything with
+``predict`` and ``metadata``) or ready-made :class:`~leukodet.eval.prediction.Prediction` objects.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+import cv2
+import numpy as np
+
+from ..data.dataset import load_image
+from ..eval.prediction import Prediction
+from ..records.vocab import LLD_ATTRIBUTES
+from .annotate import draw_prediction
+
+__all__ = [
+    "NONE_CLASS",
+    "BankCell",
+    "BankField",
+    "MorphologyBank",
+    "PredictorLike",
+    "build_bank",
+    "check_conf",
+    "ordered_schema",
+]
+
+NONE_CLASS = "None"
+"""The LLD class of artefacts and cells the hematologists could not name; counted apart from the WBCs."""
+
+CROP_SIDE = 96
+"""Long side of a cell crop in pixels (the crop keeps the box's aspect ratio)."""
+
+FIELD_SIDE = 480
+"""Long side of an annotated field thumbnail in pixels."""
+
+CROP_MARGIN = 0.15
+"""Context around a cell crop, as a fraction of the box side."""
+
+JPEG_QUALITY = 85
+
+
+class PredictorLike(Protocol):
+    """What :func:`build_bank` needs of a detector (``leukodet.engine.predict.Detector`` fits)."""
+
+    metadata: dict[str, Any]
+
+    def predict(self, images: Sequence[Any], imgsz: int | None = ..., conf: float = ...) -> list[Prediction]:
+        """One prediction per image."""
+        ...
+
+
+@dataclass(frozen=True)
+class BankCell:
+    """One detected cell.
+
+    Attributes:
+        field: index of the cell's field in :attr:`MorphologyBank.fields`.
+        box: ``(x1, y1, x2, y2)`` in the field's source pixels.
+        class_name: the predicted class.
+        score: detection confidence.
+        attributes: ``{attribute: (value, score or None)}``; empty when the model predicts none.
+        crop: JPEG bytes of the cell (with a little context), ``b""`` when the field image cannot be read.
+    """
+
+    field: int
+    box: tuple[float, float, float, float]
+    class_name: str
+    score: float
+    attributes: dict[str, tuple[str, float | None]]
+    crop: bytes = b""
+
+
+@dataclass(frozen=True)
+class BankField:
+    """One field of view (image) of the film.
+
+    Attributes:
+        image: the image path as given.
+        width: source width in pixels.
+        height: source height in pixels.
+        thumbnail: JPEG bytes of the field with the kept boxes drawn, ``b""`` when unreadable.
+    """
+
+    image: str
+    width: int
+    height: int
+    thumbnail: bytes = b""
+
+
+@dataclass(frozen=True)
+class MorphologyBank:
+    """All kept cells of a film.
+
+    Attributes:
+        fields: the film's fields, in input order.
+        cells: kept cells, field by field, highest score first within a field.
+        classes: the model's class vocabulary (order = class index).
+        attributes: the model's attribute schema ``{name: (value0, value1, ...)}`` (value order = index).
+        threshold: the confidence a cell needed to be kept.
+        none_class: the class counted apart (artefacts), or ``None`` when the model has no such class.
+    """
+
+    fields: tuple[BankField, ...]
+    cells: tuple[BankCell, ...]
+    classes: tuple[str, ...]
+    attributes: dict[str, tuple[str, ...]]
+    threshold: float
+    none_class: str | None = NONE_CLASS
+
+    @property
+    def wbc_classes(self) -> tuple[str, ...]:
+        """The classes counted in the differential (all but the none class), in model order."""
+        return tuple(c for c in self.classes if c != self.none_class)
+
+    def wbc_cells(self) -> list[BankCell]:
+        """Cells of a WBC class (the none class left out)."""
+        return [c for c in self.cells if c.class_name != self.none_class]
+
+
+def check_conf(conf: float) -> float:
+    """``conf`` as a float in [0, 1]; ``ValueError`` naming the value otherwise."""
+    value = float(conf)
+    if not 0.0 <= value <= 1.0:
+        raise ValueError(f"confidence threshold must be in [0, 1], got {conf}")
+    return value
+
+
+def _jpeg(image: np.ndarray) -> bytes:
+    ok, buf = cv2.imencode(
+        ".jpg", cv2.cvtColor(image, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, JPEG_QUALITY]
+    )
+    return buf.tobytes() if ok else b""
+
+
+def _resize_long_side(image: np.ndarray, side: int) -> tuple[np.ndarray, float]:
+    """Downscale (never upscale beyond 2x) so that the long side is ``side``; returns the image and ratio."""
+    h, w = image.shape[:2]
+    r = min(side / max(h, w, 1), 2.0)
+    if abs(r - 1.0) < 1e-6:
+        return image, 1.0
+    size = (max(1, round(w * r)), max(1, round(h * r)))
+    interp = cv2.INTER_AREA if r < 1 else cv2.INTER_LINEAR
+    return cv2.resize(image, size, interpolation=interp), r
+
+
+def cell_crop(image: np.ndarray, box: Sequence[float]) -> bytes:
+    """JPEG of ``box`` (plus :data:`CROP_MARGIN` context, clipped to the image), long side :data:`CROP_SIDE`."""
+    h, w = image.shape[:2]
+    x1, y1, x2, y2 = (float(v) for v in box)
+    mx, my = (x2 - x1) * CROP_MARGIN, (y2 - y1) * CROP_MARGIN
+    a, b = max(0, int(x1 - mx)), max(0, int(y1 - my))
+    c, d = min(w, int(np.ceil(x2 + mx))), min(h, int(np.ceil(y2 + my)))
+    if c <= a or d <= b:
+        return b""
+    crop, _ = _resize_long_side(np.ascontiguousarray(image[b:d, a:c]), CROP_SIDE)
+    return _jpeg(crop)
+
+
+def field_thumbnail(image: np.ndarray, pred: Prediction) -> bytes:
+    """JPEG of the field at :data:`FIELD_SIDE` with ``pred``'s boxes drawn (boxes scaled, then drawn)."""
+    small, r = _resize_long_side(image, FIELD_SIDE)
+    scaled = Prediction(pred.boxes * r, pred.scores, pred.class_ids, pred.class_names, pred.image)
+    return _jpeg(draw_prediction(small, scaled))
+
+
+def _calls(pred: Prediction, i: int) -> dict[str, tuple[str, float | None]]:
+    if pred.attributes is None:
+        return {}
+    return {name: (call.value, call.score) for name, call in pred.attributes[i].items()}
+
+
+def _bank_field(pred: Prediction, index: int, path: str, crops: bool) -> tuple[BankField, list[BankCell]]:
+    """The field record and its cells (``pred`` already thresholded), highest score first."""
+    image = None
+    if crops:
+        try:
+            image = load_image(path)
+        except OSError:
+            image = None
+    order = np.argsort(-pred.scores, kind="stable")
+    cells = [
+        BankCell(
+            field=index,
+            box=tuple(float(v) for v in pred.boxes[i]),  # type: ignore[arg-type]
+            class_name=pred.class_names[int(pred.class_ids[i])],
+            score=float(pred.scores[i]),
+            attributes=_calls(pred, int(i)),
+            crop=b"" if image is None else cell_crop(image, pred.boxes[i]),
+        )
+        for i in order
+    ]
+    h, w = (pred.height, pred.width) if image is None else image.shape[:2]
+    thumb = b"" if image is None else field_thumbnail(image, pred)
+    return BankField(path, int(w), int(h), thumb), cells
+
+
+def ordered_schema(schema: Mapping[str, Sequence[str]]) -> dict[str, tuple[str, ...]]:
+    """``schema`` with LLD attributes first in LLD column order, then the others as given.
+
+    Checkpoint metadata is stored with sorted keys, so the given order is not meaningful for LLD names;
+    value order within an attribute is kept (it is the value index).
+    """
+    lld = [k for k in LLD_ATTRIBUTES if k in schema]
+    rest = [k for k in schema if k not in LLD_ATTRIBUTES]
+    return {str(k): tuple(str(v) for v in schema[k]) for k in lld + rest}
+
+
+def _schema_from(
+    preds: Iterable[Prediction], schema: Mapping[str, Sequence[str]] | None
+) -> dict[str, tuple[str, ...]]:
+    """The given schema, else one read off the predictions (LLD value order for LLD names, else first seen)."""
+    if schema is not None:
+        return ordered_schema(schema)
+    seen: dict[str, dict[str, None]] = {}
+    for pred in preds:
+        for calls in pred.attributes or []:
+            for name, call in calls.items():
+                seen.setdefault(name, {})[call.value] = None
+    out = {}
+    for name, values in seen.items():
+        lld = LLD_ATTRIBUTES.get(name, ())
+        out[name] = tuple(lld) + tuple(v for v in values if v not in lld)
+    return ordered_schema(out)
+
+
+def _none_class(classes: Sequence[str]) -> str | None:
+    return NONE_CLASS if NONE_CLASS in classes else None
+
+
+def bank_from_predictions(
+    preds: Sequence[Prediction],
+    conf: float,
+    *,
+    fields: Sequence[str | Path] | None = None,
+    schema: Mapping[str, Sequence[str]] | None = None,
+    crops: bool = True,
+) -> MorphologyBank:
+    """Bank of ready-made predictions (one per field); ``fields`` overrides each prediction's image path."""
+    conf = check_conf(conf)
+    if fields is not None and len(fields) != len(preds):
+        raise ValueError(f"{len(fields)} fields for {len(preds)} predictions")
+    paths = [str(f) for f in fields] if fields is not None else [p.image for p in preds]
+    classes = preds[0].class_names if preds else ()
+    if any(p.class_names != classes for p in preds):
+        raise ValueError("predictions of one film must share one class vocabulary")
+    out_fields, out_cells = [], []
+    for i, (pred, path) in enumerate(zip(preds, paths)):
+        field, cells = _bank_field(pred.filter(conf), i, path, crops)
+        out_fields.append(field)
+        out_cells += cells
+    return MorphologyBank(
+        tuple(out_fields),
+        tuple(out_cells),
+        tuple(classes),
+        _schema_from(preds, schema),
+        conf,
+        _none_class(classes),
+    )
+
+
+def build_bank(
+    source: PredictorLike | Sequence[Prediction],
+    fields: Sequence[str | Path] | None = None,
+    conf: float = 0.25,
+    *,
+    imgsz: int | None = None,
+    batch: int = 8,
+    schema: Mapping[str, Sequence[str]] | None = None,
+    crops: bool = True,
+    progress: bool = False,
+) -> MorphologyBank:
+    """Build a film's bank from a detector run on ``fields``, or from predictions (one per field).
+
+    Args:
+        source: a detector (``predict`` + ``metadata``) or a sequence of :class:`Prediction`.
+        fields: image paths of the film; required with a detector, optional with predictions.
+        conf: keep detections with ``score >= conf``.
+        imgsz: network size for the detector (default: the checkpoint's).
+        batch: fields per detector call (bounds memory).
+        schema: attribute schema; default: the detector's ``attributes`` (what it predicts; else its metadata's),
+            or read off the predictions.
+        crops: cut cell crops and field thumbnails from the images (unreadable images give none).
+        progress: a progress bar on stderr while predicting.
+    """
+    if not hasattr(source, "predict"):
+        return bank_from_predictions(list(source), conf, fields=fields, schema=schema, crops=crops)  # type: ignore[arg-type]
+    if not fields:
+        raise ValueError("a detector needs at least one field image")
+    det: Any = source
+    conf = check_conf(conf)
+    paths = [str(f) for f in fields]
+    preds: list[Prediction] = []
+    chunks = range(0, len(paths), batch)
+    if progress:
+        from tqdm import tqdm
+
+        chunks = tqdm(chunks, desc="report", unit="batch")
+    for start in chunks:
+        preds += det.predict(paths[start : start + batch], imgsz=imgsz, conf=conf)
+    if (
+        schema is None
+    ):  # what the model predicts (a Detector without an AttriHead has none), else the metadata's
+        predicted = getattr(det, "attributes", None)
+        schema = predicted if isinstance(predicted, Mapping) else det.metadata.get("attributes") or {}
+    bank = bank_from_predictions(preds, conf, fields=paths, schema=schema, crops=crops)
+    classes = tuple(det.metadata.get("classes") or bank.classes)
+    return MorphologyBank(bank.fields, bank.cells, classes, bank.attributes, conf, _none_class(classes))

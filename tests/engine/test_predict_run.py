@@ -1,0 +1,151 @@
+"""``leukodet predict`` into a folder: deterministic shards, resume after an interruption, bad shard specs."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+import pytest
+import torch
+from click.testing import CliRunner
+
+from leukodet import api
+from leukodet.cli import main
+from leukodet.engine.checkpoint import save_checkpoint
+from leukodet.engine.predict import Detector
+from leukodet.engine.sharding import parse_shard, rank_device, shard_indices, torchrun_shard
+from leukodet.model.registry import create_model
+from tests.conftest import write_image
+
+CLASSES = ["None", "Myeloblast", "Lymphoblast"]
+REAL_PREDICT = Detector.predict
+
+
+@pytest.fixture(scope="module")
+def weights(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    torch.manual_seed(0)
+    model = create_model("test_tiny", len(CLASSES))
+    meta = {"classes": CLASSES, "imgsz": 64, "model_config": model.config.to_dict()}
+    return save_checkpoint(tmp_path_factory.mktemp("w") / "tiny.pt", model.state_dict(), meta)
+
+
+@pytest.fixture(scope="module")
+def images(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Seven images, two of them with the same stem (``a.png`` and ``sub/a.png``)."""
+    root = tmp_path_factory.mktemp("imgs")
+    for i, name in enumerate(["a", "b", "c", "d", "e", "sub/a", "sub/f"]):
+        write_image(root / f"{name}.png", 80 + 8 * i, 60, seed=i)
+    return root
+
+
+def _run(out: Path, weights: Path, images: Path, *extra: str) -> object:
+    args = ["predict", str(images), "--weights", str(weights), "--out", str(out), "--conf", "1e-4"]
+    return CliRunner().invoke(main, [*args, "--max-det", "5", "--batch", "2", "--no-annotate", *extra])
+
+
+def _rows(path: Path) -> list[tuple[str, ...]]:
+    with path.open() as fh:
+        return [tuple(r) for r in csv.reader(fh)][1:]
+
+
+def _counting(monkeypatch: pytest.MonkeyPatch, fail_after: int | None = None) -> list[str]:
+    """Count images sent to ``Detector.predict`` (and optionally crash after ``fail_after`` of them)."""
+    seen: list[str] = []
+
+    def predict(self: Detector, images: list, *args: object, **kwargs: object) -> list:
+        if fail_after is not None and len(seen) >= fail_after:
+            raise RuntimeError("simulated crash")
+        seen.extend(images)
+        return REAL_PREDICT(self, images, *args, **kwargs)
+
+    monkeypatch.setattr(Detector, "predict", predict)
+    return seen
+
+
+def test_shards_partition_the_run(tmp_path: Path, weights: Path, images: Path) -> None:
+    whole = _run(tmp_path / "whole", weights, images)
+    assert whole.exit_code == 0, whole.output
+    jsons = sorted(p.name for p in (tmp_path / "whole").glob("*.json"))
+    assert jsons == ["a.json", "a_1.json", "b.json", "c.json", "d.json", "e.json", "f.json"]
+    rows: list[tuple[str, ...]] = []
+    for i in range(3):
+        res = _run(tmp_path / "sharded", weights, images, "--shard", f"{i}/3")
+        assert res.exit_code == 0, res.output
+        rows += _rows(tmp_path / "sharded" / f"predictions.shard{i}of3.csv")
+    assert not (tmp_path / "sharded" / "predictions.csv").exists()
+    assert sorted(p.name for p in (tmp_path / "sharded").glob("*.json")) == jsons
+    for name in jsons:  # same names and same predictions (sub/a.png is a_1 in every shard)
+        assert (tmp_path / "sharded" / name).read_text() == (tmp_path / "whole" / name).read_text()
+    whole_rows = _rows(tmp_path / "whole" / "predictions.csv")
+    assert whole_rows and sorted(rows) == sorted(whole_rows)
+    shard1 = {r[0] for r in _rows(tmp_path / "sharded" / "predictions.shard1of3.csv")}
+    ordered = sorted(p for p in images.rglob("*.png"))
+    assert shard1 <= {str(ordered[k]) for k in (1, 4)}
+    assert shard_indices(7, (1, 3)) == [1, 4] and shard_indices(3, None) == [0, 1, 2]
+
+
+def test_resume_skips_finished_images(
+    tmp_path: Path, weights: Path, images: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    seen = _counting(monkeypatch, fail_after=4)
+    crashed = _run(tmp_path / "out", weights, images)
+    assert isinstance(crashed.exception, RuntimeError) and len(seen) == 4
+    assert len(list((tmp_path / "out").glob("*.json"))) == 4  # finished images survive the interruption
+    seen = _counting(monkeypatch)
+    assert _run(tmp_path / "out", weights, images).exit_code == 0 and len(seen) == 3
+    stamps = {p.name: p.stat().st_mtime_ns for p in (tmp_path / "out").glob("*.json")}
+    (tmp_path / "out" / "c.json").unlink()
+    seen = _counting(monkeypatch)
+    assert _run(tmp_path / "out", weights, images, "--progress").exit_code == 0
+    assert [Path(s).name for s in seen] == ["c.png"]
+    for name, stamp in stamps.items():
+        assert name == "c.json" or (tmp_path / "out" / name).stat().st_mtime_ns == stamp
+    clean = _run(tmp_path / "clean", weights, images, "--no-resume")
+    assert clean.exit_code == 0
+    assert _rows(tmp_path / "out" / "predictions.csv") == _rows(tmp_path / "clean" / "predictions.csv")
+    seen = _counting(monkeypatch)
+    assert _run(tmp_path / "out", weights, images, "--no-resume").exit_code == 0 and len(seen) == 7
+
+
+def test_torchrun_environment_selects_the_shard(
+    tmp_path: Path, weights: Path, images: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("RANK", "2")
+    monkeypatch.setenv("WORLD_SIZE", "3")
+    done = api.predict(weights, [str(images)], tmp_path / "o", conf=1e-4, max_det=5, annotate=True)
+    assert [p.relative_to(images).as_posix() for p in done] == ["c.png", "sub/a.png"]
+    assert (tmp_path / "o" / "predictions.shard2of3.csv").is_file() and (tmp_path / "o" / "c.png").is_file()
+    assert sorted(p.name for p in (tmp_path / "o").glob("*.json")) == ["a_1.json", "c.json"]
+    assert torchrun_shard({"RANK": "0", "WORLD_SIZE": "1"}) is None and torchrun_shard({}) is None
+    assert (
+        rank_device("cuda", {"LOCAL_RANK": "3"}) == "cuda:3"
+        and rank_device("cpu", {"LOCAL_RANK": "3"}) == "cpu"
+    )
+
+
+@pytest.mark.parametrize("spec", ["3/2", "a/b", "1", "-1/2", "0/0", "1/2/3"])
+def test_bad_shard_is_a_user_error(tmp_path: Path, weights: Path, images: Path, spec: str) -> None:
+    res = _run(tmp_path / "o", weights, images, "--shard", spec)
+    assert res.exit_code == 2 and "Traceback" not in res.output
+    assert res.stderr.startswith(f"error: --shard {spec!r}: expected I/N")
+    assert not (tmp_path / "o").exists()
+    with pytest.raises(ValueError, match="expected I/N"):
+        parse_shard(spec)
+    assert parse_shard(" 1/4 ") == (1, 4)
+
+
+def test_bad_tile_overlap_is_a_user_error(tmp_path: Path, weights: Path, images: Path) -> None:
+    res = _run(tmp_path / "o", weights, images, "--tile-overlap", "0.7")
+    assert res.exit_code == 2 and res.stderr.startswith("error: tile overlap must be")
+
+
+def test_output_folder_inside_the_source_is_not_input(
+    tmp_path: Path, weights: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name in ("x", "y"):
+        write_image(tmp_path / f"{name}.png", 70, 50)
+    out = tmp_path / "preds"
+    assert len(api.predict(weights, [str(tmp_path)], out, conf=1e-4, max_det=3)) == 2
+    assert (out / "x.png").is_file()  # an annotated PNG now sits inside the source folder
+    seen = _counting(monkeypatch)
+    assert len(api.predict(weights, [str(tmp_path)], out, conf=1e-4, max_det=3)) == 2 and not seen
