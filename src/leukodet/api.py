@@ -20,6 +20,7 @@ __all__ = [
     "train",
     "val",
     "predict",
+    "ablate",
     "parse_shard",
     "ensure_empty_dir",
     "report",
@@ -111,64 +112,6 @@ def synth(
         size=size,
         progress=progress,
     )
-
-
-def demo(
-    out: str | Path = "demo_out", *, images: int = 60, seed: int = 0, minutes: float = 3.0, echo: Any = print
-) -> dict[str, Any]:
-    """The main job on the embedded default: synthesize → summarise → sparsify → train → evaluate → predict.
-
-    Needs nothing outside the package (about ``minutes`` + 1 minutes on 2 CPU cores). Re-running replaces the
-    demo's own sub-folders under ``out``.
-    """
-    import shutil
-
-    out = Path(out)
-    for sub in ("synth", "sparse", "lld16", "run", "predict"):
-        shutil.rmtree(out / sub, ignore_errors=True)
-    data = synth(out / "synth", images=images, seed=seed)
-    full = stats(data)
-    echo(f"1. synthetic fields (HCM_100x_C2, 14 LLD classes, 7 attributes): {data}")
-    _echo_stats(full, echo)
-    lld16_yaml = convert(sparsify(data, out / "sparse", fraction=0.2, seed=seed), out / "lld16", "lld16")
-    echo(
-        f"2. sparse training split (one 1/5-area labelled region per field) as 16-column files: {lld16_yaml}"
-    )
-    _echo_stats(stats(lld16_yaml), echo)
-    echo(f"3. training the n preset for {minutes:g} min at 320 px (fully labelled split) ...")
-    summary = train(
-        data,
-        model="n",
-        epochs=1000,
-        imgsz=320,
-        batch=8,
-        out=out / "run",
-        time=minutes,
-        seed=seed,
-        progress=False,
-    )
-    echo(f"   {summary['epochs']} epochs ({summary['recipe']} recipe), weights: {summary['best']}")
-    metrics = val(summary["best"], data, split="test", json_out=out / "run" / "test_metrics.json")
-    op = metrics["operating_point"]
-    echo(
-        f"4. test split: mAP50 {metrics['map50']:.3f}, mAP50-95 {metrics['map50_95']:.3f}; at conf "
-        f"{op['conf']}: precision {op['precision']:.3f}, recall {op['recall']:.3f}, "
-        f"count error {op['count_abs_err_per_image']:.2f} cells/field"
-    )
-    images_dir = Path(data).parent / "images" / "test"
-    predict(summary["best"], [str(images_dir)], out / "predict")
-    echo(f"5. predictions (JSON per field, predictions.csv, annotated PNGs): {out / 'predict'}")
-    return {"full": full, "train": summary, "test": metrics}
-
-
-def _echo_stats(result: dict[str, Any], echo: Any) -> None:
-    for split, s in result["splits"].items():
-        nonzero = {k: v for k, v in s["boxes"].items() if v}
-        echo(
-            f"  {split}: {s['images']} images, {sum(nonzero.values())} boxes, labelled regions "
-            f"{s['labeled_regions']} (coverage {s['region_coverage']:.1%}), invalid {s['invalid'] or 'none'}"
-        )
-        echo("    " + ", ".join(f"{k} {v}" for k, v in nonzero.items()))
 
 
 def train(
@@ -372,3 +315,43 @@ def report(
     return film_report(
         det, paths, out, weights=weights, conf=conf, imgsz=imgsz, rules=rules, progress=progress
     )
+
+
+def ablate(
+    data: str | Path,
+    out: str | Path,
+    *,
+    full_data: str | Path | None = None,
+    attributes: bool = False,
+    time: float = 8.0,
+    seeds: list[int] | tuple[int, ...] = (0, 1, 2),
+    methods: list[str] | tuple[str, ...] | None = None,
+    model: str = "n",
+    imgsz: int = 640,
+    batch: int = 16,
+    device: str = "cpu",
+    progress: bool = False,
+) -> dict[str, Any]:
+    """Run the sparse-annotation methods (and full-label training with ``full_data``) for ``time`` minutes
+    each and ``seeds``; results go to ``out/ablation.json`` as each run finishes (resumable). See
+    :mod:`leukodet.engine.ablation`."""
+    from .engine.ablation import METHODS, run_ablation
+
+    unknown = sorted(set(methods or ()) - set(METHODS))
+    if unknown:
+        raise ValueError(f"unknown sparse method(s) {', '.join(unknown)} (choose from {', '.join(METHODS)})")
+    kwargs = {"model": model, "imgsz": imgsz, "batch": batch, "device": device, "epochs": 1000}
+    return run_ablation(
+        Path(data),
+        Path(out),
+        train_fn=lambda source, **kw: train(source, progress=progress, **kwargs, **kw),
+        val_fn=lambda weights, source, **kw: val(weights, source, imgsz=imgsz, device=device, **kw),
+        full_data=Path(full_data) if full_data else None,
+        methods=tuple(methods or METHODS),
+        seeds=tuple(seeds),
+        minutes=time,
+        attributes=attributes,
+    )
+
+
+from .demo import demo  # noqa: E402  (uses the functions above at call time)

@@ -114,6 +114,44 @@ class TrainConfig:
 
 
 @dataclass(frozen=True)
+class SparseConfig:
+    """SLA-Det (paper §4.3, spec §4 and D1-D7): sparse-annotation training, every schedule a run fraction."""
+
+    method: str = "auto"
+    """``auto`` (``sladet`` when the training split has labelled regions, else a standard run), ``naive``,
+    ``region``, ``region+pl`` or ``sladet``."""
+    burn_in: float = 0.3
+    """Fraction of the run trained with the labelled-region loss only, before pseudo-labels and triplets."""
+    triplet_end: float = 0.8
+    """Fraction of the run after which the triplet term stops (paper: 40 of 50 epochs detection-only)."""
+    t0: float = 0.70
+    t1: float = 0.95
+    t2: float = 0.26
+    """Confidence floor, pseudo-label confidence, entropy ceiling in bits (Eqs. 5-6, D2, D3)."""
+    nms_iou: float = 0.2
+    gt_overlap_px: float = 100.0
+    pl_gain: float = 0.1
+    tri_gain: float = 0.1
+    tri_margin: float = 0.05
+    tri_iou_skip: float = 0.3
+    triplet_sign: str = "paper"
+    """``paper`` (Eq. 10 as printed and coded) or ``fixed`` (the hinge that enforces the stated goal, D1)."""
+
+    def __post_init__(self) -> None:
+        if self.method not in SPARSE_METHODS:
+            raise ConfigError(
+                f"sparse.method: expected one of {', '.join(SPARSE_METHODS)}, got {self.method!r}"
+            )
+        if self.triplet_sign not in ("paper", "fixed"):
+            raise ConfigError(f"sparse.triplet_sign: expected paper or fixed, got {self.triplet_sign!r}")
+        if not 0.0 <= self.burn_in <= self.triplet_end <= 1.0:
+            raise ConfigError("sparse: need 0 <= burn_in <= triplet_end <= 1")
+
+
+SPARSE_METHODS: tuple[str, ...] = ("auto", "naive", "region", "region+pl", "sladet")
+
+
+@dataclass(frozen=True)
 class RunConfig:
     """Everything a training run needs; ``config.yaml`` of a run folder is this, serialised."""
 
@@ -123,6 +161,7 @@ class RunConfig:
     train: TrainConfig = field(default_factory=TrainConfig)
     loss: LossConfig = field(default_factory=LossConfig)
     augment: AugmentConfig = field(default_factory=AugmentConfig)
+    sparse: SparseConfig = field(default_factory=SparseConfig)
 
     def to_dict(self) -> dict[str, Any]:
         return _plain(dataclasses.asdict(self))

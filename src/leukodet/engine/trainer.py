@@ -33,6 +33,7 @@ from .distributed import DistContext, GlobalBatchSampler, convert_sync_batchnorm
 from .loop import StepState, default_loss, evaluate_model, fitness, train_one_epoch
 from .optim import ModelEMA, Schedule, build_optimizer, choose_recipe
 from .run_dir import RunDir
+from .sparse_training import SparseLoss, area_min_of, resolve_method
 
 __all__ = ["DataBundle", "load_data", "resolve_device", "Trainer"]
 
@@ -120,6 +121,9 @@ class Trainer:
         self.criterion = DetectionCriterion(
             cfg.loss, len(self.data.classes), t.imgsz, across, self.dist.world_size, self.attribute_sizes()
         )
+        has_regions = any(r.labeled_regions is not None for r in self.data.train)
+        self.sparse_method = resolve_method(cfg.sparse.method, has_regions)
+        self.loss_fn = self._loss_fn()
         self.state, self.epoch, self.best_fitness, self.rows = StepState(), 0, -1.0, []
         self.planned = t.epochs
         if resume:
@@ -136,6 +140,15 @@ class Trainer:
         return DataLoader(
             dataset, batch_sampler=sampler, collate_fn=collate, num_workers=self.cfg.train.workers
         )
+
+    def _loss_fn(self) -> Any:
+        """The plain detection loss, or :class:`SparseLoss` when the split has regions or a method is asked."""
+        if self.sparse_method == "naive" and self.cfg.sparse.method == "auto":
+            return default_loss(self.criterion)
+        sizes = _box_sizes(self.data.train, self.cfg.train.imgsz)
+        area = area_min_of(torch.from_numpy(sizes)) if len(sizes) else 0.0
+        log.info("sparse training: %s (smallest training box %.0f px²)", self.sparse_method, area)
+        return SparseLoss(self.criterion, self.cfg.sparse, self.sparse_method, area)
 
     def _wrap(self, model: torch.nn.Module) -> torch.nn.Module:
         """DistributedDataParallel over ``model`` (several processes) or the model itself."""
@@ -194,6 +207,7 @@ class Trainer:
             "model_config": self.model.config.to_dict(),
             "imgsz": self.cfg.train.imgsz,
             "recipe": self.recipe,
+            "sparse_method": self.sparse_method,
             "config": self.cfg.to_dict(),
             "data": {
                 "source": self.data.source,
@@ -239,13 +253,15 @@ class Trainer:
         if self.epoch == 0 and self.budget.minutes is not None:
             self.planned = self.dist.broadcast(self.budget.planned_epochs(0, self._estimate_epoch()))
         schedule = self._schedule()
-        loss_fn = default_loss(self.criterion)
+        loss_fn = self.loss_fn
         metrics: dict[str, Any] = {}
         while self.epoch < self.planned:
             start = time.monotonic()
             close = self.cfg.augment.close_mosaic
             self.train_set.set_epoch(self.epoch, mosaic_on=self.epoch < round(self.planned * (1 - close)))
             self.shuffle_gen.manual_seed(self.cfg.train.seed * 100_003 + self.epoch)
+            if isinstance(loss_fn, SparseLoss):
+                loss_fn.fraction = self.epoch / max(self.planned, 1)
             desc = f"epoch {self.epoch + 1}/{self.planned}"
             terms = train_one_epoch(
                 self.net,

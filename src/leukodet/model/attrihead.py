@@ -1,10 +1,11 @@
 """AttriHead: per-cell morphological attributes from two early backbone maps (paper §3.2, Eqs. 1-2; spec §3).
 
-Each box is ROI-aligned (continuous coordinates, ``aligned=True``: decision D18) on the backbone's stride-4
-(``stem``, spec module 1) and stride-8 (``c3_p3``, spec module 4) maps to ``24 × 30`` cells; the two ROI maps are
-concatenated (Eq. 1) and passed through three ``conv 3×3 → LeakyReLU → max-pool 2`` blocks (128, 64, 64
-channels: 24×30 → 12×15 → 6×7 → 3×3), then ``FC 576 → 1024 → 256 → Σ K_a`` with Leaky ReLU and dropout
-between the FC layers (Eq. 2; dropout is a config value, paper 0.2, the authors' code 0.5: D17). The output is
+Each box is scaled to the backbone's stride-4 (``stem``, spec module 1) and stride-8 (``c3_p3``, spec module 4)
+maps (Eq. 1, continuous coordinates: decision D18) and ROI-aligned there to ``24 × 30`` cells (Eq. 2,
+``aligned=True``); the two ROI maps are concatenated and passed through three ``conv 3×3 → LeakyReLU →
+max-pool 2`` blocks (128, 64, 64 channels: 24×30 → 12×15 → 6×7 → 3×3), then ``FC 576 → 1024 → 256 → Σ K_a``
+with Leaky ReLU and dropout between the FC layers (dropout is a config value, paper 0.2, the authors' code
+0.5: D17). The output is
 one logit group per attribute of the dataset's schema, ``K_a`` values each (schema-driven: 7 binary attributes
 for LLD, 11 attributes of up to 6 values for WBCAtt).
 """
@@ -17,13 +18,23 @@ import torch
 from torch import Tensor, nn
 from torchvision.ops import roi_align
 
-__all__ = ["AttriHead", "ROI_SIZE", "TAPS", "split_logits"]
+__all__ = ["AttriHead", "ROI_SIZE", "TAPS", "boxes_on_map", "roi_features", "split_logits"]
 
 ROI_SIZE: tuple[int, int] = (24, 30)
 """ROI output size (height, width), as the authors' code."""
 
 TAPS: tuple[tuple[str, int], ...] = (("stem", 4), ("c3_p3", 8))
 """Feature maps the head reads, with their strides."""
+
+
+def boxes_on_map(boxes: Tensor, stride: int) -> Tensor:
+    """Eq. (1): input-pixel xyxy boxes in the coordinates of a map of the given stride (continuous: D18)."""
+    return boxes / float(stride)
+
+
+def roi_features(feature: Tensor, boxes: Sequence[Tensor]) -> Tensor:
+    """Eq. (2): ROIAlign of per-image boxes (map coordinates) on ``feature`` → ``[N, C, 24, 30]``."""
+    return roi_align(feature, list(boxes), ROI_SIZE, spatial_scale=1.0, aligned=True)
 
 
 def split_logits(logits: Tensor, sizes: Sequence[int]) -> list[Tensor]:
@@ -65,14 +76,13 @@ class AttriHead(nn.Module):
         )
 
     def pool(self, features: dict[str, Tensor], boxes: Sequence[Tensor]) -> Tensor:
-        """Eq. (1): ROI-align every box on each tapped map and concatenate along channels → ``[N, C, 24, 30]``."""
+        """Eqs. (1)-(2) on each tapped map, fused by channel concatenation (``C_F = F_S1 ⊕ F_S2``)."""
         rois = [b.to(features[TAPS[0][0]].dtype).reshape(-1, 4) for b in boxes]
         pooled = [
-            roi_align(features[name], rois, ROI_SIZE, spatial_scale=1.0 / stride, aligned=True)
-            for name, stride in TAPS
+            roi_features(features[name], [boxes_on_map(b, stride) for b in rois]) for name, stride in TAPS
         ]
         return torch.cat(pooled, 1)
 
     def forward(self, features: dict[str, Tensor], boxes: Sequence[Tensor]) -> Tensor:
-        """Eq. (2): logits ``[N, Σ K_a]`` for the boxes (per image ``[N_i, 4]`` xyxy input pixels), image order."""
+        """Logits ``[N, Σ K_a]`` for the boxes (per image ``[N_i, 4]`` xyxy input pixels), in image order."""
         return self.classifier(self.features(self.pool(features, boxes)))  # N = 0 still builds the graph

@@ -1,199 +1,19 @@
-"""Command line: parses options and calls :mod:`leukodet.api`; no logic of its own.
-
-Every user error (bad input, bad options) ends in one ``error: ...`` line on stderr and exit status 2.
-"""
+"""Model commands: ``train`` (one process or under torchrun), ``val``, ``predict`` and ``report``."""
 
 from __future__ import annotations
 
 import json
-import logging
 import os
-import sys
-from collections.abc import Callable
-from functools import wraps
 from typing import Any
 
 import click
 
-from . import __version__, api
-from .records.diagnostics import DataError
-from .records.io import FORMATS
-from .records.sparsify import MODES
-from .report.console import summary_lines
-
-_progress = click.option(
-    "--progress/--no-progress",
-    default=None,
-    help="Progress bars on stderr (default: when stderr is a terminal).",
-)
-_strict = click.option("--strict", is_flag=True, help="Make the first problem in the input fatal.")
-_overwrite = click.option("--overwrite", is_flag=True, help="Allow writing into a non-empty output folder.")
-
-
-def _show_progress(flag: bool | None) -> bool:
-    return sys.stderr.isatty() if flag is None else flag
-
-
-def _user_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
-    """Turn data/option errors into one clear line and exit status 2."""
-
-    @wraps(fn)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return fn(*args, **kwargs)
-        except (
-            DataError,
-            FileNotFoundError,
-            ValueError,
-        ) as exc:  # ConfigError, CheckpointError are ValueErrors
-            click.echo(f"error: {exc}", err=True)
-            sys.exit(2)
-
-    return wrapper
-
-
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
-@click.version_option(__version__, prog_name="leukodet")
-@click.option("-v", "--verbose", is_flag=True, help="More log output.")
-def main(verbose: bool) -> None:
-    """leukodet: white-blood-cell detection, attributes and sparse-annotation training for blood films."""
-    logging.basicConfig(
-        level=logging.DEBUG if verbose else logging.INFO,
-        format="%(levelname)s: %(message)s",
-        stream=sys.stderr,
-    )
-
-
-@main.command()
-@click.argument("source")
-@click.option("--json", "as_json", is_flag=True, help="Print one JSON object on stdout (nothing else).")
-@_strict
-@_progress
-@_user_errors
-def stats(source: str, as_json: bool, strict: bool, progress: bool | None) -> None:
-    """Summarise SOURCE: a dataset YAML, COCO JSON, VOC root, WBCAtt root, BCDD folder or YOLO images folder."""
-    result = api.stats(source, strict=strict, progress=_show_progress(progress))
-    if as_json:
-        click.echo(json.dumps(result))
-        return
-    for split, s in result["splits"].items():
-        boxes = ", ".join(f"{k} {v}" for k, v in s["boxes"].items())
-        invalid = ", ".join(f"{k} {v}" for k, v in s["invalid"].items()) or "none"
-        click.echo(
-            f"{split}: {s['images']} images; boxes: {boxes}; labelled regions {s['labeled_regions']} "
-            f"(coverage {s['region_coverage']:.1%}); invalid: {invalid}"
-        )
-    attrs = ", ".join(f"{k} ({'/'.join(v)})" for k, v in result["attributes"].items()) or "none"
-    click.echo(f"classes: {', '.join(result['classes'])}\nattributes: {attrs}")
-
-
-@main.command()
-@click.argument("source")
-@click.argument("dest")
-@click.option("--to", "to", type=click.Choice(FORMATS), required=True, help="Output format.")
-@click.option("--allow-loss", is_flag=True, help="Write even if attributes, regions or domains are lost.")
-@_strict
-@_overwrite
-@_progress
-@_user_errors
-def convert(
-    source: str, dest: str, to: str, allow_loss: bool, strict: bool, overwrite: bool, progress: bool | None
-) -> None:
-    """Convert SOURCE to DEST (one DEST/data.yaml) in the format given by --to."""
-    out = api.convert(
-        source,
-        dest,
-        to,
-        allow_loss=allow_loss,
-        strict=strict,
-        overwrite=overwrite,
-        progress=_show_progress(progress),
-    )
-    click.echo(f"wrote {out}", err=True)
-
-
-@main.command()
-@click.argument("source")
-@click.option(
-    "--fraction", type=float, required=True, help="Labelled area fraction (region) or image fraction."
-)
-@click.option("--seed", type=int, required=True, help="Seed; the same seed gives the same split.")
-@click.option("--out", required=True, help="Output folder (gets data.yaml).")
-@click.option("--mode", type=click.Choice(MODES), default="region", show_default=True)
-@click.option("--split", default="train", show_default=True, help="The split to sparsify.")
-@_strict
-@_overwrite
-@_progress
-@_user_errors
-def sparsify(
-    source: str,
-    fraction: float,
-    seed: int,
-    out: str,
-    mode: str,
-    split: str,
-    strict: bool,
-    overwrite: bool,
-    progress: bool | None,
-) -> None:
-    """Make the paper's sparse setting from a fully labelled SOURCE (one labelled region per training image)."""
-    path = api.sparsify(
-        source,
-        out,
-        fraction=fraction,
-        seed=seed,
-        mode=mode,
-        split=split,
-        strict=strict,
-        overwrite=overwrite,
-        progress=_show_progress(progress),
-    )
-    click.echo(f"wrote {path}", err=True)
-
-
-@main.command()
-@click.option("--out", required=True, help="Output folder (gets data.yaml, images/, annotations/).")
-@click.option("--images", type=int, required=True, help="Number of fields (split 80/10/10).")
-@click.option("--seed", type=int, default=0, show_default=True)
-@click.option(
-    "--sparse", type=float, default=None, help="Area fraction of one labelled region per training field."
-)
-@click.option("--domain", default="HCM_100x_C2", show_default=True, help="LLD subset name, e.g. LCM_40x_C1.")
-@click.option("--label-rbc", is_flag=True, help="Also label RBCs and platelets (classes RBC, Platelet).")
-@click.option("--masks", is_flag=True, help="Also write instance masks (masks/<split>/<stem>.npz).")
-@click.option("--format", "fmt", type=click.Choice(FORMATS), default="coco", show_default=True)
-@click.option("--size", type=int, default=640, show_default=True, help="Field side in pixels.")
-@_overwrite
-@_progress
-@_user_errors
-def synth(
-    out: str,
-    images: int,
-    seed: int,
-    sparse: float | None,
-    domain: str,
-    label_rbc: bool,
-    masks: bool,
-    fmt: str,
-    size: int,
-    overwrite: bool,
-    progress: bool | None,
-) -> None:
-    """Generate synthetic LLD-style blood-film fields with exact labels (the embedded default data)."""
-    path = api.synth(
-        out,
-        images=images,
-        seed=seed,
-        sparse=sparse,
-        domain=domain,
-        label_rbc=label_rbc,
-        masks=masks,
-        fmt=fmt,
-        size=size,
-        overwrite=overwrite,
-        progress=_show_progress(progress),
-    )
-    click.echo(f"wrote {path}", err=True)
+from .. import api
+from ..report.console import summary_lines
+from .base import main
+from .base import progress_option as _progress
+from .base import show_progress as _show_progress
+from .base import user_errors as _user_errors
 
 
 @main.command()
@@ -216,6 +36,13 @@ def synth(
 @click.option("--recipe", type=click.Choice(["auto", "paper", "short"]), default="auto", show_default=True)
 @click.option("--resume", is_flag=True, help="Continue the run in --out from weights/last.pt.")
 @click.option("--set", "overrides", multiple=True, help="Config override key=value (e.g. loss.fl_gamma=1.5).")
+@click.option(
+    "--sparse-method",
+    type=click.Choice(["auto", "naive", "region", "region+pl", "sladet"]),
+    default="auto",
+    show_default=True,
+    help="Sparse-annotation training (auto: sladet when the training split has labelled regions).",
+)
 @click.option(
     "--no-attributes", is_flag=True, help="Do not train the AttriHead even when the data has attributes."
 )
@@ -240,11 +67,13 @@ def train(
     recipe: str,
     resume: bool,
     overrides: tuple[str, ...],
+    sparse_method: str,
     no_attributes: bool,
     freeze_detector: bool,
     progress: bool | None,
 ) -> None:
     """Train a detector (and its AttriHead when DATA has attributes); the run folder is --out itself."""
+    overrides += (f"sparse.method={sparse_method}",) if sparse_method != "auto" else ()
     overrides += ("train.attributes=false",) if no_attributes else ()
     overrides += ("train.freeze_detector=true",) if freeze_detector else ()
     summary = api.train(
@@ -368,17 +197,6 @@ def predict(
 
 
 @main.command()
-@click.option("--out", default="demo_out", show_default=True, help="Folder for the demo's outputs.")
-@click.option("--images", type=int, default=60, show_default=True, help="Synthetic fields to generate.")
-@click.option("--seed", type=int, default=0, show_default=True)
-@click.option("--minutes", type=float, default=3.0, show_default=True, help="Training budget.")
-@_user_errors
-def demo(out: str, images: int, seed: int, minutes: float) -> None:
-    """Run the main job on the embedded synthetic default (no external data needed)."""
-    api.demo(out, images=images, seed=seed, minutes=minutes, echo=click.echo)
-
-
-@main.command()
 @click.argument("sources", nargs=-1, required=True)
 @click.option("--weights", required=True, help="Checkpoint (.pt).")
 @click.option("--out", required=True, help="Folder for report.json, report.html and report.md.")
@@ -396,5 +214,32 @@ def report(
     click.echo("\n".join(summary_lines(doc, out)), err=True)
 
 
-if __name__ == "__main__":  # pragma: no cover
-    main()
+@main.command()
+@click.option("--data", required=True, help="Sparse dataset YAML (training split with labelled regions).")
+@click.option("--full-data", default=None, help="The fully labelled dataset: adds full-label training runs.")
+@click.option("--attributes", is_flag=True, help="Train the AttriHead too and report attribute F1 (Table 9).")
+@click.option("--time", "time_", type=float, required=True, help="Minutes per training run.")
+@click.option("--seeds", default="0,1,2", show_default=True, help="Comma-separated seeds.")
+@click.option("--methods", default=None, help="Comma-separated subset of naive,region,region+pl,sladet.")
+@click.option("--model", default="n", show_default=True)
+@click.option("--imgsz", type=int, default=640, show_default=True)
+@click.option("--batch", type=int, default=16, show_default=True)
+@click.option("--device", default="cpu", show_default=True)
+@click.option("--out", required=True, help="Folder for ablation.json and the runs (resumable).")
+@_progress
+@_user_errors
+def ablate(
+    data: str, full_data: str | None, attributes: bool, time_: float, seeds: str, methods: str | None,
+    model: str, imgsz: int, batch: int, device: str, out: str, progress: bool | None,
+) -> None:  # fmt: skip
+    """Compare the sparse-annotation methods (and full labels) on DATA's test split; appends to ablation.json."""
+    try:
+        seed_list = [int(s) for s in seeds.split(",") if s.strip()]
+    except ValueError:
+        raise ValueError(f"--seeds {seeds!r}: expected comma-separated integers, e.g. 0,1,2") from None
+    doc = api.ablate(
+        data, out, full_data=full_data, attributes=attributes, time=time_, seeds=seed_list,
+        methods=methods.split(",") if methods else None, model=model, imgsz=imgsz, batch=batch, device=device,
+        progress=_show_progress(progress),
+    )  # fmt: skip
+    click.echo(json.dumps(doc["summary"]))

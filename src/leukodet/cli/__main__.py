@@ -1,0 +1,5 @@
+"""``python -m leukodet.cli``: the ``leukodet`` command line."""
+
+from . import main
+
+main()
