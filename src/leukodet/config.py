@@ -119,7 +119,7 @@ class SparseConfig:
 
     method: str = "auto"
     """``auto`` (``sladet`` when the training split has labelled regions, else a standard run), ``naive``,
-    ``region``, ``region+pl`` or ``sladet``."""
+    ``region``, ``region+pl``, ``sladet`` or ``crop`` (train on the labelled patches alone)."""
     burn_in: float = 0.3
     """Fraction of the run trained with the labelled-region loss only, before pseudo-labels and triplets."""
     triplet_end: float = 0.8
@@ -148,7 +148,7 @@ class SparseConfig:
             raise ConfigError("sparse: need 0 <= burn_in <= triplet_end <= 1")
 
 
-SPARSE_METHODS: tuple[str, ...] = ("auto", "naive", "region", "region+pl", "sladet")
+SPARSE_METHODS: tuple[str, ...] = ("auto", "naive", "region", "region+pl", "sladet", "crop")
 
 
 @dataclass(frozen=True)

@@ -21,7 +21,7 @@ def sparse_data(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return api.synth(root / "data", images=10, seed=2, size=128, sparse=0.2, progress=False)
 
 
-@pytest.mark.parametrize("method", ["auto", "naive", "region+pl"])
+@pytest.mark.parametrize("method", ["auto", "naive", "region+pl", "crop"])
 def test_each_method_trains(sparse_data: Path, tmp_path: Path, method: str) -> None:
     extra = [] if method == "auto" else [f"sparse.method={method}"]
     api.train(
@@ -31,8 +31,10 @@ def test_each_method_trains(sparse_data: Path, tmp_path: Path, method: str) -> N
     meta = load_checkpoint(tmp_path / "run" / "weights" / "last.pt")["metadata"]
     assert meta["sparse_method"] == ("sladet" if method == "auto" else method)
     header = (tmp_path / "run" / "results.csv").read_text().splitlines()[0]
-    if method == "naive":
+    if method in ("naive", "crop"):
         assert "n_pseudo" not in header
+        if method == "crop":  # trained on one canvas per labelled patch
+            assert len(list((tmp_path / "run" / "patches").glob("*.png"))) == meta["data"]["train_images"]
     else:  # pseudo-labelling ran, its filter counts and its terms are logged
         assert "train/n_t0_nms" in header and "train/n_pseudo" in header and "train/loss_pl_box" in header
     if method == "auto":

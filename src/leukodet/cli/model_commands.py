@@ -38,7 +38,7 @@ from .base import user_errors as _user_errors
 @click.option("--set", "overrides", multiple=True, help="Config override key=value (e.g. loss.fl_gamma=1.5).")
 @click.option(
     "--sparse-method",
-    type=click.Choice(["auto", "naive", "region", "region+pl", "sladet"]),
+    type=click.Choice(["auto", "naive", "region", "region+pl", "sladet", "crop"]),
     default="auto",
     show_default=True,
     help="Sparse-annotation training (auto: sladet when the training split has labelled regions).",
@@ -220,7 +220,7 @@ def report(
 @click.option("--attributes", is_flag=True, help="Train the AttriHead too and report attribute F1 (Table 9).")
 @click.option("--time", "time_", type=float, required=True, help="Minutes per training run.")
 @click.option("--seeds", default="0,1,2", show_default=True, help="Comma-separated seeds.")
-@click.option("--methods", default=None, help="Comma-separated subset of naive,region,region+pl,sladet.")
+@click.option("--methods", default=None, help="Comma-separated subset of naive,region,region+pl,sladet,crop.")
 @click.option("--model", default="n", show_default=True)
 @click.option("--imgsz", type=int, default=640, show_default=True)
 @click.option("--batch", type=int, default=16, show_default=True)

@@ -20,8 +20,8 @@ from ..records.files import atomic_write_text
 
 __all__ = ["METHODS", "run_ablation", "summarise"]
 
-METHODS: tuple[str, ...] = ("naive", "region", "region+pl", "sladet")
-"""Sparse methods compared (``crop`` is not implemented yet); ``full`` is full-label training."""
+METHODS: tuple[str, ...] = ("naive", "region", "region+pl", "sladet", "crop")
+"""Sparse methods compared; ``full`` is full-label training."""
 
 
 def _load(path: Path) -> dict[str, Any]:

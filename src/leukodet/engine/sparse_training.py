@@ -6,7 +6,8 @@ epoch) drives the schedule: before ``sparse.burn_in`` only Eq. (4) trains (with 
 AttriHead: Eq. 13, attributes only where ground truth exists); afterwards the pseudo-label term (Eq. 7) joins,
 and for ``sladet`` the triplet term (Eq. 11) until ``sparse.triplet_end``. Methods: ``naive`` (regions ignored:
 everything unlabelled is background, what a standard detector does), ``region`` (Eq. 4 only), ``region+pl``,
-``sladet`` (Eq. 12/13).
+``sladet`` (Eq. 12/13); ``crop`` trains the plain loss on the labelled patches alone
+(:mod:`leukodet.data.patches`).
 """
 
 from __future__ import annotations

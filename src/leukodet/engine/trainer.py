@@ -20,6 +20,7 @@ from torch.utils.data import DataLoader
 from .. import __version__
 from ..config import RunConfig
 from ..data.dataset import DetectionDataset
+from ..data.patches import patch_records
 from ..data.sample import collate
 from ..losses.criterion import DetectionCriterion
 from ..model.anchors import box_sizes_for_input, check_anchors
@@ -98,6 +99,10 @@ class Trainer:
         self.dist.init(self.device)
         self.shuffle_gen = torch.Generator()
         self.data = load_data(cfg.data)
+        has_regions = any(r.labeled_regions is not None for r in self.data.train)
+        self.sparse_method = resolve_method(cfg.sparse.method, has_regions)
+        if self.sparse_method == "crop":  # the baseline trains on the labelled patches alone
+            self.data.train = patch_records(self.data.train, self.run.root / "patches", t.imgsz)
         self.recipe = choose_recipe(t)
         self.model = self._build_model().to(self.device)
         if self.dist.distributed and t.sync_bn:
@@ -121,8 +126,6 @@ class Trainer:
         self.criterion = DetectionCriterion(
             cfg.loss, len(self.data.classes), t.imgsz, across, self.dist.world_size, self.attribute_sizes()
         )
-        has_regions = any(r.labeled_regions is not None for r in self.data.train)
-        self.sparse_method = resolve_method(cfg.sparse.method, has_regions)
         self.loss_fn = self._loss_fn()
         self.state, self.epoch, self.best_fitness, self.rows = StepState(), 0, -1.0, []
         self.planned = t.epochs
@@ -143,7 +146,9 @@ class Trainer:
 
     def _loss_fn(self) -> Any:
         """The plain detection loss, or :class:`SparseLoss` when the split has regions or a method is asked."""
-        if self.sparse_method == "naive" and self.cfg.sparse.method == "auto":
+        if self.sparse_method == "crop" or (
+            self.sparse_method == "naive" and self.cfg.sparse.method == "auto"
+        ):
             return default_loss(self.criterion)
         sizes = _box_sizes(self.data.train, self.cfg.train.imgsz)
         area = area_min_of(torch.from_numpy(sizes)) if len(sizes) else 0.0
