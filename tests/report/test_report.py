@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -122,15 +123,11 @@ def test_text_without_attributes_and_with_a_subset(tmp_path: Path) -> None:
     preds = film(tmp_path, attributes=False)
     assert _doc(preds)["text"] == "20 WBCs in 2 fields. Predominant type: Myeloblast (50.0% of WBCs)."
     partial = [
-        Prediction(
-            p.boxes,
-            p.scores,
-            p.class_ids,
-            p.class_names,
-            p.image,
-            p.width,
-            p.height,
-            [{k: v for k, v in a.items() if k in ("nucleoli", "granularity")} for a in p.attributes or []],
+        replace(
+            p,
+            attributes=[
+                {k: v for k, v in a.items() if k in ("nucleoli", "granularity")} for a in p.attributes or []
+            ],
         )
         for p in film(tmp_path)
     ]
@@ -146,15 +143,11 @@ def test_majority_tie_goes_to_value_zero() -> None:
 def test_generic_attribute_words(tmp_path: Path) -> None:
     preds = film(tmp_path)
     renamed = [
-        Prediction(
-            p.boxes,
-            p.scores,
-            p.class_ids,
-            p.class_names,
-            p.image,
-            p.width,
-            p.height,
-            [{"granule_type": a["nucleoli"]} if "nucleoli" in a else {} for a in p.attributes or []],
+        replace(
+            p,
+            attributes=[
+                {"granule_type": a["nucleoli"]} if "nucleoli" in a else {} for a in p.attributes or []
+            ],
         )
         for p in preds
     ]
