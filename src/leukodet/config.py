@@ -136,12 +136,17 @@ class SparseConfig:
     tri_iou_skip: float = 0.3
     triplet_sign: str = "paper"
     """``paper`` (Eq. 10 as printed and coded) or ``fixed`` (the hinge that enforces the stated goal, D1)."""
+    teacher: str = "live"
+    """Source of pseudo-labels: ``live`` (the student's own detached predictions, as the authors: D23) or
+    ``ema`` (the EMA weights in eval mode, an extra forward pass)."""
 
     def __post_init__(self) -> None:
         if self.method not in SPARSE_METHODS:
             raise ConfigError(
                 f"sparse.method: expected one of {', '.join(SPARSE_METHODS)}, got {self.method!r}"
             )
+        if self.teacher not in ("live", "ema"):
+            raise ConfigError(f"sparse.teacher: expected live or ema, got {self.teacher!r}")
         if self.triplet_sign not in ("paper", "fixed"):
             raise ConfigError(f"sparse.triplet_sign: expected paper or fixed, got {self.triplet_sign!r}")
         if not 0.0 <= self.burn_in <= self.triplet_end <= 1.0:

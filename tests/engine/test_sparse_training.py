@@ -21,9 +21,11 @@ def sparse_data(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return api.synth(root / "data", images=10, seed=2, size=128, sparse=0.2, progress=False)
 
 
-@pytest.mark.parametrize("method", ["auto", "naive", "region+pl", "crop"])
+@pytest.mark.parametrize("method", ["auto", "naive", "region+pl", "crop", "ema-teacher"])
 def test_each_method_trains(sparse_data: Path, tmp_path: Path, method: str) -> None:
     extra = [] if method == "auto" else [f"sparse.method={method}"]
+    if method == "ema-teacher":
+        method, extra = "region+pl", ["sparse.method=region+pl", "sparse.teacher=ema"]
     api.train(
         sparse_data, model="test_tiny", epochs=1, imgsz=128, batch=4, out=tmp_path / "run", progress=False,
         overrides=[*OVERRIDES, *extra, "sparse.t1=0.0", "sparse.t2=99"],
@@ -57,3 +59,8 @@ def test_method_resolution_and_schedule(sparse_data: Path) -> None:
     _, terms = trainer.loss_fn(trainer.net, batch)
     assert "loss_pl_box" not in terms and "n_pseudo" not in terms
     assert torch.isfinite(terms["loss_obj"])
+    ema_cfg = load_config(
+        None, [f"data={sparse_data}", "model=test_tiny", "train.imgsz=128", "sparse.teacher=ema"]
+    )
+    with_teacher = Trainer(ema_cfg, progress=False)
+    assert trainer.loss_fn.teacher is None and with_teacher.loss_fn.teacher is with_teacher.ema.module

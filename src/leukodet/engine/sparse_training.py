@@ -20,6 +20,7 @@ from ..data.sample import Batch
 from ..losses.criterion import DetectionCriterion
 from ..losses.sparse import loss_pl, loss_tri, region_masks, roi_vectors, select_pseudo_labels, sladet_total
 from ..model.decode import decode_boxes
+from ..model.output import DetectorOutput
 from .loop import boxes_per_image
 
 __all__ = ["SparseLoss", "resolve_method"]
@@ -47,6 +48,9 @@ class SparseLoss:
     ) -> None:
         self.criterion, self.cfg, self.method, self.area_min = criterion, cfg, method, area_min
         self.fraction = 0.0
+        self.teacher: nn.Module | None = (
+            None  # the EMA model when ``sparse.teacher == "ema"`` (set by the trainer)
+        )
 
     def __call__(self, model: nn.Module, batch: Batch) -> tuple[Tensor, dict[str, Tensor]]:
         crit, cfg = self.criterion, self.cfg
@@ -70,8 +74,9 @@ class SparseLoss:
             return lr_total, terms
         bs = crit.batch_size(batch.images.shape[0], out.levels[0])
         with torch.no_grad():
+            source = out if self.teacher is None else _teacher_output(self.teacher, batch.images)
             found = select_pseudo_labels(
-                decode_boxes(out).detach(),
+                decode_boxes(source).detach(),
                 batch.regions,
                 batch.targets,
                 self.area_min,
@@ -105,6 +110,16 @@ class SparseLoss:
         return loss_tri(
             cand_feats, cand, gt_feats, targets, cfg.tri_margin, cfg.triplet_sign, cfg.tri_iou_skip
         )["loss_tri"]
+
+
+def _teacher_output(teacher: nn.Module, images: Tensor) -> DetectorOutput:
+    """The EMA teacher's predictions for the batch (eval mode: running batch-norm statistics, no dropout)."""
+    mode = teacher.training
+    teacher.eval()
+    try:
+        return teacher(images)
+    finally:
+        teacher.train(mode)
 
 
 def area_min_of(sizes: Tensor | None) -> float:

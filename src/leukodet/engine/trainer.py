@@ -127,6 +127,8 @@ class Trainer:
             cfg.loss, len(self.data.classes), t.imgsz, across, self.dist.world_size, self.attribute_sizes()
         )
         self.loss_fn = self._loss_fn()
+        if isinstance(self.loss_fn, SparseLoss) and cfg.sparse.teacher == "ema":
+            self.loss_fn.teacher = self.ema.module
         self.state, self.epoch, self.best_fitness, self.rows = StepState(), 0, -1.0, []
         self.planned = t.epochs
         if resume:
