@@ -24,6 +24,7 @@ __all__ = [
     "parse_shard",
     "ensure_empty_dir",
     "report",
+    "serve",
 ]
 
 
@@ -352,6 +353,16 @@ def ablate(
         minutes=time,
         attributes=attributes,
     )
+
+
+def serve(weights: str | Path, data_dir: str | Path, **options: Any) -> None:
+    """Serve the REST API (FastAPI + uvicorn) with the model ``weights`` until interrupted; analyses are kept
+    in ``data_dir``. ``options``: ``host`` (default 127.0.0.1), ``port``, ``conf``, ``flags``, ``imgsz``,
+    ``device``, ``queue_size``, ``workers``, ``max_file_mb``, ``max_files``, ``max_megapixels`` (see
+    :func:`leukodet.serve.server.run_server` and docs/service.md)."""
+    from .serve.server import run_server
+
+    run_server(weights, data_dir, **options)
 
 
 from .demo import demo  # noqa: E402  (uses the functions above at call time)

@@ -1,4 +1,4 @@
-"""Model commands: ``train`` (one process or under torchrun), ``val``, ``predict`` and ``report``."""
+"""Model commands: ``train`` (also under torchrun), ``val``, ``predict``, ``report``, ``ablate`` and ``serve``."""
 
 from __future__ import annotations
 
@@ -243,3 +243,23 @@ def ablate(
         progress=_show_progress(progress),
     )  # fmt: skip
     click.echo(json.dumps(doc["summary"]))
+
+
+@main.command()
+@click.option("--weights", required=True, help="Checkpoint (.pt), loaded once.")
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on (only this one).")
+@click.option("--port", type=int, default=8000, show_default=True)
+@click.option("--data-dir", default="leukodet-data", show_default=True, help="Analyses + SQLite index.")
+@click.option("--conf", type=float, default=0.25, show_default=True, help="Keep cells with score >= conf.")
+@click.option("--flags", default=None, help="Flag rules YAML (default: the packaged rules).")
+@click.option("--imgsz", type=int, default=None, help="Default: the checkpoint's size.")
+@click.option("--device", default="cpu", show_default=True)
+@click.option("--queue-size", type=int, default=16, show_default=True, help="Waiting requests; more get 503.")
+@click.option("--workers", type=int, default=1, show_default=True, help="Analyses run at the same time.")
+@click.option("--max-file-mb", type=float, default=20.0, show_default=True, help="Largest image (MiB).")
+@click.option("--max-files", type=int, default=64, show_default=True, help="Most images per request.")
+@click.option("--max-megapixels", type=float, default=50.0, show_default=True, help="Largest image (MP).")
+@_user_errors
+def serve(weights: str, data_dir: str, **options: Any) -> None:
+    """Serve the REST API on HOST:PORT (docs at /docs; analyses kept in --data-dir) until Ctrl-C."""
+    api.serve(weights, data_dir, **options)

@@ -1,0 +1,18 @@
+"""The lab-facing service: a REST API (FastAPI, served by uvicorn) that analyses films and keeps the results.
+
+``leukodet serve --weights W`` (:func:`leukodet.serve.server.run_server`) loads the model once and answers on
+``/v1``; :func:`leukodet.serve.app.create_app` builds the same app for tests or another ASGI server. Modules:
+
+* :mod:`.app`: the app factory and the JSON error answers;
+* :mod:`.routes`: the endpoints; :mod:`.schemas`: their JSON bodies (the OpenAPI document);
+* :mod:`.uploads`: request limits, type sniffing and decoding checks;
+* :mod:`.analysis`: one analysis (film report of the uploads) in a worker thread;
+* :mod:`.worker`: the bounded queue (503 when full); :mod:`.storage`: analysis folders + SQLite index.
+
+See docs/service.md. FastAPI is imported only when this package is.
+"""
+
+from .app import create_app
+from .uploads import Limits
+
+__all__ = ["Limits", "create_app"]

@@ -1,0 +1,119 @@
+"""The app factory: one loaded model, one data directory, one bounded queue, the ``/v1`` routes and the error
+answers (every refusal is JSON ``{"detail": "..."}``)."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+
+from .. import __version__
+from ..report.bank import PredictorLike, check_conf
+from ..report.flags import RuleSet
+from .analysis import Settings
+from .routes import Service, router
+from .storage import Storage, UnknownAnalysis
+from .uploads import Limits, UploadError
+from .worker import AnalysisQueue, QueueFull
+
+__all__ = ["DESCRIPTION", "create_app"]
+
+_log = logging.getLogger(__name__)
+
+DESCRIPTION = """White-blood-cell detection, morphology attributes and film reports for blood-film images.
+
+Decision support only, not a diagnosis: every finding must be checked on the film by a qualified person.
+Upload a film's field images to `POST /v1/analyses`; the answer carries the film report (schema
+`leukodet.report/1`). Limits and error codes: docs/service.md."""
+
+
+def _errors(app: FastAPI) -> None:
+    """The service's own exceptions as JSON answers."""
+
+    @app.exception_handler(UploadError)
+    async def refused(request: Request, exc: UploadError) -> JSONResponse:
+        return JSONResponse({"detail": exc.message}, status_code=exc.status)
+
+    @app.exception_handler(UnknownAnalysis)
+    async def unknown(request: Request, exc: UnknownAnalysis) -> JSONResponse:
+        return JSONResponse({"detail": "no such analysis"}, status_code=404)
+
+    @app.exception_handler(Exception)
+    async def failed(request: Request, exc: Exception) -> JSONResponse:
+        _log.error("%s %s failed", request.method, request.url.path, exc_info=exc)
+        return JSONResponse({"detail": "internal error (see the service log)"}, status_code=500)
+
+    @app.exception_handler(QueueFull)
+    async def busy(request: Request, exc: QueueFull) -> JSONResponse:
+        message = f"the analysis queue is full ({exc}); retry later"
+        return JSONResponse({"detail": message}, status_code=503, headers={"Retry-After": "5"})
+
+
+def _load(detector: PredictorLike | str | Path, device: str) -> tuple[PredictorLike, str | None]:
+    """The detector, loading a checkpoint path (the one time the model is loaded), and its weights name."""
+    if isinstance(detector, (str, Path)):
+        from ..engine.predict import Detector
+
+        return Detector.load(detector, device), Path(detector).name
+    return detector, None
+
+
+def create_app(
+    detector: PredictorLike | str | Path,
+    data_dir: str | Path,
+    *,
+    limits: Limits | None = None,
+    queue_size: int = 16,
+    workers: int = 1,
+    conf: float = 0.25,
+    imgsz: int | None = None,
+    rules: RuleSet | None = None,
+    device: str = "cpu",
+    weights_name: str | None = None,
+) -> FastAPI:
+    """The leukodet service as an ASGI app (serve it with uvicorn; test it with FastAPI's ``TestClient``).
+
+    Args:
+        detector: a loaded detector (``leukodet.engine.predict.Detector`` or anything with ``predict`` and
+            ``metadata``), or a checkpoint path to load once now.
+        data_dir: where analyses are stored (created if needed); an existing one is reused as it is.
+        limits: upload limits (default: 20 MiB per file, 64 files, 50 megapixels per image).
+        queue_size: requests that may wait while every worker is busy; more answer 503.
+        workers: analyses run at the same time (threads sharing the one model).
+        conf: keep cells with ``score >= conf`` in every report.
+        imgsz: network size (default: the checkpoint's).
+        rules: flag rules (default: the packaged ones).
+        device: where to load a checkpoint path (``cpu``, ``cuda``, ...).
+        weights_name: the checkpoint name to report (default: the file name of a ``detector`` path).
+    """
+    check_conf(conf)
+    queue = AnalysisQueue(workers=workers, queue_size=queue_size)
+    storage = Storage(data_dir)
+    repaired = storage.reconcile()
+    if any(repaired.values()):
+        _log.warning("data directory %s repaired after an unclean stop: %s", storage.root, repaired)
+    model, loaded_name = _load(detector, device)
+    settings = Settings(conf=conf, imgsz=imgsz, rules=rules, weights=weights_name or loaded_name)
+    service = Service(model, storage, queue, limits or Limits(), settings, time.monotonic())
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        yield
+        queue.shutdown()
+
+    app = FastAPI(
+        title="leukodet",
+        version=__version__,
+        description=DESCRIPTION,
+        lifespan=lifespan,
+        license_info={"name": "Apache-2.0", "identifier": "Apache-2.0"},
+    )
+    app.state.service = service
+    _errors(app)
+    app.include_router(router)
+    return app

@@ -1,0 +1,62 @@
+"""Run the service with uvicorn on one host and port (one process: the model is loaded once)."""
+
+from __future__ import annotations
+
+import ipaddress
+import logging
+from pathlib import Path
+
+from .app import create_app
+from .uploads import Limits, MiB
+
+__all__ = ["run_server"]
+
+_log = logging.getLogger(__name__)
+
+
+def _loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def run_server(
+    weights: str | Path,
+    data_dir: str | Path,
+    *,
+    host: str = "127.0.0.1",
+    port: int = 8000,
+    conf: float = 0.25,
+    flags: str | Path | None = None,
+    imgsz: int | None = None,
+    device: str = "cpu",
+    queue_size: int = 16,
+    workers: int = 1,
+    max_file_mb: float = 20.0,
+    max_files: int = 64,
+    max_megapixels: float = 50.0,
+) -> None:
+    """Load ``weights``, open ``data_dir`` and serve until interrupted (see :func:`~.app.create_app`).
+
+    Listens on ``host`` only (default: loopback). The options are checked before the model is loaded.
+    """
+    import uvicorn
+
+    from ..report.flags import load_rules
+
+    if not 0 < port < 65536:
+        raise ValueError(f"--port must be in 1-65535, got {port}")
+    limits = Limits(round(max_file_mb * MiB), max_files, round(max_megapixels * 1e6))
+    rules = load_rules(flags)
+    app = create_app(
+        weights, data_dir, limits=limits, queue_size=queue_size, workers=workers, conf=conf, imgsz=imgsz,
+        rules=rules, device=device,
+    )  # fmt: skip
+    if not _loopback(host):
+        _log.warning(
+            "listening on %s: the service has no authentication or TLS; keep it behind a proxy", host
+        )
+    uvicorn.run(app, host=host, port=port, workers=1, log_level="info", access_log=True)
