@@ -6,7 +6,7 @@ in the two arms, so it is not used). Reports detection mAP50 / mAP50-95 per run 
 deviation per arm, and the per-attribute F1 (positive = the attribute's second value, as the paper) of the
 head runs. Finished runs are reused when the script is run again.
 
-    .venv/bin/python benchmarks/synth_attributes.py [--minutes 4] [--seeds 0,1,2] [--work /tmp/leukodet-synth-attr]
+    .venv/bin/python benchmarks/synth_attributes.py [--minutes 8] [--seeds 0,1,2] [--work /tmp/leukodet-synth-attr]
 
 Prints one JSON line and saves benchmarks/results/synth_attributes.json.
 """
@@ -47,7 +47,7 @@ def _stats(rows: list[dict], key: str) -> dict:
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--minutes", type=float, default=4.0)
+    p.add_argument("--minutes", type=float, default=8.0)
     p.add_argument("--seeds", default="0,1,2")
     p.add_argument("--images", type=int, default=200)
     p.add_argument("--work", default="/tmp/leukodet-synth-attr")
