@@ -8,14 +8,13 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
-import numpy as np
 import torch
 from torch import nn
 from torch.utils.data import DataLoader
 from tqdm import tqdm
 
 from ..data.sample import Batch
-from ..eval.boxes import box_iou
+from ..eval.attributes import match_cells
 from ..eval.detection import evaluate
 from ..eval.prediction import Prediction
 from ..losses.criterion import DetectionCriterion
@@ -139,19 +138,16 @@ def predict_loader(
         found = to_predictions(dets, batch.ratios, batch.pads, batch.orig_sizes, batch.paths, class_names)
         if attribute_schema:
             mine = None if records is None else records[len(preds) : len(preds) + len(found)]
-            only = None if mine is None else [best_matches(r, p) for r, p in zip(mine, found)]
+            only = None if mine is None else [matched_detections(r, p) for r, p in zip(mine, found)]
             calls = attach_attributes(model, out.features, dets, attribute_schema, only)
             found = [replace(p, attributes=c) for p, c in zip(found, calls)]
         preds += found
     return preds
 
 
-def best_matches(record: ImageRecord, pred: Prediction) -> list[int]:
-    """Index of the highest-IoU detection of each ground-truth cell that some detection overlaps."""
-    if not record.cells or not len(pred):
-        return []
-    iou = box_iou(np.array([c.box for c in record.cells], dtype=np.float64), pred.boxes)
-    return sorted({int(row.argmax()) for row in iou if row.max() > 0})
+def matched_detections(record: ImageRecord, pred: Prediction) -> list[int]:
+    """The detections the attribute metrics will read: each ground-truth cell's match (:func:`match_cells`)."""
+    return sorted({best for best, _ in match_cells(record, pred) if best >= 0})
 
 
 def fitness(metrics: dict[str, Any]) -> float:

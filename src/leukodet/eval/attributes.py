@@ -22,7 +22,7 @@ from ..records.schema import AttributeSchema, ImageRecord
 from .boxes import box_iou
 from .prediction import Prediction
 
-__all__ = ["AttributeRows", "collect_rows", "attribute_scores", "evaluate_attributes"]
+__all__ = ["AttributeRows", "match_cells", "collect_rows", "attribute_scores", "evaluate_attributes"]
 
 
 @dataclass
@@ -46,6 +46,21 @@ def _predicted_index(pred: Prediction, j: int, name: str, values: Sequence[str],
     return values.index(call.value)
 
 
+def match_cells(record: ImageRecord, pred: Prediction) -> list[tuple[int, float]]:
+    """Per ground-truth cell, its highest-IoU detection of any class and that IoU; ``(-1, 0.0)`` when no
+    detection overlaps it (the spec's attribute matching, one image at a time)."""
+    if not record.cells:
+        return []
+    gt = np.array([c.box for c in record.cells], dtype=np.float64)
+    iou = box_iou(gt, pred.boxes) if len(pred) else np.zeros((len(gt), 0))
+    out = []
+    for row in iou:
+        best = int(row.argmax()) if len(row) else -1
+        best_iou = float(row[best]) if best >= 0 else 0.0
+        out.append((best, best_iou) if best_iou > 0 else (-1, 0.0))
+    return out
+
+
 def collect_rows(
     records: Sequence[ImageRecord], schema: AttributeSchema, predictions: Sequence[Prediction]
 ) -> AttributeRows:
@@ -54,18 +69,12 @@ def collect_rows(
         {a.name: [] for a in schema}, {a.name: [] for a in schema}, {a.name: [] for a in schema}
     )
     for rec, pred in zip(records, predictions):
-        if not rec.cells:
-            continue
-        gt = np.array([c.box for c in rec.cells], dtype=np.float64)
-        iou = box_iou(gt, pred.boxes) if len(pred) else np.zeros((len(gt), 0))
-        for i, cell in enumerate(rec.cells):
-            best = int(iou[i].argmax()) if iou.shape[1] else -1
-            best_iou = float(iou[i, best]) if best >= 0 else 0.0
+        for cell, (best, best_iou) in zip(rec.cells, match_cells(rec, pred)):
             for attr in schema:
                 value = cell.attributes.get(attr.name)
                 if value is None:
                     continue
-                got = _predicted_index(pred, best, attr.name, attr.values, rows) if best_iou > 0 else -1
+                got = _predicted_index(pred, best, attr.name, attr.values, rows) if best >= 0 else -1
                 rows.true[attr.name].append(int(value))
                 rows.pred[attr.name].append(got)
                 rows.iou[attr.name].append(best_iou)
