@@ -18,6 +18,7 @@ from ..eval.attributes import match_cells
 from ..eval.detection import evaluate
 from ..eval.prediction import Prediction
 from ..losses.criterion import DetectionCriterion
+from ..model.output import DetectorOutput
 from ..model.postprocess import postprocess
 from ..records.schema import AttributeSchema, ImageRecord
 from .attributes import attach_attributes
@@ -43,23 +44,35 @@ def boxes_per_image(batch: Batch) -> list[torch.Tensor]:
     return [batch.targets[idx == i, 2:6] for i in range(batch.images.shape[0])]
 
 
+def forward_with_loss(
+    model: nn.Module,
+    batch: Batch,
+    criterion: DetectionCriterion,
+    weights: list[torch.Tensor] | None = None,
+) -> tuple[DetectorOutput, torch.Tensor, dict[str, torch.Tensor]]:
+    """Forward + Eq. (3): detection terms (``weights``: per-level cell maps, e.g. labelled regions), plus
+    ``L_mor`` on the ground-truth boxes when the model has an AttriHead (the head runs inside the one
+    forward, so DDP and AMP see a single graph). Returns the output, the total and the logged terms."""
+    with_attrs = bool(criterion.attribute_sizes) and batch.attributes.shape[1] > 0
+    out = model(batch.images, boxes_per_image(batch) if with_attrs else None)
+    total, terms = criterion(
+        out.levels,
+        out.anchors,
+        torch.tensor(out.strides, device=batch.images.device),
+        batch.targets,
+        weights,
+        out.attribute_logits,
+        batch.attributes if with_attrs else None,
+    )
+    return out, total, terms
+
+
 def default_loss(criterion: DetectionCriterion) -> LossFn:
-    """Forward + Eq. (3): detection terms, plus ``L_mor`` on the ground-truth boxes when the model has an
-    AttriHead (the head runs inside the one forward, so DDP and AMP see a single graph)."""
+    """The plain training loss: :func:`forward_with_loss` without cell weights."""
 
     def run(model: nn.Module, batch: Batch) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
-        with_attrs = bool(criterion.attribute_sizes) and batch.attributes.shape[1] > 0
-        out = model(batch.images, boxes_per_image(batch) if with_attrs else None)
-        strides = torch.tensor(out.strides, device=batch.images.device)
-        return criterion(
-            out.levels,
-            out.anchors,
-            strides,
-            batch.targets,
-            None,
-            out.attribute_logits,
-            batch.attributes if with_attrs else None,
-        )
+        _, total, terms = forward_with_loss(model, batch, criterion)
+        return total, terms
 
     return run
 

@@ -12,6 +12,7 @@ everything unlabelled is background, what a standard detector does), ``region`` 
 
 from __future__ import annotations
 
+import numpy as np
 import torch
 from torch import Tensor, nn
 
@@ -19,9 +20,10 @@ from ..config import SparseConfig
 from ..data.sample import Batch
 from ..losses.criterion import DetectionCriterion
 from ..losses.sparse import loss_pl, loss_tri, region_masks, roi_vectors, select_pseudo_labels, sladet_total
+from ..model.config import DEFAULT_STRIDES
 from ..model.decode import decode_boxes
 from ..model.output import DetectorOutput
-from .loop import boxes_per_image
+from .loop import forward_with_loss
 
 __all__ = ["SparseLoss", "resolve_method"]
 
@@ -48,28 +50,20 @@ class SparseLoss:
     ) -> None:
         self.criterion, self.cfg, self.method, self.area_min = criterion, cfg, method, area_min
         self.fraction = 0.0
-        self.teacher: nn.Module | None = (
-            None  # the EMA model when ``sparse.teacher == "ema"`` (set by the trainer)
-        )
+        # the EMA model when ``sparse.teacher == "ema"`` (set by the trainer)
+        self.teacher: nn.Module | None = None
 
     def __call__(self, model: nn.Module, batch: Batch) -> tuple[Tensor, dict[str, Tensor]]:
         crit, cfg = self.criterion, self.cfg
-        with_attrs = bool(crit.attribute_sizes) and batch.attributes.shape[1] > 0
-        out = model(batch.images, boxes_per_image(batch) if with_attrs else None)
-        strides = torch.tensor(out.strides, device=batch.images.device)
-        sizes = [(int(p.shape[2]), int(p.shape[3])) for p in out.levels]
         masks = None
         if self.method != "naive":
-            masks = [m.to(batch.images.device) for m in region_masks(batch.regions, sizes, out.strides, 3)]
-        lr_total, terms = crit(
-            out.levels,
-            out.anchors,
-            strides,
-            batch.targets,
-            masks,
-            out.attribute_logits,
-            batch.attributes if with_attrs else None,
-        )
+            h, w = batch.images.shape[-2:]
+            sizes = [(h // s, w // s) for s in DEFAULT_STRIDES]
+            masks = [
+                m.to(batch.images.device) for m in region_masks(batch.regions, sizes, DEFAULT_STRIDES, 3)
+            ]
+        out, lr_total, terms = forward_with_loss(model, batch, crit, masks)
+        strides = torch.tensor(out.strides, device=batch.images.device)
         if self.method in ("naive", "region") or self.fraction < cfg.burn_in:
             return lr_total, terms
         bs = crit.batch_size(batch.images.shape[0], out.levels[0])
@@ -122,8 +116,6 @@ def _teacher_output(teacher: nn.Module, images: Tensor) -> DetectorOutput:
         teacher.train(mode)
 
 
-def area_min_of(sizes: Tensor | None) -> float:
+def area_min_of(sizes: np.ndarray) -> float:
     """Smallest box area (input pixels²) among ``[N, 2]`` letterboxed training box sizes; 0 without boxes."""
-    if sizes is None or len(sizes) == 0:
-        return 0.0
-    return float((sizes[:, 0] * sizes[:, 1]).min())
+    return float((sizes[:, 0] * sizes[:, 1]).min()) if len(sizes) else 0.0

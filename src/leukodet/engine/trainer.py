@@ -152,8 +152,7 @@ class Trainer:
             self.sparse_method == "naive" and self.cfg.sparse.method == "auto"
         ):
             return default_loss(self.criterion)
-        sizes = _box_sizes(self.data.train, self.cfg.train.imgsz)
-        area = area_min_of(torch.from_numpy(sizes)) if len(sizes) else 0.0
+        area = area_min_of(_box_sizes(self.data.train, self.cfg.train.imgsz))
         log.info("sparse training: %s (smallest training box %.0f px²)", self.sparse_method, area)
         return SparseLoss(self.criterion, self.cfg.sparse, self.sparse_method, area)
 
