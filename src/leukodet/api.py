@@ -336,11 +336,12 @@ def ablate(
     """Run the sparse-annotation methods (and full-label training with ``full_data``) for ``time`` minutes
     each and ``seeds``; results go to ``out/ablation.json`` as each run finishes (resumable). See
     :mod:`leukodet.engine.ablation`."""
-    from .engine.ablation import METHODS, run_ablation
+    from .engine.ablation import METHODS, VARIANTS, run_ablation
 
-    unknown = sorted(set(methods or ()) - set(METHODS))
+    unknown = sorted(set(methods or ()) - set(METHODS) - set(VARIANTS))
     if unknown:
-        raise ValueError(f"unknown sparse method(s) {', '.join(unknown)} (choose from {', '.join(METHODS)})")
+        known = ", ".join((*METHODS, *VARIANTS))
+        raise ValueError(f"unknown sparse method(s) {', '.join(unknown)} (choose from {known})")
     kwargs = {"model": model, "imgsz": imgsz, "batch": batch, "device": device, "epochs": 1000}
     return run_ablation(
         Path(data),

@@ -66,3 +66,17 @@ def test_summary_means_and_cli_errors(sparse_data: Path, tmp_path: Path) -> None
     bad = runner.invoke(main, ["ablate", "--data", str(sparse_data), "--time", "1", "--out", str(tmp_path),
                                "--methods", "magic"])  # fmt: skip
     assert bad.exit_code == 2 and "unknown sparse method(s) magic" in bad.output
+
+
+def test_hinge_variant_passes_its_sign(sparse_data: Path, tmp_path: Path) -> None:
+    seen: list[list[str]] = []
+
+    def train_fn(source: Path, **kw: object) -> dict:
+        seen.append(list(kw["overrides"]))  # type: ignore[call-overload]
+        raise RuntimeError("stop after the first call")
+
+    with pytest.raises(RuntimeError):
+        run_ablation(
+            sparse_data, tmp_path, train_fn=train_fn, val_fn=api.val, methods=("sladet-fixed",), seeds=(0,)
+        )
+    assert "sparse.method=sladet" in seen[0] and "sparse.triplet_sign=fixed" in seen[0]

@@ -220,7 +220,11 @@ def report(
 @click.option("--attributes", is_flag=True, help="Train the AttriHead too and report attribute F1 (Table 9).")
 @click.option("--time", "time_", type=float, required=True, help="Minutes per training run.")
 @click.option("--seeds", default="0,1,2", show_default=True, help="Comma-separated seeds.")
-@click.option("--methods", default=None, help="Comma-separated subset of naive,region,region+pl,sladet,crop.")
+@click.option(
+    "--methods",
+    default=None,
+    help="Comma-separated subset of naive,region,region+pl,sladet,crop (also sladet-paper, sladet-fixed: the two Eq. 11 hinge signs).",
+)
 @click.option("--model", default="n", show_default=True)
 @click.option("--imgsz", type=int, default=640, show_default=True)
 @click.option("--batch", type=int, default=16, show_default=True)

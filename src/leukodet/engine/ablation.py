@@ -18,10 +18,16 @@ from typing import Any
 
 from ..records.files import atomic_write_text
 
-__all__ = ["METHODS", "run_ablation", "summarise"]
+__all__ = ["METHODS", "VARIANTS", "run_ablation", "summarise"]
 
 METHODS: tuple[str, ...] = ("naive", "region", "region+pl", "sladet", "crop")
 """Sparse methods compared; ``full`` is full-label training."""
+
+VARIANTS: dict[str, tuple[str, tuple[str, ...]]] = {
+    "sladet-paper": ("sladet", ("sparse.triplet_sign=paper",)),
+    "sladet-fixed": ("sladet", ("sparse.triplet_sign=fixed",)),
+}
+"""Named variants an ablation may also run: (method, extra config overrides). The two Eq. 11 hinge signs."""
 
 
 def _load(path: Path) -> dict[str, Any]:
@@ -95,7 +101,8 @@ def run_ablation(
             continue
         run = out / "runs" / f"{method.replace('+', '_')}_s{seed}"
         overrides = [] if attributes else ["train.attributes=false"]
-        overrides += [] if method == "full" else [f"sparse.method={method}"]
+        base, extra = VARIANTS.get(method, (method, ()))
+        overrides += [] if method == "full" else [f"sparse.method={base}", *extra]
         resume = (run / "weights" / "last.pt").is_file() and (run / "config.yaml").is_file()
         source = full_data if method == "full" else data
         summary = train_fn(
