@@ -25,6 +25,9 @@ __all__ = [
     "ensure_empty_dir",
     "report",
     "serve",
+    "export",
+    "transfer",
+    "locate",
 ]
 
 
@@ -239,6 +242,7 @@ def predict(
     shard: tuple[int, int] | None = None,
     resume: bool = True,
     progress: bool = False,
+    backend: str = "torch",
 ) -> list[Path]:
     """Predict images/folders into ``out``: ``<name>.json`` and annotated ``<name>.png`` per image, a CSV.
 
@@ -246,19 +250,21 @@ def predict(
     ``shard=(i, N)`` predicts images ``k`` of the sorted list with ``k % N == i`` (CSV
     ``predictions.shard{i}of{N}.csv``); under torchrun (``RANK``/``WORLD_SIZE`` set) it defaults to
     ``(RANK, WORLD_SIZE)``. ``resume`` skips images whose JSON is already in ``out``. Returns the shard's images.
+    ``backend``: ``torch`` (``weights`` a ``.pt`` checkpoint) or ``onnx`` (an exported ``model.onnx``).
     """
     import os
 
+    from .engine.backends import check_backend, load_detector
     from .engine.outputs import expand_sources
-    from .engine.predict import Detector
     from .engine.predict_run import predict_to_folder
     from .engine.sharding import check_shard, rank_device, torchrun_shard
     from .engine.tiling import check_tile_overlap
 
     shard = check_shard(shard) if shard is not None else torchrun_shard(os.environ)
     check_tile_overlap(tile_overlap)
+    check_backend(backend)
     paths = expand_sources(sources, exclude=Path(out))
-    det = Detector.load(weights, rank_device(device, os.environ))
+    det = load_detector(weights, backend, rank_device(device, os.environ))
     result = predict_to_folder(
         det,
         paths,
@@ -359,11 +365,36 @@ def ablate(
 def serve(weights: str | Path, data_dir: str | Path, **options: Any) -> None:
     """Serve the REST API (FastAPI + uvicorn) with the model ``weights`` until interrupted; analyses are kept
     in ``data_dir``. ``options``: ``host`` (default 127.0.0.1), ``port``, ``conf``, ``flags``, ``imgsz``,
-    ``device``, ``queue_size``, ``workers``, ``max_file_mb``, ``max_files``, ``max_megapixels`` (see
+    ``device``, ``backend`` (``torch``, or ``onnx``: ``weights`` is then an exported ``model.onnx``),
+    ``queue_size``, ``workers``, ``max_file_mb``, ``max_files``, ``max_megapixels`` (see
     :func:`leukodet.serve.server.run_server` and docs/service.md)."""
     from .serve.server import run_server
 
     run_server(weights, data_dir, **options)
 
 
+def export(
+    weights: str | Path,
+    out: str | Path,
+    *,
+    format: str = "onnx",
+    imgsz: int | None = None,
+    opset: int = 17,
+    overwrite: bool = False,
+) -> Path:
+    """Export checkpoint ``weights`` for another runtime; ``format="onnx"`` writes ``out/model.onnx`` (detector,
+    NMS and AttriHead in one graph, the checkpoint metadata embedded; docs/onnx.md). Returns the file."""
+    formats = ("onnx",)
+    if format not in formats:
+        raise ValueError(f"unknown export format {format!r} (supported: {', '.join(formats)})")
+    try:
+        import onnx  # noqa: F401
+    except ImportError:
+        raise ValueError("ONNX export needs the onnx package: pip install 'leukodet[onnx]'") from None
+    from .engine.onnx_export import export_onnx
+
+    return export_onnx(weights, out, imgsz=imgsz, opset=opset, overwrite=overwrite)
+
+
 from .demo import demo  # noqa: E402  (uses the functions above at call time)
+from .domains.jobs import locate, transfer  # noqa: E402  (annotation transfer: docs/domains.md)

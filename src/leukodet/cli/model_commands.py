@@ -1,4 +1,5 @@
-"""Model commands: ``train`` (also under torchrun), ``val``, ``predict``, ``report``, ``ablate`` and ``serve``."""
+"""Model commands: ``train`` (also under torchrun), ``val``, ``predict``, ``report``, ``ablate``, ``serve`` and
+``export``."""
 
 from __future__ import annotations
 
@@ -14,6 +15,14 @@ from .base import main
 from .base import progress_option as _progress
 from .base import show_progress as _show_progress
 from .base import user_errors as _user_errors
+
+_backend = click.option(
+    "--backend",
+    type=click.Choice(["torch", "onnx"]),
+    default="torch",
+    show_default=True,
+    help="torch: --weights is a .pt checkpoint; onnx: an exported model.onnx run by ONNX Runtime.",
+)
 
 
 @main.command()
@@ -44,6 +53,14 @@ from .base import user_errors as _user_errors
     help="Sparse-annotation training (auto: sladet when the training split has labelled regions).",
 )
 @click.option(
+    "--adapt",
+    type=click.Choice(["none", "confmix"]),
+    default="none",
+    show_default=True,
+    help="Unsupervised domain adaptation to --target-data (ConfMix; target labels unused).",
+)
+@click.option("--target-data", default=None, help="Target-domain dataset (its train images) for --adapt.")
+@click.option(
     "--no-attributes", is_flag=True, help="Do not train the AttriHead even when the data has attributes."
 )
 @click.option(
@@ -68,11 +85,17 @@ def train(
     resume: bool,
     overrides: tuple[str, ...],
     sparse_method: str,
+    adapt: str,
+    target_data: str | None,
     no_attributes: bool,
     freeze_detector: bool,
     progress: bool | None,
 ) -> None:
     """Train a detector (and its AttriHead when DATA has attributes); the run folder is --out itself."""
+    if adapt != "none":
+        if not target_data:
+            raise click.UsageError("--adapt confmix needs --target-data T.yaml")
+        overrides += (f"adapt.method={adapt}", f"adapt.target_data={target_data}")
     overrides += (f"sparse.method={sparse_method}",) if sparse_method != "auto" else ()
     overrides += ("train.attributes=false",) if no_attributes else ()
     overrides += ("train.freeze_detector=true",) if freeze_detector else ()
@@ -143,7 +166,7 @@ def val(
 
 @main.command()
 @click.argument("sources", nargs=-1, required=True)
-@click.option("--weights", required=True, help="Checkpoint (.pt).")
+@click.option("--weights", required=True, help="Checkpoint (.pt), or model.onnx with --backend onnx.")
 @click.option("--out", required=True, help="Folder for <image>.json, predictions.csv and annotated PNGs.")
 @click.option("--imgsz", type=int, default=None, help="Default: the checkpoint's size (also the tile side).")
 @click.option("--conf", type=float, default=0.25, show_default=True)
@@ -156,6 +179,7 @@ def val(
 @click.option("--tile-overlap", type=float, default=0.2, show_default=True, help="Tile overlap, 0.15-0.5.")
 @click.option("--shard", default=None, help="I/N: images k with k % N == I (torchrun: RANK/WORLD_SIZE).")
 @click.option("--resume/--no-resume", default=True, show_default=True, help="Skip images done in --out.")
+@_backend
 @_progress
 @_user_errors
 def predict(
@@ -173,6 +197,7 @@ def predict(
     tile_overlap: float,
     shard: str | None,
     resume: bool,
+    backend: str,
     progress: bool | None,
 ) -> None:
     """Detect WBCs in SOURCES (images or folders); large fields are tiled, runs can be sharded and resumed."""
@@ -192,6 +217,7 @@ def predict(
         shard=None if shard is None else api.parse_shard(shard),
         resume=resume,
         progress=_show_progress(progress),
+        backend=backend,
     )
     click.echo(f"wrote predictions for {len(paths)} images to {out}", err=True)
 
@@ -250,7 +276,7 @@ def ablate(
 
 
 @main.command()
-@click.option("--weights", required=True, help="Checkpoint (.pt), loaded once.")
+@click.option("--weights", required=True, help="Checkpoint (.pt) / model.onnx (--backend onnx), loaded once.")
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on (only this one).")
 @click.option("--port", type=int, default=8000, show_default=True)
 @click.option("--data-dir", default="leukodet-data", show_default=True, help="Analyses + SQLite index.")
@@ -263,7 +289,22 @@ def ablate(
 @click.option("--max-file-mb", type=float, default=20.0, show_default=True, help="Largest image (MiB).")
 @click.option("--max-files", type=int, default=64, show_default=True, help="Most images per request.")
 @click.option("--max-megapixels", type=float, default=50.0, show_default=True, help="Largest image (MP).")
+@_backend
 @_user_errors
 def serve(weights: str, data_dir: str, **options: Any) -> None:
     """Serve the REST API on HOST:PORT (docs at /docs; analyses kept in --data-dir) until Ctrl-C."""
     api.serve(weights, data_dir, **options)
+
+
+@main.command()
+@click.option("--weights", required=True, help="Checkpoint (.pt) to export.")
+@click.option("--format", "format_", default="onnx", show_default=True, help="Export format (onnx).")
+@click.option("--out", required=True, help="Folder for the exported model (DIR/model.onnx).")
+@click.option("--imgsz", type=int, default=None, help="Default network size (default: the checkpoint's).")
+@click.option("--opset", type=int, default=17, show_default=True, help="ONNX opset (16-20).")
+@click.option("--overwrite", is_flag=True, help="Replace an existing DIR/model.onnx.")
+@_user_errors
+def export(weights: str, format_: str, out: str, imgsz: int | None, opset: int, overwrite: bool) -> None:
+    """Export a checkpoint: detector, NMS and AttriHead in one ONNX graph with its metadata (docs/onnx.md)."""
+    path = api.export(weights, out, format=format_, imgsz=imgsz, opset=opset, overwrite=overwrite)
+    click.echo(f"wrote {path}", err=True)

@@ -18,7 +18,7 @@ from typing import Any
 
 from .annotate import class_colour
 from .bank import BankCell, MorphologyBank
-from .text import attribute_clause
+from .text import attribute_clause, review_summary
 
 __all__ = ["GALLERY_LIMIT", "FIELD_LIMIT", "render_html"]
 
@@ -64,6 +64,7 @@ figure { margin: 0; } .field img { max-width: 22rem; height: auto; border: 1px s
 .cell img { width: 100%; height: auto; display: block; } .noimg { height: 5rem; background: #eee; }
 .chip { display: inline-block; background: #eef1f5; border-radius: 9px; padding: 0 .4rem; margin: 1px;
   font-size: .7rem; }
+.review { border-left: 5px solid #2e7d32; background: #edf7ee; padding: .4rem .8rem; }
 .scroll { overflow-x: auto; } dl { display: grid; grid-template-columns: max-content auto; gap: .2rem 1rem; } dt { font-weight: 600; }
 """
 
@@ -257,11 +258,13 @@ def render_html(doc: Mapping[str, Any], bank: MorphologyBank) -> str:
         f"model {_e(doc['model']['weights'])}."
     )
     disclaimer = f'<p class="disclaimer" role="note">{_e(doc["disclaimer"])}</p>'
+    reviewed = review_summary(doc.get("review"))
+    note = f'<p class="review" id="review-note">{_e(reviewed)}</p>' if reviewed else ""
     return (
         '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
         '<meta name="viewport" content="width=device-width, initial-scale=1">'
         f"<title>leukodet film report</title><script>{_HOOK}</script><style>{_CSS}</style></head><body>"
-        f"<header><h1>Blood film report</h1>{disclaimer}<p class='muted'>{summary}</p></header>"
+        f"<header><h1>Blood film report</h1>{disclaimer}<p class='muted'>{summary}</p>{note}</header>"
         f'<section id="summary"><h2>Film description</h2><p class="film-text" id="film-text">{_e(doc["text"])}</p>'
         '<p class="muted">Fixed template filled from the detections (predominant WBC type, majority attribute '
         "values); never free-written.</p></section>"

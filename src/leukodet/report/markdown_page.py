@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from .text import review_summary
+
 __all__ = ["render_markdown"]
 
 
@@ -103,6 +105,11 @@ def _model(doc: Mapping[str, Any]) -> list[str]:
     ]
 
 
+def _review(doc: Mapping[str, Any]) -> list[str]:
+    note = review_summary(doc.get("review"))
+    return [f"**{note}**", ""] if note else []
+
+
 def render_markdown(doc: Mapping[str, Any]) -> str:
     """The Markdown page of report ``doc``."""
     fields = [(f["index"], f["image"], f["cells"], f["wbc"]) for f in doc["fields"]]
@@ -113,6 +120,7 @@ def render_markdown(doc: Mapping[str, Any]) -> str:
         "",
         f"{len(doc['fields'])} fields; cells kept at confidence ≥ {doc['threshold']:g}; model {_v(doc['model']['weights'])}.",
         "",
+        *_review(doc),
         "## Film description",
         "",
         doc["text"],

@@ -17,11 +17,20 @@ attribute at all the last sentence is dropped. No WBC above the threshold gives 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from typing import Any
 
 from .differential import Differential
 from .morphology import Morphology
 
-__all__ = ["LLD_PHRASES", "NO_WBC", "attribute_clause", "class_summary", "film_text", "join_clauses"]
+__all__ = [
+    "LLD_PHRASES",
+    "NO_WBC",
+    "attribute_clause",
+    "class_summary",
+    "film_text",
+    "join_clauses",
+    "review_summary",
+]
 
 NO_WBC = "no WBC found"
 
@@ -89,3 +98,17 @@ def class_summary(name: str, n: int, majority: Mapping[str, str]) -> str:
         return f"{head}."
     clauses = [attribute_clause(k, v) for k, v in majority.items()]
     return f"{head}: {join_clauses(clauses)}." if clauses else f"{head}: no attribute predicted."
+
+
+def review_summary(review: Mapping[str, Any] | None) -> str | None:
+    """One sentence on a person's review of the report (the ``review`` section), ``None`` when unreviewed."""
+    if not review or not review.get("changes"):
+        return None
+    cells = review["reviewed_cells"]
+    ids = ", ".join(str(i) for i in cells[:30]) + (", ..." if len(cells) > 30 else "")
+    return (
+        f"Reviewed by {', '.join(review['reviewers'])}: {_plural(review['changes'], 'change')}, "
+        f"{_plural(len(cells), 'cell')} reviewed (ids {ids}), {len(review['changed_cells'])} changed from the "
+        f"model's call; last change {review['updated']}. The model's own output is kept "
+        f"({review['model_report']}) and every change is in the audit log ({review['audit']})."
+    )

@@ -7,7 +7,11 @@
 * :mod:`.routes`: the endpoints; :mod:`.schemas`: their JSON bodies (the OpenAPI document);
 * :mod:`.uploads`: request limits, type sniffing and decoding checks;
 * :mod:`.analysis`: one analysis (film report of the uploads) in a worker thread;
-* :mod:`.worker`: the bounded queue (503 when full); :mod:`.storage`: analysis folders + SQLite index.
+* :mod:`.worker`: the bounded queue (503 when full); :mod:`.storage`: analysis folders + SQLite index;
+* :mod:`.review_routes`: field images, downloads, review, audit log and COCO export; :mod:`.review` checks and
+  logs a review (:mod:`.audit`), :mod:`.rebuild` rebuilds the report from the reviewed cells, :mod:`.export`
+  writes the CSV table and the COCO zip;
+* :mod:`.web`: the hematologist's web page at ``/`` (files in ``static/``).
 
 See docs/service.md. FastAPI is imported only when this package is.
 """

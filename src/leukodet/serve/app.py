@@ -16,9 +16,11 @@ from .. import __version__
 from ..report.bank import PredictorLike, check_conf
 from ..report.flags import RuleSet
 from .analysis import Settings
+from .review_routes import router as review_router
 from .routes import Service, router
 from .storage import Storage, UnknownAnalysis
 from .uploads import Limits, UploadError
+from .web import router as web_router
 from .worker import AnalysisQueue, QueueFull
 
 __all__ = ["DESCRIPTION", "create_app"]
@@ -54,12 +56,14 @@ def _errors(app: FastAPI) -> None:
         return JSONResponse({"detail": message}, status_code=503, headers={"Retry-After": "5"})
 
 
-def _load(detector: PredictorLike | str | Path, device: str) -> tuple[PredictorLike, str | None]:
+def _load(
+    detector: PredictorLike | str | Path, device: str, backend: str = "torch"
+) -> tuple[PredictorLike, str | None]:
     """The detector, loading a checkpoint path (the one time the model is loaded), and its weights name."""
     if isinstance(detector, (str, Path)):
-        from ..engine.predict import Detector
+        from ..engine.backends import load_detector
 
-        return Detector.load(detector, device), Path(detector).name
+        return load_detector(detector, backend, device), Path(detector).name
     return detector, None
 
 
@@ -74,6 +78,7 @@ def create_app(
     imgsz: int | None = None,
     rules: RuleSet | None = None,
     device: str = "cpu",
+    backend: str = "torch",
     weights_name: str | None = None,
 ) -> FastAPI:
     """The leukodet service as an ASGI app (serve it with uvicorn; test it with FastAPI's ``TestClient``).
@@ -89,6 +94,7 @@ def create_app(
         imgsz: network size (default: the checkpoint's).
         rules: flag rules (default: the packaged ones).
         device: where to load a checkpoint path (``cpu``, ``cuda``, ...).
+        backend: ``torch`` (a ``.pt`` checkpoint path) or ``onnx`` (an exported ``model.onnx`` path).
         weights_name: the checkpoint name to report (default: the file name of a ``detector`` path).
     """
     check_conf(conf)
@@ -97,7 +103,7 @@ def create_app(
     repaired = storage.reconcile()
     if any(repaired.values()):
         _log.warning("data directory %s repaired after an unclean stop: %s", storage.root, repaired)
-    model, loaded_name = _load(detector, device)
+    model, loaded_name = _load(detector, device, backend)
     settings = Settings(conf=conf, imgsz=imgsz, rules=rules, weights=weights_name or loaded_name)
     service = Service(model, storage, queue, limits or Limits(), settings, time.monotonic())
 
@@ -116,4 +122,6 @@ def create_app(
     app.state.service = service
     _errors(app)
     app.include_router(router)
+    app.include_router(review_router)
+    app.include_router(web_router)
     return app

@@ -22,7 +22,7 @@ from .storage import AnalysisRecord, Storage, UnknownAnalysis, valid_id
 from .uploads import FIELD, Limits, read_uploads
 from .worker import AnalysisQueue
 
-__all__ = ["Service", "router"]
+__all__ = ["Id", "Service", "Svc", "analysis_links", "router"]
 
 HTML_POLICY = "default-src 'none'; img-src data:; style-src 'unsafe-inline'; script-src 'unsafe-inline'"
 """Content-Security-Policy of report.html: the page is self-contained and may fetch nothing."""
@@ -86,9 +86,20 @@ _REFUSALS: dict[int | str, dict[str, Any]] = {
 _NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"model": Error, "description": "no such analysis"}}
 
 
-def _links(analysis_id: str) -> dict[str, str]:
+def analysis_links(analysis_id: str) -> dict[str, str]:
+    """The addresses of an analysis's resources (``{n}``: a cell or field index)."""
     base = f"/v1/analyses/{analysis_id}"
-    return {"self": base, "report_html": f"{base}/report.html", "cell": base + "/cells/{n}.png"}
+    return {
+        "self": base,
+        "report_html": f"{base}/report.html",
+        "report_json": f"{base}/report.json",
+        "cells_csv": f"{base}/cells.csv",
+        "cell": base + "/cells/{n}.png",
+        "field_image": base + "/fields/{n}/image",
+        "review": f"{base}/review",
+        "audit": f"{base}/audit",
+        "export_coco": f"{base}/export/coco",
+    }
 
 
 @router.post(
@@ -110,7 +121,9 @@ async def create_analysis(request: Request, svc: Svc) -> JSONResponse:
         finally:
             await form.close()
     return JSONResponse(
-        {"id": record.id, "report": doc}, status_code=201, headers={"Location": _links(record.id)["self"]}
+        {"id": record.id, "report": doc},
+        status_code=201,
+        headers={"Location": analysis_links(record.id)["self"]},
     )
 
 
@@ -131,7 +144,7 @@ def get_analysis(analysis_id: Id, svc: Svc) -> dict[str, Any]:
         report = json.loads(svc.storage.file(analysis_id, "report.json").read_text(encoding="utf-8"))
     except FileNotFoundError:  # deleted meanwhile
         raise UnknownAnalysis(analysis_id) from None
-    return {**record.to_json(), "report": report, "links": _links(analysis_id)}
+    return {**record.to_json(), "report": report, "links": analysis_links(analysis_id)}
 
 
 @router.get(

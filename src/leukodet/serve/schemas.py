@@ -2,19 +2,27 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any, Literal, Union
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 __all__ = [
     "Analysis",
     "AnalysisList",
     "AnalysisSummary",
+    "AuditEntry",
+    "AuditLog",
+    "Change",
+    "Confirm",
     "Created",
     "Error",
     "Health",
     "ModelDescription",
+    "NotWbc",
     "QueueState",
+    "Reclassify",
+    "ReviewRequest",
+    "SetAttribute",
 ]
 
 
@@ -49,7 +57,10 @@ class Analysis(AnalysisSummary):
     """One stored analysis: its summary, report and the addresses of its other resources."""
 
     report: dict[str, Any] = Field(description="the film report (schema leukodet.report/1)")
-    links: dict[str, str] = Field(description="report_html, cell (a template with {n}) and self")
+    links: dict[str, str] = Field(
+        description="self, report_html, report_json, cells_csv, cell and field_image (templates with {n}), "
+        "review, audit and export_coco"
+    )
 
 
 class AnalysisList(BaseModel):
@@ -92,3 +103,75 @@ class ModelDescription(BaseModel):
     leukodet: str | None = Field(description="leukodet version the checkpoint was trained with")
     version: str = Field(description="leukodet version of this service")
     conf: float = Field(description="confidence threshold of every analysis")
+
+
+class _Change(BaseModel):
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    cell: int = Field(ge=0, description="the cell's id in report.cells")
+
+
+class Reclassify(_Change):
+    """Give a cell another class of the model."""
+
+    action: Literal["reclassify"]
+    class_: str = Field(alias="class", min_length=1, examples=["Lymphocyte"])
+
+
+class SetAttribute(_Change):
+    """Set one attribute of a cell to another value of the model's schema."""
+
+    action: Literal["attribute"]
+    attribute: str = Field(min_length=1, examples=["nucleoli"])
+    value: str = Field(min_length=1, examples=["prominent"])
+
+
+class NotWbc(_Change):
+    """The cell is not a WBC: it moves to the class counted apart (``None``, or ``not a WBC``)."""
+
+    action: Literal["not_wbc"]
+
+
+class Confirm(_Change):
+    """The model's call for the cell is right as it stands (marks it reviewed, changes nothing)."""
+
+    action: Literal["confirm"]
+
+
+Change = Annotated[Union[Reclassify, SetAttribute, NotWbc, Confirm], Field(discriminator="action")]
+
+
+class ReviewRequest(BaseModel):
+    """A reviewer's changes to the cells of one analysis, applied in order, all or none."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    reviewer: str = Field(min_length=1, max_length=100, description="who reviews (kept in the audit log)")
+    changes: list[Change] = Field(min_length=1, max_length=10_000)
+
+    @field_validator("reviewer")
+    @classmethod
+    def _printable(cls, value: str) -> str:
+        name = " ".join(value.split())
+        if not name or not name.isprintable():
+            raise ValueError("reviewer must be a printable, non-blank name")
+        return name
+
+
+class AuditEntry(BaseModel):
+    """One change to one cell."""
+
+    time: str = Field(description="ISO 8601 time (UTC)", examples=["2025-05-01T09:41:07.512+00:00"])
+    reviewer: str
+    cell: int
+    action: str = Field(description="reclassify, attribute, not_wbc or confirm")
+    field: str = Field(description="'class', 'attributes.<name>' or 'reviewed'", examples=["class"])
+    before: Any = Field(examples=["Myeloblast"])
+    after: Any = Field(examples=["Lymphocyte"])
+
+
+class AuditLog(BaseModel):
+    """Every change made to an analysis, oldest first."""
+
+    id: str
+    entries: list[AuditEntry]

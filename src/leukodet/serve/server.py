@@ -33,6 +33,7 @@ def run_server(
     flags: str | Path | None = None,
     imgsz: int | None = None,
     device: str = "cpu",
+    backend: str = "torch",
     queue_size: int = 16,
     workers: int = 1,
     max_file_mb: float = 20.0,
@@ -45,15 +46,17 @@ def run_server(
     """
     import uvicorn
 
+    from ..engine.backends import check_backend
     from ..report.flags import load_rules
 
     if not 0 < port < 65536:
         raise ValueError(f"--port must be in 1-65535, got {port}")
     limits = Limits(round(max_file_mb * MiB), max_files, round(max_megapixels * 1e6))
     rules = load_rules(flags)
+    check_backend(backend)
     app = create_app(
         weights, data_dir, limits=limits, queue_size=queue_size, workers=workers, conf=conf, imgsz=imgsz,
-        rules=rules, device=device,
+        rules=rules, device=device, backend=backend,
     )  # fmt: skip
     if not _loopback(host):
         _log.warning(
