@@ -17,6 +17,7 @@ from typing import Any
 import yaml
 
 __all__ = [
+    "AdaptConfig",
     "AugmentConfig",
     "LossConfig",
     "TrainConfig",
@@ -157,6 +158,46 @@ SPARSE_METHODS: tuple[str, ...] = ("auto", "naive", "region", "region+pl", "slad
 
 
 @dataclass(frozen=True)
+class AdaptConfig:
+    """Unsupervised domain adaptation (``--adapt confmix --target-data T.yaml``): ConfMix (Mattolin et al.,
+    WACV 2023) mixes each source image with the most confident quarter of an unlabelled target image.
+    Target labels are never read. See :mod:`leukodet.losses.confmix`."""
+
+    method: str = "none"
+    """``none`` (source-only training) or ``confmix``."""
+    target_data: str = ""
+    """Dataset of target-domain images (its ``train`` split; labels unused)."""
+    burn_in: float = 0.0
+    """Fraction of the run trained on the source alone before mixing starts (0 when fine-tuning a
+    source-trained checkpoint, as ConfMix does; raise it when training from scratch)."""
+    gamma: float = 5.0
+    """Steepness of the progressive schedule ``δ(r) = 2 / (1 + exp(-γ r)) - 1``."""
+    det_conf: float = 0.25
+    """Score floor of the target's pseudo detections (and of the candidates behind the box uncertainty)."""
+    pl_conf: float = 0.5
+    """Progressive confidence a pseudo detection needs to become a pseudo-label of the mixed image."""
+    nms_iou: float = 0.45
+    unc_iou: float = 0.5
+    """IoU at which a pre-NMS candidate counts towards a kept box's uncertainty."""
+    grid: int = 2
+    """The target image is split into ``grid × grid`` regions (ConfMix: 2 × 2)."""
+    gain: float = 1.0
+    """Weight of the mixed-image (consistency) detection loss."""
+    teacher: str = "live"
+    """``live`` (the model being trained, in eval mode) or ``ema`` (its EMA weights) detects on the target."""
+
+    def __post_init__(self) -> None:
+        if self.method not in ("none", "confmix"):
+            raise ConfigError(f"adapt.method: expected none or confmix, got {self.method!r}")
+        if self.method != "none" and not self.target_data:
+            raise ConfigError("adapt.target_data: --adapt confmix needs --target-data T.yaml")
+        if self.teacher not in ("live", "ema"):
+            raise ConfigError(f"adapt.teacher: expected live or ema, got {self.teacher!r}")
+        if not 0.0 <= self.burn_in < 1.0 or self.grid < 1:
+            raise ConfigError("adapt: need 0 <= burn_in < 1 and grid >= 1")
+
+
+@dataclass(frozen=True)
 class RunConfig:
     """Everything a training run needs; ``config.yaml`` of a run folder is this, serialised."""
 
@@ -167,6 +208,7 @@ class RunConfig:
     loss: LossConfig = field(default_factory=LossConfig)
     augment: AugmentConfig = field(default_factory=AugmentConfig)
     sparse: SparseConfig = field(default_factory=SparseConfig)
+    adapt: AdaptConfig = field(default_factory=AdaptConfig)
 
     def to_dict(self) -> dict[str, Any]:
         return _plain(dataclasses.asdict(self))

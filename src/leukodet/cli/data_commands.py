@@ -1,8 +1,10 @@
-"""Data commands: ``stats``, ``convert``, ``sparsify``, ``synth`` and ``demo``."""
+"""Data commands: ``stats``, ``convert``, ``sparsify``, ``synth``, ``demo``, ``transfer`` and ``locate``."""
 
 from __future__ import annotations
 
 import json
+import sys
+from pathlib import Path
 
 import click
 
@@ -158,3 +160,89 @@ def synth(
 def demo(out: str, images: int, seed: int, minutes: float) -> None:
     """Run the main job on the embedded synthetic default (no external data needed)."""
     api.demo(out, images=images, seed=seed, minutes=minutes, echo=click.echo)
+
+
+@main.command()
+@click.option("--source-image", required=True, help="The image whose labels are carried over.")
+@click.option(
+    "--source-labels",
+    required=True,
+    help="Its labels: YOLO .txt, VOC .xml, COCO .json, or a dataset (YAML / folder) holding the image.",
+)
+@click.option(
+    "--target-image", required=True, help="The same area at another magnification, microscope or camera."
+)
+@click.option("--out", required=True, help="Output folder: <target stem>.<ext>, transfer.json, overlay PNG.")
+@click.option(
+    "--names",
+    default=None,
+    help="YOLO class names: a,b,c or a data.yaml / classes.txt (default: one found beside the labels).",
+)
+@click.option(
+    "--target-domain", default=None, help="LLD domain of the target, e.g. LCM_40x_C1 (default: its folders)."
+)
+@click.option(
+    "--min-kept",
+    type=float,
+    default=0.5,
+    show_default=True,
+    help="Drop a mapped box when less than this fraction of its area lies inside the target.",
+)
+@_strict
+@_overwrite
+@_user_errors
+def transfer(
+    source_image: str,
+    source_labels: str,
+    target_image: str,
+    out: str,
+    names: str | None,
+    target_domain: str | None,
+    min_kept: float,
+    strict: bool,
+    overwrite: bool,
+) -> None:
+    """Carry the labels of --source-image onto --target-image through a SIFT + RANSAC homography.
+
+    Writes the mapped labels in the source's format, transfer.json and transfer_overlay.png under --out.
+    A pair with fewer than 15 inliers, a degenerate map or an inlier RMSE over 3 px is refused: only the
+    report and the overlay are written and the exit status is 1. See docs/domains.md.
+    """
+    doc = api.transfer(
+        source_image,
+        source_labels,
+        target_image,
+        out,
+        names=names,
+        target_domain=target_domain,
+        min_kept=min_kept,
+        overwrite=overwrite,
+        strict=strict,
+    )
+    report = Path(out) / doc["outputs"]["report"]
+    if not doc["accepted"]:
+        click.echo(f"refused: {doc['reason']} (see {report})", err=True)
+        sys.exit(1)
+    b = doc["boxes"]
+    click.echo(
+        f"mapped {b['mapped']} of {b['source']} boxes ({b['dropped']} dropped; {doc['inliers']} inliers, "
+        f"RMSE {doc['reprojection_rmse_px']:.2f} px); wrote {', '.join(doc['outputs']['labels'])} and {report}",
+        err=True,
+    )
+
+
+@main.command()
+@click.option("--patch", required=True, help="The magnified view, e.g. a 100x image.")
+@click.option("--field", required=True, help="The wider field that contains it, e.g. a 40x image.")
+@click.option("--out", default=None, help="Also write locate.json and locate_overlay.png into this folder.")
+@_overwrite
+@_user_errors
+def locate(patch: str, field: str, out: str | None, overwrite: bool) -> None:
+    """Find where --patch lies inside --field: prints one JSON object with the patch's corners ("quad") and
+    box in field pixels, the scale and rotation. Exit status 1 when the placement is refused (docs/domains.md).
+    """
+    doc = api.locate(patch, field, out, overwrite=overwrite)
+    click.echo(json.dumps(doc))
+    if not doc["accepted"]:
+        click.echo(f"refused: {doc['reason']}", err=True)
+        sys.exit(1)

@@ -28,6 +28,7 @@ from ..model.registry import create_model, resolve_model_name
 from ..records.diagnostics import DataError
 from ..records.schema import AttributeSchema, ImageRecord
 from ..records.sources import load_source
+from .adaptation import ConfMixLoss
 from .budget import TimeBudget
 from .checkpoint import load_checkpoint, save_checkpoint
 from .distributed import DistContext, GlobalBatchSampler, convert_sync_batchnorm
@@ -127,7 +128,8 @@ class Trainer:
             cfg.loss, len(self.data.classes), t.imgsz, across, self.dist.world_size, self.attribute_sizes()
         )
         self.loss_fn = self._loss_fn()
-        if isinstance(self.loss_fn, SparseLoss) and cfg.sparse.teacher == "ema":
+        teacher = cfg.adapt.teacher if cfg.adapt.method != "none" else cfg.sparse.teacher
+        if isinstance(self.loss_fn, (SparseLoss, ConfMixLoss)) and teacher == "ema":
             self.loss_fn.teacher = self.ema.module
         self.state, self.epoch, self.best_fitness, self.rows = StepState(), 0, -1.0, []
         self.planned = t.epochs
@@ -147,7 +149,15 @@ class Trainer:
         )
 
     def _loss_fn(self) -> Any:
-        """The plain detection loss, or :class:`SparseLoss` when the split has regions or a method is asked."""
+        """The plain detection loss, :class:`SparseLoss` when the split has regions or a method is asked, or
+        :class:`ConfMixLoss` with ``adapt.method: confmix``."""
+        if self.cfg.adapt.method == "confmix":
+            if self.sparse_method != "naive":
+                raise DataError(
+                    f"{self.data.source}: --adapt needs a fully labelled source (no sparse method)"
+                )
+            per_process = max(self.cfg.train.batch // self.dist.world_size, 1)
+            return ConfMixLoss.from_config(self.cfg, self.criterion, per_process)
         if self.sparse_method == "crop" or (
             self.sparse_method == "naive" and self.cfg.sparse.method == "auto"
         ):
@@ -266,7 +276,7 @@ class Trainer:
             close = self.cfg.augment.close_mosaic
             self.train_set.set_epoch(self.epoch, mosaic_on=self.epoch < round(self.planned * (1 - close)))
             self.shuffle_gen.manual_seed(self.cfg.train.seed * 100_003 + self.epoch)
-            if isinstance(loss_fn, SparseLoss):
+            if isinstance(loss_fn, (SparseLoss, ConfMixLoss)):
                 loss_fn.fraction = self.epoch / max(self.planned, 1)
             desc = f"epoch {self.epoch + 1}/{self.planned}"
             terms = train_one_epoch(

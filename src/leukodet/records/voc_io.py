@@ -15,7 +15,17 @@ from .images import IMAGE_SUFFIXES, image_size
 from .schema import AttributeSchema, Cell, Dataset, ImageRecord
 from .validate import check_cell, parse_number
 
-__all__ = ["VOC_SPLITS", "is_voc_root", "voc_split_ids", "voc_class_names", "read_voc_split", "write_voc"]
+__all__ = [
+    "VOC_SPLITS",
+    "is_voc_root",
+    "voc_split_ids",
+    "voc_class_names",
+    "read_voc_split",
+    "write_voc",
+    "voc_file_class_names",
+    "read_voc_annotation",
+    "voc_annotation_text",
+]
 
 VOC_SPLITS: tuple[str, ...] = ("train", "val", "test")
 
@@ -117,6 +127,31 @@ def read_voc_split(
         ]
         records.append(ImageRecord(image, width, height, split, tuple(cells)))
     return records
+
+
+def voc_file_class_names(xml: Path, diag: Diagnostics) -> list[str]:
+    """Sorted object names of one annotation file (its classes when no names are given)."""
+    tree = _parse(xml, diag)
+    names = set() if tree is None else {(o.findtext("name") or "").strip() for o in tree.iter("object")}
+    return sorted(names - {""})
+
+
+def read_voc_annotation(xml: Path, image: Path, classes: list[str], diag: Diagnostics) -> ImageRecord:
+    """Read one annotation file describing ``image`` (any folder layout); ``DataError`` if it is unreadable."""
+    tree = _parse(xml, diag)
+    if tree is None:
+        raise DataError(f"{xml}: not a readable Pascal VOC annotation")
+    width, height = _size(tree, image)
+    cells = [
+        check_cell(c, width, height, len(classes), AttributeSchema(), diag, xml, class_name=repr(name))
+        for c, name in _objects(tree, classes, xml, diag)
+    ]
+    return ImageRecord(image, width, height, "all", tuple(cells))
+
+
+def voc_annotation_text(rec: ImageRecord, name: str, classes: list[str]) -> str:
+    """The annotation XML of ``rec`` whose image file is called ``name``."""
+    return _xml(rec, name, classes)
 
 
 def _num(v: float) -> str:

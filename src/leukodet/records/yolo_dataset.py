@@ -23,7 +23,14 @@ from .yolo_io import (
     read_sidecar,
 )
 
-__all__ = ["scan_yolo_split", "read_yolo_split", "write_yolo", "report_orphan_labels"]
+__all__ = [
+    "scan_yolo_split",
+    "read_yolo_split",
+    "write_yolo",
+    "report_orphan_labels",
+    "label_regions",
+    "sidecar_entry",
+]
 
 
 def scan_yolo_split(images: list[Path], diag: Diagnostics) -> tuple[dict[Path, list[ParsedLine]], str | None]:
@@ -40,9 +47,10 @@ def _full_image(region: Box, width: int, height: int) -> bool:
     return x1 <= 1 and y1 <= 1 and x2 >= width - 1 and y2 >= height - 1
 
 
-def _regions(
+def label_regions(
     fmt: str, patches: list[Box], sidecar_entry: object, width: int, height: int
 ) -> tuple[Box, ...] | None:
+    """Labelled regions of one image: its ``regions.json`` entry (``"absent"`` if none), else the lld16 patches."""
     if sidecar_entry != "absent":
         return None if sidecar_entry is None else tuple(sidecar_entry)  # type: ignore[arg-type]
     if fmt != "lld16":
@@ -90,7 +98,7 @@ def read_yolo_split(
         if lp.parent not in sidecars:
             sidecars[lp.parent] = read_sidecar(lp.parent, diag)
         entry = sidecars[lp.parent].get(image.name, "absent")
-        regions = _regions(fmt or "yolo", patches, entry, width, height)
+        regions = label_regions(fmt or "yolo", patches, entry, width, height)
         records.append(ImageRecord(image, width, height, split, tuple(cells), regions, domain))
     return records, schema, fmt
 
@@ -106,7 +114,7 @@ def report_orphan_labels(images: list[Path], diag: Diagnostics) -> None:
                 diag.report(txt, None, "orphan_label", "label file has no image")
 
 
-def _sidecar_entry(rec: ImageRecord) -> list[list[float]] | None | str:
+def sidecar_entry(rec: ImageRecord) -> list[list[float]] | None | str:
     """What regions.json must hold for ``rec`` (``"absent"`` when its label lines carry the region)."""
     if rec.cells and (rec.labeled_regions is None or len(rec.labeled_regions) == 1):
         return "absent"
@@ -133,7 +141,7 @@ def write_yolo(ds: Dataset, dest: Path, fmt: str) -> dict[str, str]:
             patch = rec.labeled_regions[0] if rec.labeled_regions else full
             text = cells_to_lines(rec.cells, fmt, rec.width, rec.height, ds.attributes, patch)
             atomic_write_text(dest / "labels" / split / (Path(name).stem + ".txt"), text)
-            entry = _sidecar_entry(rec) if fmt == "lld16" else "absent"
+            entry = sidecar_entry(rec) if fmt == "lld16" else "absent"
             if entry != "absent":
                 sidecar[name] = entry
         if sidecar:

@@ -1,0 +1,151 @@
+"""Unsupervised domain adaptation in the training loop: ConfMix (``leukodet train --adapt confmix``).
+
+:class:`ConfMixLoss` is a loss function with the trainer's signature (as
+:func:`leukodet.engine.loop.default_loss`). Each step it (1) computes the detection loss of the labelled
+source batch, (2) detects on as many unlabelled target images without gradient, (3) scores each target
+detection with the progressive confidence and each ``grid × grid`` region of the target image with the mean
+confidence of its detections, (4) pastes the most confident region of each target image into its source
+image, labelled with the source ground truth outside that region and the confident pseudo-labels inside, and
+(5) adds ``gain`` × the detection loss on the mixed images. The pieces are in :mod:`leukodet.losses.confmix`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import replace
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+from torch.utils.data import DataLoader, RandomSampler
+
+from ..config import AdaptConfig, RunConfig
+from ..data.dataset import DetectionDataset
+from ..data.sample import Batch, collate
+from ..losses.confmix import (
+    box_uncertainty,
+    mix_images,
+    mix_targets,
+    progressive_delta,
+    pseudo_confidence,
+    region_boxes,
+    region_confidence,
+)
+from ..losses.criterion import DetectionCriterion
+from ..model.decode import decode_boxes
+from ..model.postprocess import postprocess_decoded
+from ..records.diagnostics import DataError
+from ..records.schema import AttributeSchema, ImageRecord
+from ..records.sources import load_source
+from .loop import forward_with_loss
+
+__all__ = ["ConfMixLoss", "target_records", "target_loader"]
+
+
+def target_records(source: str) -> list[ImageRecord]:
+    """The target domain's training images (its ``train`` split, else every image), labels removed."""
+    ds, _ = load_source(source)
+    records = ds.split("train") if "train" in ds.splits else list(ds.records)
+    if not records:
+        raise DataError(f"{source}: the target dataset has no images")
+    return [r.with_(cells=(), labeled_regions=None) for r in records]
+
+
+def target_loader(records: list[ImageRecord], imgsz: int, batch: int, seed: int) -> DataLoader[Any]:
+    """Letterboxed target images in random order, ``batch`` per step (the last short batch dropped when
+    there are enough images)."""
+    dataset = DetectionDataset(records, 0, AttributeSchema(), imgsz, None)
+    gen = torch.Generator().manual_seed(seed)
+    size = min(batch, len(dataset))
+    return DataLoader(
+        dataset,
+        batch_size=size,
+        sampler=RandomSampler(dataset, generator=gen),
+        collate_fn=collate,
+        drop_last=True,
+    )
+
+
+class ConfMixLoss:
+    """Loss of one ConfMix step (see the module docstring); ``fraction`` (share of the run done) is set by
+    the trainer each epoch, ``teacher`` to the EMA model when ``adapt.teacher == "ema"``."""
+
+    def __init__(self, criterion: DetectionCriterion, cfg: AdaptConfig, target: DataLoader[Any]) -> None:
+        self.criterion, self.cfg, self.target = criterion, cfg, target
+        self.fraction = 0.0
+        self.teacher: nn.Module | None = None
+        self._batches: Iterator[Batch] | None = None
+
+    @classmethod
+    def from_config(cls, run: RunConfig, criterion: DetectionCriterion, batch: int) -> ConfMixLoss:
+        """Build the loss and its target loader from a run config (``batch``: source images per process)."""
+        records = target_records(run.adapt.target_data)
+        return cls(criterion, run.adapt, target_loader(records, run.train.imgsz, batch, run.train.seed))
+
+    def _target_images(self, n: int, device: torch.device) -> Tensor:
+        """``n`` letterboxed target images (cycling through the target set; repeated when it is small)."""
+        images: list[Tensor] = []
+        while sum(len(x) for x in images) < n:
+            if self._batches is None:
+                self._batches = iter(self.target)
+            try:
+                images.append(next(self._batches).images)
+            except StopIteration:
+                self._batches = None
+        return torch.cat(images)[:n].to(device)
+
+    def __call__(self, model: nn.Module, batch: Batch) -> tuple[Tensor, dict[str, Tensor]]:
+        out, total, terms = forward_with_loss(model, batch, self.criterion)
+        if self.fraction < self.cfg.burn_in:
+            return total, terms
+        target = self._target_images(len(batch.images), batch.images.device)
+        with torch.no_grad():
+            pseudo, cells, stats = self.pseudo_labels(model, target)
+        mixed = replace(
+            batch,
+            images=mix_images(batch.images, target, cells),
+            targets=mix_targets(batch.targets, pseudo, cells),
+            attributes=batch.attributes.new_zeros((0, 0)),
+            regions=[None] * len(batch.images),
+        )
+        mixed = replace(mixed, attributes=mixed.attributes.new_zeros((len(mixed.targets), 0)))
+        _, mix_total, mix_terms = forward_with_loss(model, mixed, self.criterion)
+        logged = {**terms, **{f"mix_{k}": v.detach() for k, v in mix_terms.items()}, **stats}
+        return total + self.cfg.gain * mix_total, logged
+
+    def pseudo_labels(self, model: nn.Module, target: Tensor) -> tuple[Tensor, Tensor, dict[str, Tensor]]:
+        """Pseudo-labels ``[P, 6]`` (image, class, xyxy) above ``pl_conf``, the chosen region of each target
+        image ``[B, 4]`` and logged figures (δ, pseudo-labels per image, mean chosen-region confidence)."""
+        cfg = self.cfg
+        net = self.teacher if self.teacher is not None else getattr(model, "module", model)
+        mode = net.training
+        net.eval()
+        try:
+            decoded = decode_boxes(net(target))
+        finally:
+            net.train(mode)
+        delta = progressive_delta(self.fraction, cfg.gamma)
+        grid = region_boxes(tuple(target.shape[-2:]), cfg.grid).to(target.device)
+        rows, chosen, best = [], [], []
+        for b, dets in enumerate(postprocess_decoded(decoded, cfg.det_conf, cfg.nms_iou)):
+            pred = decoded[b]
+            scores = pred[:, 4] * pred[:, 5:].max(1).values if pred.shape[1] > 5 else pred[:, 4]
+            cand = scores > cfg.det_conf
+            xy, wh = pred[cand, :2], pred[cand, 2:4]
+            boxes = torch.cat([xy - wh / 2, xy + wh / 2], 1)
+            unc = box_uncertainty(dets.boxes, boxes, scores[cand], cfg.unc_iou)
+            conf = pseudo_confidence(dets.scores, unc, delta)
+            region_conf = region_confidence(dets.boxes, conf, grid)
+            k = int(region_conf.argmax())
+            chosen.append(grid[k])
+            best.append(region_conf[k])
+            keep = conf >= cfg.pl_conf
+            col = torch.full((int(keep.sum()), 1), float(b), device=target.device)
+            rows.append(torch.cat([col, dets.labels[keep, None].float(), dets.boxes[keep]], 1))
+        pseudo = torch.cat(rows) if rows else target.new_zeros((0, 6))
+        stats = {
+            "delta": torch.tensor(delta),
+            "n_pseudo": torch.tensor(len(pseudo) / max(len(target), 1)),
+            "region_conf": torch.stack(best).mean().cpu() if best else torch.tensor(0.0),
+        }
+        return pseudo, torch.stack(chosen), stats
