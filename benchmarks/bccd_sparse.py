@@ -8,6 +8,10 @@ split is the upper reference. The runs are resumable (``--work``): a second call
 the seeds can be spread over several sessions.
 
     .venv/bin/python benchmarks/bccd_sparse.py [--minutes 8] [--plan PLAN] [--work DIR]
+    .venv/bin/python benchmarks/bccd_sparse.py --dataset synth     # 200 synthetic 14-class LLD fields, imgsz 320
+
+With ``--dataset synth`` the same comparison runs on 200 synthetic HCM_100x_C2 fields (14 LLD classes, small
+WBCs, several per field; train split sparsified the same way) at imgsz 320, saved as synth_sparse.json.
 
 PLAN (default: the issue's) is ``methods:seeds`` groups joined by ``;``; ``full`` is full-label training. The
 runs go seed by seed, so an interrupted benchmark has one seed of every method first.
@@ -46,12 +50,16 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--minutes", type=float, default=8.0)
     p.add_argument("--plan", default="naive,sladet,full:0,1,2;region,region+pl,crop,sladet-fixed:0")
-    p.add_argument("--work", default="/tmp/leukodet-bccd-sparse")
+    p.add_argument("--dataset", choices=["bccd", "synth"], default="bccd")
+    p.add_argument("--work", default=None, help="default: /tmp/leukodet-<dataset>-sparse")
     args = p.parse_args()
-    work = Path(args.work)
+    work = Path(args.work or f"/tmp/leukodet-{args.dataset}-sparse")
+    imgsz = 416 if args.dataset == "bccd" else 320
     full = work / "full" / "data.yaml"
-    if not full.exists():
+    if not full.exists() and args.dataset == "bccd":
         api.convert(BCCD, work / "full", "yolo", overwrite=True)
+    elif not full.exists():
+        api.synth(work / "full", images=200, seed=0, overwrite=True)
     sparse = work / "sparse" / "data.yaml"
     if not sparse.exists():
         api.sparsify(full, work / "sparse", fraction=0.2, seed=0)
@@ -64,7 +72,7 @@ def main() -> None:
         methods = [m for m in plan[seed] if m != "full"]
         doc = api.ablate(
             sparse, work / "ablation", full_data=full if "full" in plan[seed] else None, time=args.minutes,
-            model="n", imgsz=416, batch=16, seeds=[seed], methods=methods,
+            model="n", imgsz=imgsz, batch=16, seeds=[seed], methods=methods,
         )  # fmt: skip
     s = doc["summary"]
     goals = {
@@ -84,9 +92,10 @@ def main() -> None:
         },
     }
     publish(
-        "bccd_sparse",
+        f"{args.dataset}_sparse",
         {
-            "benchmark": "bccd_sparse",
+            "benchmark": f"{args.dataset}_sparse",
+            "imgsz": imgsz,
             "minutes": args.minutes,
             "cpu_cores": len(os.sched_getaffinity(0)),
             "torch_threads": torch.get_num_threads(),

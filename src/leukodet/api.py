@@ -28,6 +28,7 @@ __all__ = [
     "export",
     "transfer",
     "locate",
+    "domains",
 ]
 
 
@@ -192,34 +193,18 @@ def val(
     """Evaluate a checkpoint on a dataset split (COCO + YOLOv5-style figures, operating point)."""
     import json
 
-    from torch.utils.data import DataLoader
-
-    from .data.dataset import DetectionDataset
-    from .data.sample import collate
-    from .engine.loop import evaluate_model
     from .engine.predict import Detector
+    from .engine.validate import evaluate_records
     from .records.files import atomic_write_text
 
     det = Detector.load(weights, device)
     ds, _ = load_source(data)
     if split not in ds.splits:
         raise DataError(f"{data}: no split {split!r} (found: {', '.join(ds.splits)})")
-    records = ds.split(split)
-    dataset = DetectionDataset(records, len(ds.classes), ds.attributes, det._size(imgsz), None)
-    loader = DataLoader(dataset, batch_size=batch, collate_fn=collate)
-    metrics = evaluate_model(
-        det.model,
-        loader,
-        records,
-        ds.classes,
-        det.class_names,
-        det.device,
-        progress,
-        conf_op,
-        model_attributes=det.attributes,
-        dataset_attributes=ds.attributes,
+    metrics = evaluate_records(
+        det, ds.split(split), ds, imgsz=imgsz, batch=batch, conf_op=conf_op, progress=progress
     )
-    metrics = {"weights": str(weights), "data": str(data), "split": split, "imgsz": dataset.imgsz, **metrics}
+    metrics = {"weights": str(weights), "data": str(data), "split": split, **metrics}
     if json_out is not None:
         atomic_write_text(Path(json_out), json.dumps(metrics, indent=1) + "\n")
     return metrics
@@ -283,13 +268,6 @@ def predict(
         tile_overlap=tile_overlap,
     )
     return list(result["images"])
-
-
-def parse_shard(text: str) -> tuple[int, int]:
-    """``"I/N"`` → ``(I, N)`` with ``0 <= I < N``; ``ValueError`` (quoting ``text``) otherwise."""
-    from .engine.sharding import parse_shard as parse
-
-    return parse(text)
 
 
 def report(
@@ -396,5 +374,25 @@ def export(
     return export_onnx(weights, out, imgsz=imgsz, opset=opset, overwrite=overwrite)
 
 
+def domains(
+    data: str | Path,
+    weights: list[str | Path],
+    *,
+    split: str = "test",
+    out: str | Path | None = None,
+    **options: Any,
+) -> dict[str, Any]:
+    """Every model on every domain subset of ``split`` (mAP50, mAP50-95, operating point); with ``out``,
+    writes ``out/domains.json`` and ``out/domains.md``. ``options``: ``imgsz``, ``batch``, ``conf_op``,
+    ``device``, ``progress`` (see :func:`leukodet.engine.validate.domain_matrix`)."""
+    from .engine.validate import domain_matrix, write_matrix
+
+    doc = domain_matrix(weights, data, split=split, **options)
+    if out is not None:
+        write_matrix(doc, Path(out))
+    return doc
+
+
 from .demo import demo  # noqa: E402  (uses the functions above at call time)
 from .domains.jobs import locate, transfer  # noqa: E402  (annotation transfer: docs/domains.md)
+from .engine.sharding import parse_shard  # noqa: E402  ("I/N" → (I, N); no torch at import)

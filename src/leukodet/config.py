@@ -112,6 +112,16 @@ class TrainConfig:
     freeze_detector: bool = False
     """Train only the AttriHead on a frozen detector (fine-tune the head of a trained checkpoint)."""
     plots: bool = True
+    stain_norm: str = "none"
+    """Colour normalisation at train and test time (``none``, ``reinhard`` or ``macenko``; the reference is
+    fitted on up to ``stain_fit_images`` training images and kept in the checkpoint): :mod:`leukodet.data.stain`."""
+    stain_fit_images: int = 32
+
+    def __post_init__(self) -> None:
+        if self.stain_norm not in ("none", "reinhard", "macenko"):
+            raise ConfigError(
+                f"train.stain_norm: expected none, reinhard or macenko, got {self.stain_norm!r}"
+            )
 
 
 @dataclass(frozen=True)

@@ -18,6 +18,7 @@ from leukodet.domains.homography import (
     reliability_problem,
 )
 from leukodet.domains.images import read_rgb
+from leukodet.domains.known import box_errors, known_homography, warp
 from leukodet.domains.labels import ImageLabels, read_image_labels
 from leukodet.domains.mapping import inscribed_box, map_box, map_points
 from leukodet.domains.transfer import transfer_labels
@@ -26,7 +27,6 @@ from leukodet.synth import render_field
 from leukodet.synth.domains import degrade, domain_params
 
 from ..conftest import shared_data
-from .pairs import box_errors, known_homography, warp
 
 SIZE = 800
 MAX_BOX_ERROR_PX = 2.0

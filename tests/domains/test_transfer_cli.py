@@ -12,6 +12,7 @@ from click.testing import CliRunner
 from leukodet.cli import main
 from leukodet.domains.homography import centre_to_edge
 from leukodet.domains.images import read_rgb, write_png
+from leukodet.domains.known import known_homography, warp
 from leukodet.domains.labels import read_image_labels
 from leukodet.domains.mapping import map_box
 from leukodet.records import LLD_CLASSES, Dataset, ImageRecord, lld_schema, load_source
@@ -20,7 +21,6 @@ from leukodet.records.yolo_io import cells_to_lines
 from leukodet.synth import render_field
 
 from ..conftest import shared_data
-from .pairs import known_homography, warp
 
 SIZE = 640
 REPORT_KEYS = {"inliers", "inlier_ratio", "reprojection_rmse_px", "accepted", "dropped_boxes", "homography"}

@@ -45,3 +45,26 @@ def test_cli_needs_target_data(domains: tuple[Path, Path], tmp_path: Path) -> No
     res = CliRunner().invoke(main, ["train", "--data", str(domains[0]), "--out", str(tmp_path / "r"),
                                     "--adapt", "confmix"])  # fmt: skip
     assert res.exit_code == 2 and "--target-data" in res.output
+
+
+def test_stain_normalisation_travels_in_the_checkpoint(domains: tuple[Path, Path], tmp_path: Path) -> None:
+    from leukodet import Detector
+    from leukodet.data.stain import StainNormalizer
+
+    source, target = domains
+    summary = api.train(source, model="test_tiny", epochs=1, imgsz=128, batch=4, out=tmp_path / "run",
+                        overrides=["train.stain_norm=reinhard", "train.attributes=false"], progress=False)  # fmt: skip
+    det = Detector.load(summary["best"])
+    assert det.stain.method == "reinhard" and len(det.stain.reference["mean"]) == 3
+    calls: list[int] = []
+
+    class Spy(StainNormalizer):
+        def __call__(self, image):  # type: ignore[no-untyped-def]
+            calls.append(1)
+            return super().__call__(image)
+
+    det.stain = Spy(det.stain.method, det.stain.reference)
+    fields = sorted(str(p) for p in (target.parent / "images" / "train").glob("*.png"))[:2]
+    assert len(det.predict(fields)) == 2 and len(calls) == 2  # prediction applies the training reference
+    with pytest.raises(Exception, match="train.stain_norm"):
+        api.train(source, model="test_tiny", epochs=1, out=tmp_path / "bad", overrides=["train.stain_norm=x"])

@@ -308,3 +308,26 @@ def export(weights: str, format_: str, out: str, imgsz: int | None, opset: int, 
     """Export a checkpoint: detector, NMS and AttriHead in one ONNX graph with its metadata (docs/onnx.md)."""
     path = api.export(weights, out, format=format_, imgsz=imgsz, opset=opset, overwrite=overwrite)
     click.echo(f"wrote {path}", err=True)
+
+
+@main.command()
+@click.argument("data")
+@click.option(
+    "--weights", "weights", multiple=True, required=True, help="Checkpoint(s); repeat or comma-separate."
+)
+@click.option("--split", default="test", show_default=True)
+@click.option("--out", default=None, help="Folder for domains.json and domains.md.")
+@click.option("--imgsz", type=int, default=None, help="Default: each checkpoint's size.")
+@click.option("--conf-op", type=float, default=0.25, show_default=True, help="Operating-point threshold.")
+@click.option("--device", default="cpu", show_default=True)
+@_progress
+@_user_errors
+def domains(
+    data: str, weights: tuple[str, ...], split: str, out: str | None, imgsz: int | None, conf_op: float,
+    device: str, progress: bool | None,
+) -> None:  # fmt: skip
+    """Score every model on every domain subset of DATA's split: the domain-shift matrix (docs/domains.md)."""
+    paths = [w for item in weights for w in item.split(",") if w]
+    doc = api.domains(data, paths, split=split, out=out, imgsz=imgsz, conf_op=conf_op, device=device,
+                      progress=_show_progress(progress))  # fmt: skip
+    click.echo(json.dumps(doc))

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import cv2
 import numpy as np
@@ -61,6 +61,8 @@ class DetectionDataset(Dataset[Sample]):
         augment: augmentation settings, or ``None`` for evaluation (letterbox only).
         cache: keep decoded, resized images in RAM.
         seed: base seed; sample ``i`` of epoch ``e`` uses ``(seed, e, i)``.
+        stain: colour normalisation applied to every decoded image (e.g. a fitted
+            :class:`~leukodet.data.stain.StainNormalizer`).
     """
 
     def __init__(
@@ -72,8 +74,10 @@ class DetectionDataset(Dataset[Sample]):
         augment: AugmentConfig | None = None,
         cache: bool = False,
         seed: int = 0,
+        stain: Callable[[np.ndarray], np.ndarray] | None = None,
     ) -> None:
         self.records = list(records)
+        self.stain = stain
         self.num_classes = num_classes
         self.schema = schema
         self.imgsz = imgsz
@@ -120,6 +124,7 @@ class DetectionDataset(Dataset[Sample]):
             image = self._cache[index]
         else:
             image = load_image(str(self.records[index].path), self.imgsz)
+            image = self.stain(image) if self.stain is not None else image
             if self._cache is not None:
                 self._cache[index] = image
         return image, image.shape[1] / self.records[index].width

@@ -22,6 +22,7 @@ from torch.utils.data import DataLoader, RandomSampler
 from ..config import AdaptConfig, RunConfig
 from ..data.dataset import DetectionDataset
 from ..data.sample import Batch, collate
+from ..data.stain import StainNormalizer
 from ..losses.confmix import (
     box_uncertainty,
     mix_images,
@@ -51,10 +52,12 @@ def target_records(source: str) -> list[ImageRecord]:
     return [r.with_(cells=(), labeled_regions=None) for r in records]
 
 
-def target_loader(records: list[ImageRecord], imgsz: int, batch: int, seed: int) -> DataLoader[Any]:
-    """Letterboxed target images in random order, ``batch`` per step (the last short batch dropped when
-    there are enough images)."""
-    dataset = DetectionDataset(records, 0, AttributeSchema(), imgsz, None)
+def target_loader(
+    records: list[ImageRecord], imgsz: int, batch: int, seed: int, stain: StainNormalizer | None = None
+) -> DataLoader[Any]:
+    """Letterboxed (and colour-normalised, with ``stain``) target images in random order, ``batch`` per step
+    (the last short batch dropped when there are enough images)."""
+    dataset = DetectionDataset(records, 0, AttributeSchema(), imgsz, None, stain=stain)
     gen = torch.Generator().manual_seed(seed)
     size = min(batch, len(dataset))
     return DataLoader(
@@ -77,10 +80,14 @@ class ConfMixLoss:
         self._batches: Iterator[Batch] | None = None
 
     @classmethod
-    def from_config(cls, run: RunConfig, criterion: DetectionCriterion, batch: int) -> ConfMixLoss:
-        """Build the loss and its target loader from a run config (``batch``: source images per process)."""
+    def from_config(
+        cls, run: RunConfig, criterion: DetectionCriterion, batch: int, stain: StainNormalizer | None = None
+    ) -> ConfMixLoss:
+        """Build the loss and its target loader from a run config (``batch``: source images per process;
+        ``stain``: the run's colour normalisation, applied to the target images too)."""
         records = target_records(run.adapt.target_data)
-        return cls(criterion, run.adapt, target_loader(records, run.train.imgsz, batch, run.train.seed))
+        loader = target_loader(records, run.train.imgsz, batch, run.train.seed, stain)
+        return cls(criterion, run.adapt, loader)
 
     def _target_images(self, n: int, device: torch.device) -> Tensor:
         """``n`` letterboxed target images (cycling through the target set; repeated when it is small)."""

@@ -9,15 +9,16 @@ Writes are atomic (temporary file + rename); a tampered or foreign file gives :c
 from __future__ import annotations
 
 import hashlib
+import io
 import json
-import os
 import pickle
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import torch
 from torch import Tensor
+
+from ..records.files import atomic_write_bytes
 
 __all__ = ["FORMAT", "CheckpointError", "state_digest", "save_checkpoint", "load_checkpoint"]
 
@@ -58,14 +59,9 @@ def save_checkpoint(
         "train_state": train_state,
         "digest": state_digest(ema if ema is not None else model),
     }
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    try:
-        torch.save(payload, tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    buffer = io.BytesIO()
+    torch.save(payload, buffer)
+    atomic_write_bytes(path, buffer.getvalue())
     return path
 
 

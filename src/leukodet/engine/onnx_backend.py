@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from ..data.stain import StainNormalizer
 from ..eval.prediction import AttributeCall
 from ..model.postprocess import Detections
 from .attributes import decode_attributes
@@ -98,6 +99,7 @@ class OnnxDetector(Detector):
         self.device = torch.device("cpu")  # where the detections land
         self.metadata: dict[str, Any] = meta["metadata"]
         self.class_names = [str(c) for c in self.metadata["classes"]]
+        self.stain = StainNormalizer.from_dict(self.metadata.get("stain_norm"))
         self.imgsz = meta["imgsz"]
         self.stride: int = meta["stride"]
         self.attributes = meta["attributes"]

@@ -22,8 +22,6 @@ from __future__ import annotations
 
 import io
 import json
-import os
-import tempfile
 import warnings
 from pathlib import Path
 from typing import Any
@@ -36,6 +34,7 @@ from .. import __version__
 from ..model.attrihead import ROI_SIZE, TAPS, boxes_on_map
 from ..model.decode import decode_boxes
 from ..model.detector import Detector as DetectorModel
+from ..records.files import atomic_write_bytes
 from .checkpoint import state_digest
 from .predict import Detector
 
@@ -238,13 +237,5 @@ def export_onnx(
     proto = onnx.load_from_string(_trace(graph, det.imgsz, opset, outputs))
     digest = state_digest(det.model.state_dict())
     onnx.helper.set_model_props(proto, _metadata_props(det, Path(weights), digest, outputs, opset))
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".model.", suffix=".onnx.tmp", dir=target.parent)
-    os.close(fd)
-    try:
-        onnx.save(proto, tmp)
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    atomic_write_bytes(target, proto.SerializeToString())
     return target

@@ -19,6 +19,7 @@ from PIL import Image
 
 from ..data.dataset import load_image
 from ..data.sample import Sample, collate
+from ..data.stain import StainNormalizer
 from ..data.transforms import letterbox
 from ..eval.prediction import AttributeCall, Prediction
 from ..model.config import ModelConfig
@@ -82,6 +83,7 @@ class Detector:
         self.class_names: list[str] = list(metadata["classes"])
         self.imgsz: int = int(metadata["imgsz"])
         self.attributes: dict[str, list[str]] = attribute_schema_of(self.model, metadata)
+        self.stain = StainNormalizer.from_dict(metadata.get("stain_norm"))
 
     @classmethod
     def load(cls, path: str | Path, device: str | torch.device = "cpu") -> Detector:
@@ -125,6 +127,8 @@ class Detector:
         out: list[Prediction] = []
         for start in range(0, len(images), batch):
             samples = [_as_sample(im, start + i) for i, im in enumerate(images[start : start + batch])]
+            if self.stain.method != "none":
+                samples = [replace(s, image=self.stain(s.image)) for s in samples]
             tiled = [needs_tiling(*s.orig_size, size, tile) for s in samples]
             whole = [letterbox(s, size) for s, t in zip(samples, tiled) if not t]
             flat = iter(self._predict_letterboxed(whole, conf, iou, max_det, multi_label) if whole else [])

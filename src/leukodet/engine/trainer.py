@@ -22,6 +22,7 @@ from ..config import RunConfig
 from ..data.dataset import DetectionDataset
 from ..data.patches import patch_records
 from ..data.sample import collate
+from ..data.stain import fit_on_records
 from ..losses.criterion import DetectionCriterion
 from ..model.anchors import box_sizes_for_input, check_anchors
 from ..model.registry import create_model, resolve_model_name
@@ -108,12 +109,14 @@ class Trainer:
         self.model = self._build_model().to(self.device)
         if self.dist.distributed and t.sync_bn:
             convert_sync_batchnorm(self.model, self.device)
+        self.stain = fit_on_records(t.stain_norm, self.data.train, t.stain_fit_images, t.imgsz)
         self.train_set = DetectionDataset(
-            self.data.train, len(self.data.classes), self.data.schema, t.imgsz, cfg.augment, t.cache, t.seed
-        )
+            self.data.train, len(self.data.classes), self.data.schema, t.imgsz, cfg.augment, t.cache, t.seed,
+            self.stain,
+        )  # fmt: skip
         self.train_loader = self._loader(self.train_set, t.batch, self.dist, shuffle=True)
         val_set = DetectionDataset(
-            self.data.val, len(self.data.classes), self.data.schema, t.imgsz, None, t.cache
+            self.data.val, len(self.data.classes), self.data.schema, t.imgsz, None, t.cache, stain=self.stain
         )
         has_val = bool(self.data.val) and self.dist.is_main
         self.val_loader = (
@@ -157,7 +160,7 @@ class Trainer:
                     f"{self.data.source}: --adapt needs a fully labelled source (no sparse method)"
                 )
             per_process = max(self.cfg.train.batch // self.dist.world_size, 1)
-            return ConfMixLoss.from_config(self.cfg, self.criterion, per_process)
+            return ConfMixLoss.from_config(self.cfg, self.criterion, per_process, self.stain)
         if self.sparse_method == "crop" or (
             self.sparse_method == "naive" and self.cfg.sparse.method == "auto"
         ):
@@ -205,11 +208,8 @@ class Trainer:
         )
         if changed:
             model.set_anchors(anchors)
-        log.info(
-            "anchors: best possible recall %.3f%s",
-            bpr,
-            " (refitted to the training boxes)" if changed else "",
-        )
+        note = " (refitted to the training boxes)" if changed else ""
+        log.info("anchors: best possible recall %.3f%s", bpr, note)
         return model
 
     def metadata(self, metrics: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -224,12 +224,14 @@ class Trainer:
             "imgsz": self.cfg.train.imgsz,
             "recipe": self.recipe,
             "sparse_method": self.sparse_method,
+            "stain_norm": self.stain.to_dict(),
             "config": self.cfg.to_dict(),
             "data": {
                 "source": self.data.source,
                 "train_images": len(self.data.train),
                 "train_boxes": train_boxes,
                 "val_images": len(self.data.val),
+                "domains": sorted({r.domain.name for r in self.data.train if not r.domain.is_empty()}),
             },
             "epoch": self.epoch,
             "metrics": metrics or {},

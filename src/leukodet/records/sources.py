@@ -14,7 +14,7 @@ from .diagnostics import DataError, Diagnostics
 from .images import IMAGE_SUFFIXES
 from .schema import AttributeSchema, Dataset, Domain, ImageRecord
 from .voc_io import is_voc_root, read_voc_split, voc_class_names, voc_split_ids
-from .vocab import LLD_CLASSES, WBCATT_CLASSES
+from .vocab import LLD_CLASSES, WBCATT_CLASSES, domain_from_path
 from .wbcatt_io import is_wbcatt_root, read_wbcatt_split, wbcatt_schema, wbcatt_splits
 from .yolo_dataset import read_yolo_split, scan_yolo_split
 
@@ -26,27 +26,33 @@ YAML_SPLITS: tuple[str, ...] = ("train", "val", "test")
 def load_source(source: str | Path, diag: Diagnostics | None = None) -> tuple[Dataset, Diagnostics]:
     """Read ``source`` (any supported form); returns the dataset and the diagnostics collected."""
     diag = diag or Diagnostics()
-    path = Path(source)
+    ds = _load(Path(source), diag)
+    records = [r if not r.domain.is_empty() else r.with_(domain=domain_from_path(r.path)) for r in ds.records]
+    return Dataset(records, ds.classes, ds.attributes), diag
+
+
+def _load(path: Path, diag: Diagnostics) -> Dataset:
+    """Dispatch on the kind of ``path`` (see :func:`load_source`)."""
     if not path.exists():
         raise DataError(f"{path}: no such file or folder")
     if path.is_file() and path.suffix.lower() in (".yaml", ".yml"):
-        return read_dataset_yaml(path, diag), diag
+        return read_dataset_yaml(path, diag)
     if path.is_file() and path.suffix.lower() == ".json":
         doc = load_coco_json(path)
         classes, schema = coco_classes(doc), coco_schema(doc) or AttributeSchema()
         diag.set_split("all")
         recs = read_coco(path, "all", [path.parent, path.parent.parent], classes, schema, diag)
-        return Dataset(recs, classes, schema), diag
+        return Dataset(recs, classes, schema)
     if path.is_dir():
         for name in ("data.yaml", "data.yml"):
             if (path / name).is_file():
-                return read_dataset_yaml(path / name, diag), diag
+                return read_dataset_yaml(path / name, diag)
         for probe, reader in ((is_voc_root, _voc), (is_wbcatt_root, _wbcatt), (is_bcdd_root, _bcdd)):
             if probe(path):
-                return reader(path, diag), diag
+                return reader(path, diag)
         images = _images_under(path)
         if images:
-            return _yolo_folder(path, images, diag), diag
+            return _yolo_folder(path, images, diag)
     raise DataError(
         f"{path}: cannot tell the dataset format (expected a dataset YAML, a COCO .json, a VOC root, a WBCAtt "
         "root, a BCDD folder or a YOLO images folder)"
@@ -126,7 +132,10 @@ def _names(raw: Any, where: str) -> list[str]:
 def read_dataset_yaml(path: Path, diag: Diagnostics) -> Dataset:
     """Read an ultralytics-style dataset YAML (``names``, ``attributes``, ``path``, ``train``/``val``/``test``).
 
-    Extensions: ``domain`` (a name like ``HCM_100x_C2`` or a mapping) applies to images without their own.
+    Extensions: ``domain`` (a name like ``HCM_100x_C2`` or a mapping) applies to images without their own; a
+    split entry may be a mapping ``{path: ..., domain: ...}`` to set a domain per split (or per entry). An
+    image's domain is, first found: its own (COCO ``domain``), its split entry's, the nearest folder of its
+    path named like an LLD subset, the YAML's ``domain``.
     """
     text = path.read_text(encoding="utf-8")
     try:
@@ -156,12 +165,35 @@ def read_dataset_yaml(path: Path, diag: Diagnostics) -> Dataset:
         diag.set_split(split)
         entries = doc[split] if isinstance(doc[split], list) else [doc[split]]
         for entry in entries:
+            entry, own = _split_entry(entry, where(split))
             target = root / str(entry)
             if not target.exists():
                 raise DataError(f"{where(split)}: split '{split}' names {target}, which does not exist")
             recs, schema = _read_split(target, split, root, classes, schema, diag)
-            records += [r if not r.domain.is_empty() else r.with_(domain=domain) for r in recs]
+            records += [
+                r if not r.domain.is_empty() else r.with_(domain=_first(own, r, domain)) for r in recs
+            ]
     return Dataset(records, classes, schema or AttributeSchema())
+
+
+def _split_entry(entry: Any, where: str) -> tuple[Any, Domain]:
+    """A split entry and its own domain: ``{path: ..., domain: ...}`` or a plain path (no domain)."""
+    if not isinstance(entry, dict):
+        return entry, Domain()
+    unknown = set(entry) - {"path", "domain"}
+    if "path" not in entry or unknown:
+        raise DataError(
+            f"{where}: a split entry mapping takes 'path' and 'domain' (got {', '.join(map(str, entry))})"
+        )
+    return entry["path"], _domain(entry.get("domain"), where)
+
+
+def _first(own: Domain, rec: ImageRecord, default: Domain) -> Domain:
+    """The split entry's domain, else the image folder's LLD name, else the YAML's default."""
+    if not own.is_empty():
+        return own
+    from_path = domain_from_path(rec.path)
+    return from_path if not from_path.is_empty() else default
 
 
 def _domain(raw: Any, where: str) -> Domain:

@@ -5,6 +5,8 @@ One source of truth for names (Rehman et al. 2025, Sec. 3.3 and Table 3; referen
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from .schema import AttributeSchema, Domain
 
 __all__ = [
@@ -16,6 +18,7 @@ __all__ = [
     "WBCATT_TO_LLD",
     "LLD_DOMAINS",
     "lld_schema",
+    "domain_from_path",
     "domain_of",
 ]
 
@@ -89,6 +92,15 @@ LLD_DOMAINS: tuple[str, ...] = tuple(
 def lld_schema() -> AttributeSchema:
     """The LLD attribute schema (7 binary attributes, cell size first)."""
     return AttributeSchema.from_mapping(LLD_ATTRIBUTES)
+
+
+def domain_from_path(path: str | Path) -> Domain:
+    """The domain named by the nearest folder of ``path`` called like an LLD subset (``.../LCM_40x_C1/...``);
+    an empty :class:`Domain` when no folder is."""
+    for part in reversed(Path(path).parent.parts):
+        if part in LLD_DOMAINS:
+            return Domain.from_name(part)
+    return Domain()
 
 
 def domain_of(name: str) -> Domain:
