@@ -194,16 +194,12 @@ def val(
     import json
 
     from .engine.predict import Detector
-    from .engine.validate import evaluate_records
+    from .engine.validate import evaluate_records, load_split
     from .records.files import atomic_write_text
 
     det = Detector.load(weights, device)
-    ds, _ = load_source(data)
-    if split not in ds.splits:
-        raise DataError(f"{data}: no split {split!r} (found: {', '.join(ds.splits)})")
-    metrics = evaluate_records(
-        det, ds.split(split), ds, imgsz=imgsz, batch=batch, conf_op=conf_op, progress=progress
-    )
+    ds, records = load_split(data, split)
+    metrics = evaluate_records(det, records, ds, imgsz=imgsz, batch=batch, conf_op=conf_op, progress=progress)
     metrics = {"weights": str(weights), "data": str(data), "split": split, **metrics}
     if json_out is not None:
         atomic_write_text(Path(json_out), json.dumps(metrics, indent=1) + "\n")

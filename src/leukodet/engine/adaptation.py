@@ -102,20 +102,20 @@ class ConfMixLoss:
         return torch.cat(images)[:n].to(device)
 
     def __call__(self, model: nn.Module, batch: Batch) -> tuple[Tensor, dict[str, Tensor]]:
-        out, total, terms = forward_with_loss(model, batch, self.criterion)
+        _, total, terms = forward_with_loss(model, batch, self.criterion)
         if self.fraction < self.cfg.burn_in:
             return total, terms
         target = self._target_images(len(batch.images), batch.images.device)
         with torch.no_grad():
             pseudo, cells, stats = self.pseudo_labels(model, target)
+        targets = mix_targets(batch.targets, pseudo, cells)
         mixed = replace(
             batch,
             images=mix_images(batch.images, target, cells),
-            targets=mix_targets(batch.targets, pseudo, cells),
-            attributes=batch.attributes.new_zeros((0, 0)),
+            targets=targets,
+            attributes=batch.attributes.new_zeros((len(targets), 0)),  # no attribute labels on mixed images
             regions=[None] * len(batch.images),
         )
-        mixed = replace(mixed, attributes=mixed.attributes.new_zeros((len(mixed.targets), 0)))
         _, mix_total, mix_terms = forward_with_loss(model, mixed, self.criterion)
         logged = {**terms, **{f"mix_{k}": v.detach() for k, v in mix_terms.items()}, **stats}
         return total + self.cfg.gain * mix_total, logged

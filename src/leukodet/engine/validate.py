@@ -29,6 +29,7 @@ __all__ = [
     "domain_matrix",
     "evaluate_records",
     "group_by_domain",
+    "load_split",
     "matrix_markdown",
     "write_matrix",
 ]
@@ -67,6 +68,14 @@ def evaluate_records(
         dataset_attributes=ds.attributes,
     )
     return {"imgsz": dataset.imgsz, **metrics}
+
+
+def load_split(data: str | Path, split: str) -> tuple[Dataset, list[ImageRecord]]:
+    """The dataset at ``data`` and the records of its ``split``; a clear error naming the splits it has."""
+    ds, _ = load_source(data)
+    if split not in ds.splits:
+        raise DataError(f"{data}: no split {split!r} (found: {', '.join(ds.splits)})")
+    return ds, ds.split(split)
 
 
 def group_by_domain(records: Sequence[ImageRecord]) -> dict[str, list[ImageRecord]]:
@@ -113,11 +122,8 @@ def domain_matrix(
     """
     if not weights:
         raise DataError("give at least one --weights")
-    ds, _ = load_source(data)
-    if split not in ds.splits:
-        raise DataError(f"{data}: no split {split!r} (found: {', '.join(ds.splits)})")
-    groups = group_by_domain(ds.split(split))
-    columns = {**groups, ALL: ds.split(split)}
+    ds, records = load_split(data, split)
+    columns = {**group_by_domain(records), ALL: records}
     rows = []
     for w in weights:
         det = Detector.load(w, device)

@@ -79,15 +79,15 @@ def region_boxes(size: tuple[int, int], grid: int = 2) -> Tensor:
     return torch.tensor(cells, dtype=torch.float32)
 
 
+def _inside_rows(boxes: Tensor, cells: Tensor) -> Tensor:
+    """``[N]``: whether box ``i``'s centre lies in cell ``i`` (``cells`` ``[N, 4]``; left/top edges inclusive)."""
+    cx, cy = (boxes[..., 0] + boxes[..., 2]) / 2, (boxes[..., 1] + boxes[..., 3]) / 2
+    return (cx >= cells[..., 0]) & (cx < cells[..., 2]) & (cy >= cells[..., 1]) & (cy < cells[..., 3])
+
+
 def _inside(boxes: Tensor, cells: Tensor) -> Tensor:
-    """``[N, C]``: whether each box's centre lies in each cell (left/top edges inclusive)."""
-    cx, cy = (boxes[:, 0] + boxes[:, 2]) / 2, (boxes[:, 1] + boxes[:, 3]) / 2
-    return (
-        (cx[:, None] >= cells[None, :, 0])
-        & (cx[:, None] < cells[None, :, 2])
-        & (cy[:, None] >= cells[None, :, 1])
-        & (cy[:, None] < cells[None, :, 3])
-    )
+    """``[N, C]``: whether each box's centre lies in each of the ``[C, 4]`` cells."""
+    return _inside_rows(boxes[:, None, :], cells[None, :, :])
 
 
 def region_confidence(boxes: Tensor, confidence: Tensor, cells: Tensor) -> Tensor:
@@ -110,11 +110,9 @@ def mix_targets(source_targets: Tensor, pseudo: Tensor, cells: Tensor) -> Tensor
     """Labels of the mixed images (rows ``image, class, x1, y1, x2, y2``): the source rows whose centre is
     outside their image's cell, then the ``pseudo`` rows whose centre is inside it, clipped to the cell."""
     cells = cells.to(source_targets.device)
-    keep_src = ~_inside(source_targets[:, 2:6], cells)[
-        torch.arange(len(source_targets)), source_targets[:, 0].long()
-    ]
-    own = cells[pseudo[:, 0].long()] if len(pseudo) else pseudo.new_zeros((0, 4))
-    in_cell = _inside(pseudo[:, 2:6], own)[torch.arange(len(pseudo)), torch.arange(len(pseudo))]
+    keep_src = ~_inside_rows(source_targets[:, 2:6], cells[source_targets[:, 0].long()])
+    own = cells[pseudo[:, 0].long()]
+    in_cell = _inside_rows(pseudo[:, 2:6], own)
     kept = pseudo[in_cell].clone()
     own = own[in_cell]
     kept[:, 2:4] = torch.maximum(kept[:, 2:4], own[:, :2])
