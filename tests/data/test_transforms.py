@@ -5,9 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from leukodet.config import AugmentConfig
-from leukodet.data.dataset import DetectionDataset
+from leukodet.data.dataset import DetectionDataset, load_image
 from leukodet.data.sample import Sample, collate
 from leukodet.data.transforms import affine, flip_lr, letterbox, mixup, mosaic
 from leukodet.records import Cell, ImageRecord
@@ -81,3 +82,11 @@ def test_dataset_skips_invalid_boxes_counted(tmp_path: Path) -> None:
     batch = collate([aug[i] for i in range(4)])
     assert batch.images.shape == (4, 3, 64, 64) and batch.targets.shape[1] == 6
     assert all(r is not None for r in batch.regions)
+
+
+def test_load_image_says_missing_or_undecodable(tmp_path: Path) -> None:
+    with pytest.raises(OSError, match="image file does not exist"):
+        load_image(str(tmp_path / "nope.png"))
+    (tmp_path / "bad.png").write_bytes(b"not a png")
+    with pytest.raises(OSError, match="cannot decode image"):
+        load_image(str(tmp_path / "bad.png"))

@@ -41,6 +41,23 @@ def test_confmix_run_logs_mixed_terms(domains: tuple[Path, Path], tmp_path: Path
     assert float(row["train/n_pseudo"]) > 0  # with the floors at ~0 the untrained model yields pseudo-labels
 
 
+def test_variant_without_target_negatives_trains_pseudo_labels(
+    domains: tuple[Path, Path], tmp_path: Path
+) -> None:
+    """``adapt.target_negatives=false``: the pasted cell is unlabelled but for its pseudo-labels, which enter
+    as Eq. 7 terms (logged as mix_loss_pl_*)."""
+    source, target = domains
+    overrides = ["adapt.method=confmix", f"adapt.target_data={target}", "adapt.det_conf=0.0001",
+                 "adapt.pl_conf=0.0001", "adapt.target_negatives=false", "train.attributes=false"]  # fmt: skip
+    api.train(source, model="test_tiny", epochs=1, imgsz=128, batch=4, out=tmp_path / "run",
+              overrides=overrides, progress=False)  # fmt: skip
+    with open(tmp_path / "run" / "results.csv", newline="") as fh:
+        row = next(csv.DictReader(fh))
+    assert float(row["train/n_pseudo"]) > 0
+    assert {"train/mix_loss_pl_box", "train/mix_loss_pl_obj", "train/mix_loss_pl_cls"} <= set(row)
+    assert float(row["train/mix_loss_pl_obj"]) > 0
+
+
 def test_cli_needs_target_data(domains: tuple[Path, Path], tmp_path: Path) -> None:
     res = CliRunner().invoke(main, ["train", "--data", str(domains[0]), "--out", str(tmp_path / "r"),
                                     "--adapt", "confmix"])  # fmt: skip

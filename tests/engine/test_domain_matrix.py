@@ -51,6 +51,19 @@ def test_split_entry_domain_beats_folder_and_default(tmp_path: Path) -> None:
         load_source(tmp_path / "bad.yaml")
 
 
+def test_coco_splits_listed_from_a_parent_yaml(tmp_path: Path) -> None:
+    """COCO file names are relative to their dataset root (above ``annotations/``), not to a YAML elsewhere;
+    the domain comes from the COCO ``domain`` extension."""
+    for name, domain in (("hcm", "HCM_100x_C2"), ("lcm", "LCM_100x_C2")):
+        api.synth(tmp_path / name, images=10, seed=3, size=96, domain=domain)
+    doc = {"names": list(LLD_CLASSES), "test": ["hcm/annotations/test.json", "lcm/annotations/test.json"]}
+    (tmp_path / "both.yaml").write_text(yaml.safe_dump(doc))
+    ds, _ = load_source(tmp_path / "both.yaml")
+    test = ds.split("test")
+    assert [r.domain.name for r in test] == ["HCM_100x_C2", "LCM_100x_C2"]
+    assert all(r.path.is_file() and r.path.parent.parent.parent.name in ("hcm", "lcm") for r in test)
+
+
 @pytest.fixture(scope="module")
 def two_domains(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     root = tmp_path_factory.mktemp("domains")

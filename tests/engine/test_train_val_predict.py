@@ -98,3 +98,22 @@ def test_cli_refuses_existing_run_and_bad_data(synth_data: Path, tmp_path: Path)
         text=True,
     )
     assert proc.returncode == 2 and "no 'train' split" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def _lr(run: Path) -> float:
+    """The LR logged at the end of the first epoch."""
+    head, first = (run / "results.csv").read_text().splitlines()[:2]
+    return float(first.split(",")[head.split(",").index("lr")])
+
+
+def test_fine_tune_from_a_checkpoint_scales_the_lr(synth_data: Path, tmp_path: Path) -> None:
+    """Starting from trained weights, every LR is ``train.finetune_lr`` (0.1) times the from-scratch one, so a
+    fresh optimiser does not wreck the trained detector; ``finetune_lr=1`` restores the from-scratch LR."""
+    _train(synth_data, tmp_path / "scratch", epochs=1)
+    best = str(tmp_path / "scratch" / "weights" / "best.pt")
+    for scale, name in ((None, "ft"), (1.0, "ft1")):
+        extra = [] if scale is None else [f"train.finetune_lr={scale}"]
+        api.train(synth_data, model=best, epochs=1, imgsz=160, batch=4, out=tmp_path / name, progress=False,
+                  overrides=["augment.mosaic=0.5", "train.warmup_epochs=0.5", *extra])  # fmt: skip
+    assert _lr(tmp_path / "ft") == pytest.approx(0.1 * _lr(tmp_path / "scratch"), rel=1e-6)
+    assert _lr(tmp_path / "ft1") == pytest.approx(_lr(tmp_path / "scratch"), rel=1e-6)

@@ -11,6 +11,7 @@ from leukodet.losses.confmix import (
     box_uncertainty,
     mix_images,
     mix_targets,
+    outside_cell,
     progressive_delta,
     pseudo_confidence,
     region_boxes,
@@ -81,3 +82,18 @@ def test_mix_targets_keeps_outside_source_and_inside_pseudo() -> None:
     out = mix_targets(source, pseudo, cells)
     assert out.tolist() == [[0, 2, 60, 60, 80, 80], [1, 1, 10, 10, 20, 20], [0, 4, 30, 30, 50, 50]]
     assert mix_targets(source, pseudo[:0], cells).shape == (2, 6)
+
+
+def test_outside_cell_is_the_complement_of_the_cell() -> None:
+    """The labelled region of a mixed image when the pasted cell is unlabelled: on every detection level a grid
+    cell is masked in exactly when its centre lies outside the pasted cell."""
+    from leukodet.losses.sparse import region_masks
+
+    cell = torch.tensor([32.0, 0.0, 64.0, 32.0])  # the top-right quarter of a 64 × 64 image
+    rects = outside_cell(cell, (64, 64))
+    areas = (rects[:, 2] - rects[:, 0]).clamp(min=0) * (rects[:, 3] - rects[:, 1]).clamp(min=0)
+    assert float(areas.sum()) == 64 * 64 - 32 * 32
+    for mask, stride in zip(region_masks([rects], [(8, 8), (4, 4), (2, 2)], [8, 16, 32], 3), [8, 16, 32]):
+        centres = (torch.arange(64 // stride) + 0.5) * stride
+        inside = (centres[None, :] >= 32) & (centres[:, None] < 32)  # [y, x]: in the top-right quarter
+        assert torch.equal(mask[0, 0].bool(), ~inside)

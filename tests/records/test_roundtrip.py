@@ -91,3 +91,15 @@ def test_per_image_domains_need_coco(tmp_path: Path) -> None:
         write_dataset(ds, tmp_path / "o", "lld12")
     back, _ = load_source(write_dataset(ds, tmp_path / "c", "coco"))
     assert {r.domain.name for r in back.records} == {"HCM_100x_C2", "LCM_40x_C1"}
+
+
+@pytest.mark.parametrize("fmt", ["coco", "yolo"])
+def test_dataset_without_splits_reads_back_as_all(tmp_path: Path, fmt: str) -> None:
+    """A source without splits is one split ``all``; ``convert`` writes it so, and the YAML must read back."""
+    ds = lld_dataset(tmp_path / "src")
+    single = Dataset([r.with_(split="all") for r in ds.records], ds.classes, AttributeSchema())
+    single = _strip(single, attributes=False, regions=False)
+    write_dataset(single, tmp_path / "out", fmt)
+    back, _ = load_source(tmp_path / "out" / "data.yaml")
+    assert back.splits == ["all"] and len(back.split("all")) == len(single.records)
+    _assert_same(single, back)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 from collections import Counter
 from collections.abc import Callable, Sequence
+from pathlib import Path
 
 import cv2
 import numpy as np
@@ -40,7 +41,9 @@ def load_image(path: str, max_side: int | None = None) -> np.ndarray:
     """Decode an image as RGB ``uint8[H, W, 3]``; optionally downscale so the long side is ``max_side``."""
     image = cv2.imread(path, cv2.IMREAD_COLOR)
     if image is None:
-        raise OSError(f"{path}: cannot decode image")
+        raise OSError(
+            f"{path}: {'cannot decode image' if Path(path).is_file() else 'image file does not exist'}"
+        )
     image = cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
     if max_side is not None:
         h, w = image.shape[:2]

@@ -27,13 +27,17 @@ from ..losses.confmix import (
     box_uncertainty,
     mix_images,
     mix_targets,
+    outside_cell,
     progressive_delta,
     pseudo_confidence,
     region_boxes,
     region_confidence,
 )
 from ..losses.criterion import DetectionCriterion
+from ..losses.sparse import loss_pl, region_masks
+from ..model import DEFAULT_STRIDES
 from ..model.decode import decode_boxes
+from ..model.output import DetectorOutput
 from ..model.postprocess import postprocess_decoded
 from ..records.diagnostics import DataError
 from ..records.schema import AttributeSchema, ImageRecord
@@ -108,17 +112,56 @@ class ConfMixLoss:
         target = self._target_images(len(batch.images), batch.images.device)
         with torch.no_grad():
             pseudo, cells, stats = self.pseudo_labels(model, target)
-        targets = mix_targets(batch.targets, pseudo, cells)
+        images = mix_images(batch.images, target, cells)
+        if self.cfg.target_negatives:
+            _, mix_total, mix_terms = self._mixed_loss(
+                model, batch, images, mix_targets(batch.targets, pseudo, cells)
+            )
+        else:
+            mix_total, mix_terms = self._mixed_loss_unlabelled_cell(model, batch, images, pseudo, cells)
+        logged = {**terms, **{f"mix_{k}": v.detach() for k, v in mix_terms.items()}, **stats}
+        return total + self.cfg.gain * mix_total, logged
+
+    def _mixed_loss(
+        self,
+        model: nn.Module,
+        batch: Batch,
+        images: Tensor,
+        targets: Tensor,
+        masks: list[Tensor] | None = None,
+    ) -> tuple[DetectorOutput, Tensor, dict[str, Tensor]]:
+        """Forward and detection loss of the mixed ``images`` with ``targets`` (and per-level cell ``masks``)."""
         mixed = replace(
             batch,
-            images=mix_images(batch.images, target, cells),
+            images=images,
             targets=targets,
             attributes=batch.attributes.new_zeros((len(targets), 0)),  # no attribute labels on mixed images
             regions=[None] * len(batch.images),
         )
-        _, mix_total, mix_terms = forward_with_loss(model, mixed, self.criterion)
-        logged = {**terms, **{f"mix_{k}": v.detach() for k, v in mix_terms.items()}, **stats}
-        return total + self.cfg.gain * mix_total, logged
+        return forward_with_loss(model, mixed, self.criterion, masks)
+
+    def _mixed_loss_unlabelled_cell(
+        self, model: nn.Module, batch: Batch, images: Tensor, pseudo: Tensor, cells: Tensor
+    ) -> tuple[Tensor, dict[str, Tensor]]:
+        """``adapt.target_negatives=false``: the source part is labelled (Eq. 4 region masks), the pasted cell
+        is not; its pseudo-labels add Eq. 7's positive-only terms at ConfMix's full weight (the loss gains)."""
+        crit, device = self.criterion, images.device
+        h, w = images.shape[-2:]
+        sizes = [(h // s, w // s) for s in DEFAULT_STRIDES]
+        regions = [outside_cell(c, (h, w)) for c in cells.cpu()]
+        masks = [m.to(device) for m in region_masks(regions, sizes, DEFAULT_STRIDES, 3)]
+        source = mix_targets(batch.targets, pseudo[:0], cells)
+        out, mix_total, mix_terms = self._mixed_loss(model, batch, images, source, masks)
+        inside = mix_targets(batch.targets[:0], pseudo, cells)
+        if len(inside):
+            strides = torch.tensor(out.strides, device=device)
+            assigned = crit.assign(out.levels, out.anchors, strides, inside)
+            pl = loss_pl(out.levels, assigned, crit.num_classes, crit.cfg.obj_balance)
+            gains = {"loss_pl_box": crit.cfg.box, "loss_pl_obj": crit.cfg.obj, "loss_pl_cls": crit.cfg.cls}
+            bs = crit.batch_size(images.shape[0], out.levels[0])
+            mix_total = mix_total + bs * sum(gains[k] * v for k, v in pl.items())
+            mix_terms = {**mix_terms, **pl}
+        return mix_total, mix_terms
 
     def pseudo_labels(self, model: nn.Module, target: Tensor) -> tuple[Tensor, Tensor, dict[str, Tensor]]:
         """Pseudo-labels ``[P, 6]`` (image, class, xyxy) above ``pl_conf``, the chosen region of each target

@@ -28,7 +28,13 @@ import torch.distributed as dist
 from torch import Tensor, nn
 from torch.utils.data import Sampler
 
-__all__ = ["DistContext", "GlobalBatchSampler", "CpuSyncBatchNorm2d", "convert_sync_batchnorm"]
+__all__ = [
+    "DistContext",
+    "GlobalBatchSampler",
+    "CpuSyncBatchNorm2d",
+    "convert_sync_batchnorm",
+    "resolve_device",
+]
 
 
 @dataclass(frozen=True)
@@ -211,3 +217,12 @@ def convert_sync_batchnorm(model: nn.Module, device: torch.device) -> nn.Module:
         else:
             convert_sync_batchnorm(child, device)
     return model
+
+
+def resolve_device(name: str) -> torch.device:
+    """``cpu``, ``cuda`` or a CUDA index; a clear error when CUDA is asked for but absent."""
+    if name == "cpu":
+        return torch.device("cpu")
+    if not torch.cuda.is_available():
+        raise ValueError(f"device {name!r} asked for, but CUDA is not available")
+    return torch.device(f"cuda:{name}" if name.isdigit() else name)

@@ -54,19 +54,22 @@ def short_lr(cfg: TrainConfig, num_classes: int) -> float:
 
 
 def build_optimizer(
-    model: nn.Module, cfg: TrainConfig, recipe: str, num_classes: int, accumulate: int
+    model: nn.Module, cfg: TrainConfig, recipe: str, num_classes: int, accumulate: int, lr_scale: float = 1.0
 ) -> torch.optim.Optimizer:
-    """Three parameter groups; weight decay scaled by the effective batch (``batch * accumulate / nominal``)."""
+    """Three parameter groups; weight decay scaled by the effective batch (``batch * accumulate / nominal``);
+    every LR times ``lr_scale`` (``train.finetune_lr`` when training starts from a trained checkpoint)."""
     decay, norm, bias = parameter_groups(model)
     wd = cfg.weight_decay * cfg.batch * accumulate / cfg.nominal_batch
     if recipe == "paper":
-        opt: torch.optim.Optimizer = torch.optim.SGD(bias, lr=cfg.lr0, momentum=cfg.momentum, nesterov=True)
+        lr = cfg.lr0 * lr_scale
+        opt: torch.optim.Optimizer = torch.optim.SGD(bias, lr=lr, momentum=cfg.momentum, nesterov=True)
     else:
-        opt = torch.optim.AdamW(bias, lr=short_lr(cfg, num_classes), betas=(0.9, 0.999), weight_decay=0.0)
+        lr = short_lr(cfg, num_classes) * lr_scale
+        opt = torch.optim.AdamW(bias, lr=lr, betas=(0.9, 0.999), weight_decay=0.0)
     opt.add_param_group({"params": decay, "weight_decay": wd})
     opt.add_param_group({"params": norm, "weight_decay": 0.0})
     for group in opt.param_groups:
-        group["initial_lr"] = group["lr"]
+        group["initial_lr"], group["lr_scale"] = group["lr"], lr_scale
     return opt
 
 
@@ -110,7 +113,7 @@ class Schedule:
             target = group["initial_lr"] * factor
             if it < self.warmup_iters:
                 w = it / self.warmup_iters
-                start = self.warmup_bias_lr if i == 0 else 0.0
+                start = self.warmup_bias_lr * group.get("lr_scale", 1.0) if i == 0 else 0.0
                 group["lr"] = start + (target - start) * w
                 if "momentum" in group:
                     group["momentum"] = self.warmup_momentum + (self.momentum - self.warmup_momentum) * w

@@ -32,13 +32,13 @@ from ..records.sources import load_source
 from .adaptation import ConfMixLoss
 from .budget import TimeBudget
 from .checkpoint import load_checkpoint, save_checkpoint
-from .distributed import DistContext, GlobalBatchSampler, convert_sync_batchnorm
+from .distributed import DistContext, GlobalBatchSampler, convert_sync_batchnorm, resolve_device
 from .loop import StepState, default_loss, evaluate_model, fitness, train_one_epoch
 from .optim import ModelEMA, Schedule, build_optimizer, choose_recipe
 from .run_dir import RunDir
 from .sparse_training import SparseLoss, area_min_of, resolve_method
 
-__all__ = ["DataBundle", "load_data", "resolve_device", "Trainer"]
+__all__ = ["DataBundle", "load_data", "Trainer"]
 
 log = logging.getLogger("leukodet.train")
 
@@ -65,15 +65,6 @@ def load_data(source: str) -> DataBundle:
     if not ds.classes:
         raise DataError(f"{source}: the dataset names no classes")
     return DataBundle(str(source), list(ds.classes), ds.attributes, train, val)
-
-
-def resolve_device(name: str) -> torch.device:
-    """``cpu``, ``cuda`` or a CUDA index; a clear error when CUDA is asked for but absent."""
-    if name == "cpu":
-        return torch.device("cpu")
-    if not torch.cuda.is_available():
-        raise ValueError(f"device {name!r} asked for, but CUDA is not available")
-    return torch.device(f"cuda:{name}" if name.isdigit() else name)
 
 
 def _box_sizes(records: list[ImageRecord], imgsz: int) -> np.ndarray:
@@ -123,7 +114,15 @@ class Trainer:
             self._loader(val_set, 2 * t.batch, DistContext(), shuffle=False) if has_val else None
         )
         self.accumulate = max(round(t.nominal_batch / t.batch), 1) if self.recipe == "paper" else 1
-        self.optimizer = build_optimizer(self.model, t, self.recipe, len(self.data.classes), self.accumulate)
+        fine_tune = self.from_weights and not t.freeze_detector  # a trained detector: gentler steps
+        self.optimizer = build_optimizer(
+            self.model,
+            t,
+            self.recipe,
+            len(self.data.classes),
+            self.accumulate,
+            t.finetune_lr if fine_tune else 1.0,
+        )
         self.net = self._wrap(self.model)
         self.ema = ModelEMA(self.model, t.ema_decay, t.ema_tau)
         across = self.dist.mean if self.dist.distributed else None
@@ -185,7 +184,8 @@ class Trainer:
     def _build_model(self) -> torch.nn.Module:
         name, nc, t = self.cfg.model, len(self.data.classes), self.cfg.train
         head = {"attribute_sizes": self.attribute_sizes(), "attribute_dropout": t.attr_dropout}
-        if name.endswith(".pt") or Path(name).is_file():
+        self.from_weights = name.endswith(".pt") or Path(name).is_file()
+        if self.from_weights:
             ckpt = load_checkpoint(name)
             model = create_model(ckpt["metadata"]["model_config"]["name"], nc, **head)
             own = model.state_dict()

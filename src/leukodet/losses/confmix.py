@@ -14,7 +14,8 @@ The pieces of one adaptation step, each a named function:
   the image (ConfMix: 2 × 2); a cell without detections has confidence 0.
 * :func:`mix_images` / :func:`mix_targets` — the source image with the chosen target cell pasted in, and its
   labels: the source ground truth whose centre lies outside the cell plus the target pseudo-labels inside it
-  (clipped to the cell).
+  (clipped to the cell). :func:`outside_cell` gives the labelled region of a mixed image for the variant
+  ``adapt.target_negatives=false`` (the pasted cell unlabelled apart from its pseudo-labels).
 
 :class:`leukodet.engine.adaptation.ConfMixLoss` strings them into the training step; its loss is the source
 detection loss plus ``gain`` × the detection loss on the mixed images (ConfMix's consistency term).
@@ -32,6 +33,7 @@ __all__ = [
     "box_uncertainty",
     "mix_images",
     "mix_targets",
+    "outside_cell",
     "progressive_delta",
     "pseudo_confidence",
     "region_boxes",
@@ -104,6 +106,16 @@ def mix_images(source: Tensor, target: Tensor, cells: Tensor) -> Tensor:
     for b, (x1, y1, x2, y2) in enumerate(cells.round().long().tolist()):
         mixed[b, :, y1:y2, x1:x2] = target[b, :, y1:y2, x1:x2]
     return mixed
+
+
+def outside_cell(cell: Tensor, size: tuple[int, int]) -> Tensor:
+    """The part of an ``(H, W)`` image outside the xyxy ``cell`` as ``[4, 4]`` xyxy rectangles (bands above and
+    below it, strips left and right of it; empty ones have zero area): the labelled region of a mixed image
+    when the pasted target cell is treated as unlabelled."""
+    h, w = float(size[0]), float(size[1])
+    x1, y1, x2, y2 = (float(v) for v in cell.tolist())
+    rects = [(0.0, 0.0, w, y1), (0.0, y2, w, h), (0.0, y1, x1, y2), (x2, y1, w, y2)]
+    return torch.tensor(rects, dtype=torch.float32)
 
 
 def mix_targets(source_targets: Tensor, pseudo: Tensor, cells: Tensor) -> Tensor:

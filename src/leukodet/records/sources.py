@@ -20,7 +20,8 @@ from .yolo_dataset import read_yolo_split, scan_yolo_split
 
 __all__ = ["YAML_SPLITS", "load_source", "read_dataset_yaml"]
 
-YAML_SPLITS: tuple[str, ...] = ("train", "val", "test")
+YAML_SPLITS: tuple[str, ...] = ("train", "val", "test", "all")
+"""Split keys a dataset YAML may name (``all``: a dataset without splits, as ``convert`` writes one)."""
 
 
 def load_source(source: str | Path, diag: Diagnostics | None = None) -> tuple[Dataset, Diagnostics]:
@@ -130,7 +131,7 @@ def _names(raw: Any, where: str) -> list[str]:
 
 
 def read_dataset_yaml(path: Path, diag: Diagnostics) -> Dataset:
-    """Read an ultralytics-style dataset YAML (``names``, ``attributes``, ``path``, ``train``/``val``/``test``).
+    """Read an ultralytics-style dataset YAML (``names``, ``attributes``, ``path``, ``train``/``val``/``test``/``all``).
 
     Extensions: ``domain`` (a name like ``HCM_100x_C2`` or a mapping) applies to images without their own; a
     split entry may be a mapping ``{path: ..., domain: ...}`` to set a domain per split (or per entry). An
@@ -159,7 +160,7 @@ def read_dataset_yaml(path: Path, diag: Diagnostics) -> Dataset:
     root = path.parent / str(doc.get("path") or ".")
     splits = [s for s in YAML_SPLITS if doc.get(s)]
     if not splits:
-        raise DataError(f"{path}: names none of the splits train, val, test")
+        raise DataError(f"{path}: names none of the splits {', '.join(YAML_SPLITS)}")
     records: list[ImageRecord] = []
     for split in splits:
         diag.set_split(split)
@@ -215,7 +216,12 @@ def _read_split(
     if target.suffix.lower() == ".json":
         if schema is None:
             schema = coco_schema(load_coco_json(target)) or AttributeSchema()
-        return read_coco(target, split, [root, target.parent], classes, schema, diag), schema
+        roots = [
+            root,
+            target.parent,
+            target.parent.parent,
+        ]  # dataset root, beside the JSON, above annotations/
+        return read_coco(target, split, roots, classes, schema, diag), schema
     if target.is_dir():
         images = [p for p in _images_under(target)]
         recs, schema, _ = read_yolo_split(images, split, classes, schema, diag)
