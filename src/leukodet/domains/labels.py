@@ -152,7 +152,7 @@ def _read_coco(labels: Path, image: Path, diag: Diagnostics) -> ImageLabels:
     doc = load_coco_json(labels)
     classes, schema = coco_classes(doc), coco_schema(doc) or AttributeSchema()
     quiet = Diagnostics(max_logged=0)  # the file_name need not resolve: the image is given
-    records = read_coco(labels, "all", [labels.parent, labels.parent.parent], classes, schema, quiet)
+    records = read_coco(labels, "all", [], classes, schema, quiet)
     for p in quiet.problems:
         if p.reason != "missing_image":
             diag.report(p.file, p.line, p.reason, p.message)

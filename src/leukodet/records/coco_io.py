@@ -119,7 +119,9 @@ def read_coco(
     schema: AttributeSchema,
     diag: Diagnostics,
 ) -> list[ImageRecord]:
-    """Read one COCO file as a split; ``file_name`` resolves against each of ``roots`` in turn."""
+    """Read one COCO file as a split; ``file_name`` resolves against each of ``roots`` in turn, then beside
+    the JSON file and above it (a dataset root holding ``annotations/``)."""
+    roots = list(dict.fromkeys([*roots, path.parent, path.parent.parent]))
     doc = load_coco_json(path)
     cat_names = {cat.get("id"): str(cat.get("name")) for cat in doc.get("categories", [])}
     cat_to_class = {cid: (classes.index(n) if n in classes else -1) for cid, n in cat_names.items()}

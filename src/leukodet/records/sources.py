@@ -42,7 +42,7 @@ def _load(path: Path, diag: Diagnostics) -> Dataset:
         doc = load_coco_json(path)
         classes, schema = coco_classes(doc), coco_schema(doc) or AttributeSchema()
         diag.set_split("all")
-        recs = read_coco(path, "all", [path.parent, path.parent.parent], classes, schema, diag)
+        recs = read_coco(path, "all", [], classes, schema, diag)
         return Dataset(recs, classes, schema)
     if path.is_dir():
         for name in ("data.yaml", "data.yml"):
@@ -131,7 +131,8 @@ def _names(raw: Any, where: str) -> list[str]:
 
 
 def read_dataset_yaml(path: Path, diag: Diagnostics) -> Dataset:
-    """Read an ultralytics-style dataset YAML (``names``, ``attributes``, ``path``, ``train``/``val``/``test``/``all``).
+    """Read an ultralytics-style dataset YAML (``names``, ``attributes``, ``path``, and the splits
+    ``train``/``val``/``test``/``all``).
 
     Extensions: ``domain`` (a name like ``HCM_100x_C2`` or a mapping) applies to images without their own; a
     split entry may be a mapping ``{path: ..., domain: ...}`` to set a domain per split (or per entry). An
@@ -216,12 +217,7 @@ def _read_split(
     if target.suffix.lower() == ".json":
         if schema is None:
             schema = coco_schema(load_coco_json(target)) or AttributeSchema()
-        roots = [
-            root,
-            target.parent,
-            target.parent.parent,
-        ]  # dataset root, beside the JSON, above annotations/
-        return read_coco(target, split, roots, classes, schema, diag), schema
+        return read_coco(target, split, [root], classes, schema, diag), schema
     if target.is_dir():
         images = [p for p in _images_under(target)]
         recs, schema, _ = read_yolo_split(images, split, classes, schema, diag)

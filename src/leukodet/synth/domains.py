@@ -5,10 +5,10 @@ A domain name follows the LLD subsets, ``MICROSCOPE_MAGNIFICATION_CAMERA`` (e.g.
 * Microscope: ``HCM`` (high-cost) has little blur, full contrast, neutral illumination, faint vignetting and
   almost no chromatic fringe; ``LCM`` (low-cost: lower-NA objective, halogen lamp) blurs much more (σ 2.4 px at
   640 px, which wipes out chromatin texture and nucleoli), loses 34 % contrast, lights the film with a
-  yellow tint (a halogen lamp without a daylight filter), vignettes strongly and shows a lateral chromatic fringe (red and blue channels scaled about
-  the centre). Tuned so that a WBC detector trained on HCM alone loses ≈ 30 mAP50 points on LCM: at least
-  the 10 of ``benchmarks/adapt_confmix.py``'s validity rule, about the paper's relative drop, and not so wide
-  that its pseudo-labels on LCM are mostly wrong.
+  yellow tint (a halogen lamp without a daylight filter), vignettes strongly and shows a lateral chromatic
+  fringe (red and blue channels scaled about the centre). Tuned so that a WBC detector trained on HCM alone
+  loses ≈ 30 mAP50 points on LCM: at least the 10 of ``benchmarks/adapt_confmix.py``'s validity rule, about
+  the paper's relative drop, and not so wide that its pseudo-labels on LCM are mostly wrong.
 * Magnification: every object is scaled by 1.0 / 0.4 / 0.1 relative to 100x, and a field covers
   1 / 0.4² / 0.1² times the area (more cells, see :func:`leukodet.synth.priors.sample_wbc_count`).
 * Camera: ``C1`` (phone through the eyepiece) adds a random warm colour cast, strong noise, over-sharpening
