@@ -7,6 +7,10 @@ Platelets are simply absent there). Speed: CPU latency for one 640x640 field (ba
 warm-up) and training seconds per epoch, as ratios leukodet / peer.
 
     .venv/bin/python benchmarks/bccd_peer.py [--minutes 15] [--peer-python ~/.cache/leukodet-peer/venv/bin/python]
+    .venv/bin/python benchmarks/bccd_peer.py --reuse-peer benchmarks/results/bccd_peer.json   # leukodet side only
+
+``--reuse-peer FILE`` re-measures leukodet alone and copies the peer's figures from an earlier result (the peer
+has not changed); the earlier leukodet figures are kept beside the new ones as ``leukodet_before``.
 
 Prints one JSON line and saves it to benchmarks/results/bccd_peer.json. The peer runs in its own virtual
 environment (see benchmarks/peer_ultralytics.py); leukodet's side runs here.
@@ -37,6 +41,7 @@ from leukodet.records import load_source
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared" / "data"
 RESULTS = ROOT / "benchmarks" / "results"
+PEER = "ultralytics_8.4.190_yolov8n"
 
 
 def _peer(python: str, *args: str) -> dict:
@@ -122,6 +127,7 @@ def main() -> None:
     p.add_argument("--minutes", type=float, default=15.0)
     p.add_argument("--peer-python", default=str(Path.home() / ".cache/leukodet-peer/venv/bin/python"))
     p.add_argument("--work", default="/tmp/leukodet-bccd-peer")
+    p.add_argument("--reuse-peer", default=None, help="earlier bccd_peer JSON: keep its peer figures")
     args = p.parse_args()
     work = Path(args.work)
     work.mkdir(parents=True, exist_ok=True)
@@ -151,6 +157,11 @@ def main() -> None:
         "latency_ms_median": _latency(det, np.asarray(Image.open(field).convert("RGB"))),
         "threads": torch.get_num_threads(),
     }
+    if args.reuse_peer:
+        earlier = json.loads(Path(args.reuse_peer).read_text())
+        peer = dict(earlier[PEER], reused_from=f"{Path(args.reuse_peer).name} (peer not re-run)")
+        publish("bccd_peer", _result(args.minutes, ours, peer, leukodet_before=earlier["leukodet"]))
+        return
     # --- peer ---------------------------------------------------------------------------------------
     peer_run = work / "peer"
     trained = _peer(
@@ -220,19 +231,23 @@ def main() -> None:
         "threads": lat["threads"],
         "network_calls": trained["network_calls"] + lat["network_calls"],
     }
-    result = {
+    publish("bccd_peer", _result(args.minutes, ours, peer))
+
+
+def _result(minutes: float, ours: dict, peer: dict, **extra: dict) -> dict:
+    return {
         "benchmark": "bccd_peer",
-        "minutes": args.minutes,
+        "minutes": minutes,
         "imgsz": 416,
         "leukodet": ours,
-        "ultralytics_8.4.190_yolov8n": peer,
+        PEER: peer,
         "ratios": {
             "latency": round(ours["latency_ms_median"] / peer["latency_ms_median"], 3),
             "seconds_per_epoch": round(ours["seconds_per_epoch"] / peer["seconds_per_epoch"], 3),
         },
         "cpus": os.cpu_count(),
+        **extra,
     }
-    publish("bccd_peer", result)
 
 
 if __name__ == "__main__":

@@ -47,10 +47,19 @@ class AugmentConfig:
     mixup: float = 0.1
     close_mosaic: float = 0.1
     """Fraction of the run (at its end) trained without mosaic/mixup."""
+    hed: float = 0.0
+    """σ of the HED stain jitter (Tellez et al. 2018; :mod:`leukodet.data.optics`); 0 = off."""
+    blur: float = 0.0
+    """Probability of a defocus blur with σ up to ``blur_sigma`` pixels; 0 = off."""
+    blur_sigma: float = 1.5
+    jpeg: float = 0.0
+    """Probability of a JPEG round trip at a quality of at least ``jpeg_quality``; 0 = off."""
+    jpeg_quality: int = 40
 
     @classmethod
     def none(cls) -> AugmentConfig:
-        return cls(0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0)
+        off = ("hsv_h", "hsv_s", "hsv_v", "translate", "scale", "fliplr", "flipud", "mosaic", "mixup")
+        return cls(**dict.fromkeys(off, 0.0), close_mosaic=0.0)
 
 
 @dataclass(frozen=True)
@@ -96,6 +105,10 @@ class TrainConfig:
     grad_clip: float = 10.0
     ema_decay: float = 0.9999
     ema_tau: float = 2000.0
+    bn_recalibration: int = 4
+    """Batches of (augmented) training images over which the BatchNorm statistics of the EMA weights are
+    recomputed before every validation and checkpoint (:mod:`leukodet.engine.batchnorm`); 0 = keep the running
+    statistics (before 0.x: stale statistics made val mAP collapse and recover between epochs)."""
     seed: int = 0
     workers: int = 0
     cache: bool = True

@@ -36,6 +36,11 @@ from ..report.browser import find_browser
 from .conftest import TestClient
 from .truth import TruthDetector
 
+try:  # Playwright's auto-waiting assertions; without the package the browser test skips (or fails under CI)
+    from playwright.sync_api import expect
+except ImportError:  # pragma: no cover - the test reports the missing package itself
+    expect = None
+
 SEEDS = (4, 5, 6)
 VIEWPORT = {"width": 1280, "height": 800}
 
@@ -105,7 +110,7 @@ def _upload(page: Any, truth: TruthDetector, tmp_path: Path) -> None:
         paths[-1].write_bytes(truth.field_png(i))
     page.evaluate(DROP, [paths[0].name, base64.b64encode(paths[0].read_bytes()).decode()])
     page.set_input_files("#picker", [str(p) for p in paths[1:]])
-    assert page.locator("#chosen li").count() == len(SEEDS)
+    expect(page.locator("#chosen li")).to_have_count(len(SEEDS))
     page.click("#analyse")
 
 
@@ -115,9 +120,11 @@ def _check_analysis(page: Any, n_cells: int) -> None:
     page.evaluate("() => window.scrollTo(0, document.body.scrollHeight)")
     page.wait_for_function(LOADED)
     page.evaluate("() => window.scrollTo(0, 0)")
-    assert page.locator(".gallery button.cell").count() == n_cells
-    assert page.locator(".field img").count() == len(SEEDS)
-    assert page.locator("#film-text").inner_text().startswith(f"{n_cells - _nones(page)} WBCs in 3 fields.")
+    expect(page.locator(".gallery button.cell")).to_have_count(n_cells)
+    expect(page.locator(".field img")).to_have_count(len(SEEDS))
+    expect(page.locator("#film-text")).to_have_text(
+        re.compile(rf"^{n_cells - _nones(page)} WBCs in 3 fields\.")
+    )
 
 
 def _nones(page: Any) -> int:
@@ -127,9 +134,11 @@ def _nones(page: Any) -> int:
 def _toggle(page: Any, name: str) -> None:
     boxes = page.locator(f'#fields rect.box[data-class="{name}"]')
     page.uncheck(f'#toggles input[data-class="{name}"]')
-    assert all("off" in (boxes.nth(i).get_attribute("class") or "") for i in range(boxes.count()))
+    for i in range(boxes.count()):
+        expect(boxes.nth(i)).to_have_class(re.compile(r"\boff\b"))
     page.check(f'#toggles input[data-class="{name}"]')
-    assert not any("off" in (boxes.nth(i).get_attribute("class") or "") for i in range(boxes.count()))
+    for i in range(boxes.count()):
+        expect(boxes.nth(i)).not_to_have_class(re.compile(r"\boff\b"))
 
 
 def _reclassify(page: Any, tmp_path: Path, source: str, target: str) -> None:
@@ -142,9 +151,8 @@ def _reclassify(page: Any, tmp_path: Path, source: str, target: str) -> None:
     _shoot(page, "review.png", tmp_path)
     page.click("#rv-save")
     page.wait_for_selector("#review-dialog", state="hidden")
-    page.wait_for_function(
-        f"() => document.querySelector('#differential tr[data-class=\"{target}\"] td:nth-child(2)').textContent === '1'"
-    )
+    cell = page.locator(f'#differential tr[data-class="{target}"] td:nth-child(2)')
+    expect(cell).to_have_text("1")
 
 
 def test_upload_view_review_and_audit_in_chromium(tmp_path: Path) -> None:
@@ -172,8 +180,13 @@ def test_upload_view_review_and_audit_in_chromium(tmp_path: Path) -> None:
         text = page.locator("#film-text").inner_text()
         _toggle(page, source)
         _reclassify(page, tmp_path, source, target)
-        assert _count(page, source) == before - 1 and page.locator("#film-text").inner_text() != text
-        assert page.locator("#audit tbody tr").count() == 2 and page.locator("#review-note").is_visible()
+        # the page re-renders the report, then fetches the audit log: wait for each state, never read at once
+        expect(page.locator(f'#differential tbody tr[data-class="{source}"] td').nth(1)).to_have_text(
+            str(before - 1)
+        )
+        expect(page.locator("#film-text")).not_to_have_text(text)
+        expect(page.locator("#audit tbody tr")).to_have_count(2)
+        expect(page.locator("#review-note")).to_be_visible()
         aid = page.evaluate("() => location.hash.slice(1)")
         entries = page.request.get(f"{base}/v1/analyses/{aid}/audit").json()["entries"]
         assert [(e["reviewer"], e["field"], e["before"], e["after"]) for e in entries][0] == (
@@ -184,8 +197,7 @@ def test_upload_view_review_and_audit_in_chromium(tmp_path: Path) -> None:
         )
         page.goto(base + "/")  # reopen from the list of analyses
         page.click(f'#analyses a[data-id="{aid}"]')
-        page.wait_for_selector(".badge")
-        assert page.locator(".badge.was").first.inner_text() == f"model: {source}"
+        expect(page.locator(".badge.was").first).to_have_text(f"model: {source}")
         browser.close()
     assert problems == []
     assert all(url.startswith(base) for url in requests if not url.startswith(("data:", "blob:"))), requests

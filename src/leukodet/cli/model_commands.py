@@ -28,7 +28,10 @@ _backend = click.option(
 @main.command()
 @click.option("--data", required=True, help="Dataset YAML (or any source with a train split).")
 @click.option(
-    "--model", default="n", show_default=True, help="Preset n/s/m/l/x, a registered name, or a checkpoint."
+    "--model",
+    default="n",
+    show_default=True,
+    help="Preset n/s/m/l/x, a registered name, a checkpoint or a bundled model name (fine-tunes it).",
 )
 @click.option(
     "--epochs", type=int, default=100, show_default=True, help="Epochs (an upper bound with --time)."
@@ -120,7 +123,7 @@ def train(
 
 
 @main.command()
-@click.option("--weights", required=True, help="Checkpoint (.pt).")
+@click.option("--weights", required=True, help="Checkpoint (.pt) or bundled model name.")
 @click.option("--data", required=True, help="Dataset YAML or source.")
 @click.option("--split", default="val", show_default=True)
 @click.option("--imgsz", type=int, default=None, help="Default: the checkpoint's size.")
@@ -166,7 +169,11 @@ def val(
 
 @main.command()
 @click.argument("sources", nargs=-1, required=True)
-@click.option("--weights", required=True, help="Checkpoint (.pt), or model.onnx with --backend onnx.")
+@click.option(
+    "--weights",
+    required=True,
+    help="Checkpoint (.pt) or bundled model name, or model.onnx with --backend onnx.",
+)
 @click.option("--out", required=True, help="Folder for <image>.json, predictions.csv and annotated PNGs.")
 @click.option("--imgsz", type=int, default=None, help="Default: the checkpoint's size (also the tile side).")
 @click.option("--conf", type=float, default=0.25, show_default=True)
@@ -224,7 +231,7 @@ def predict(
 
 @main.command()
 @click.argument("sources", nargs=-1, required=True)
-@click.option("--weights", required=True, help="Checkpoint (.pt).")
+@click.option("--weights", required=True, help="Checkpoint (.pt) or bundled model name.")
 @click.option("--out", required=True, help="Folder for report.json, report.html and report.md.")
 @click.option("--conf", type=float, default=0.25, show_default=True, help="Keep cells with score >= conf.")
 @click.option("--flags", "flags_file", default=None, help="Flag rules YAML (default: the packaged rules).")
@@ -276,7 +283,11 @@ def ablate(
 
 
 @main.command()
-@click.option("--weights", required=True, help="Checkpoint (.pt) / model.onnx (--backend onnx), loaded once.")
+@click.option(
+    "--weights",
+    required=True,
+    help="Checkpoint (.pt), bundled model name or model.onnx (--backend onnx), loaded once.",
+)
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on (only this one).")
 @click.option("--port", type=int, default=8000, show_default=True)
 @click.option("--data-dir", default="leukodet-data", show_default=True, help="Analyses + SQLite index.")
@@ -297,7 +308,7 @@ def serve(weights: str, data_dir: str, **options: Any) -> None:
 
 
 @main.command()
-@click.option("--weights", required=True, help="Checkpoint (.pt) to export.")
+@click.option("--weights", required=True, help="Checkpoint (.pt) or bundled model name to export.")
 @click.option("--format", "format_", default="onnx", show_default=True, help="Export format (onnx).")
 @click.option("--out", required=True, help="Folder for the exported model (DIR/model.onnx).")
 @click.option("--imgsz", type=int, default=None, help="Default network size (default: the checkpoint's).")

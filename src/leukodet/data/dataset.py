@@ -20,6 +20,7 @@ from torch.utils.data import Dataset
 from ..config import AugmentConfig
 from ..records.schema import AttributeSchema, ImageRecord
 from ..records.validate import box_problem, clip_box
+from .optics import augment_optics
 from .sample import Sample
 from .transforms import (
     augment_hsv,
@@ -162,7 +163,8 @@ class DetectionDataset(Dataset[Sample]):
             sample = flip_lr(sample)
         if rng.random() < aug.flipud:
             sample = flip_ud(sample)
-        return augment_hsv(sample, rng, aug.hsv_h, aug.hsv_s, aug.hsv_v)
+        sample = augment_hsv(sample, rng, aug.hsv_h, aug.hsv_s, aug.hsv_v)
+        return augment_optics(sample, rng, aug.hed, aug.blur, aug.blur_sigma, aug.jpeg, aug.jpeg_quality)
 
     def _mosaic(self, index: int, rng: np.random.Generator) -> Sample:
         others = rng.integers(0, len(self), 3)

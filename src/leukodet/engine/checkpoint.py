@@ -18,6 +18,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
+from ..bundled import BundleError, resolve_weights
 from ..records.files import atomic_write_bytes
 
 __all__ = ["FORMAT", "CheckpointError", "state_digest", "save_checkpoint", "load_checkpoint"]
@@ -66,8 +67,12 @@ def save_checkpoint(
 
 
 def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") -> dict[str, Any]:
-    """Load and verify a checkpoint (``weights_only=True``); ``metadata`` is returned parsed."""
-    path = Path(path)
+    """Load and verify a checkpoint (``weights_only=True``); ``metadata`` is returned parsed. ``path`` may name
+    a bundled model (:func:`leukodet.bundled.resolve_weights`: loaded after its SHA-256 check)."""
+    try:
+        path = resolve_weights(path)
+    except BundleError as exc:
+        raise CheckpointError(str(exc)) from None
     if not path.is_file():
         raise CheckpointError(f"{path}: checkpoint not found")
     try:

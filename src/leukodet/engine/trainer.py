@@ -9,71 +9,38 @@ from __future__ import annotations
 
 import logging
 import time
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
 from torch.utils.data import DataLoader
 
 from .. import __version__
+from ..bundled import bundled_models
 from ..config import RunConfig
 from ..data.dataset import DetectionDataset
 from ..data.patches import patch_records
 from ..data.sample import collate
 from ..data.stain import fit_on_records
 from ..losses.criterion import DetectionCriterion
-from ..model.anchors import box_sizes_for_input, check_anchors
+from ..model.anchors import check_anchors
 from ..model.registry import create_model, resolve_model_name
+from ..model.weight_transfer import transfer_weights
 from ..records.diagnostics import DataError
-from ..records.schema import AttributeSchema, ImageRecord
-from ..records.sources import load_source
 from .adaptation import ConfMixLoss
+from .batchnorm import recalibrate_batchnorm, recalibration_indices
 from .budget import TimeBudget
 from .checkpoint import load_checkpoint, save_checkpoint
 from .distributed import DistContext, GlobalBatchSampler, convert_sync_batchnorm, resolve_device
 from .loop import StepState, default_loss, evaluate_model, fitness, train_one_epoch
 from .optim import ModelEMA, Schedule, build_optimizer, choose_recipe
+from .run_data import box_sizes, load_data
 from .run_dir import RunDir
 from .sparse_training import SparseLoss, area_min_of, resolve_method
 
-__all__ = ["DataBundle", "load_data", "Trainer"]
+__all__ = ["Trainer"]
 
 log = logging.getLogger("leukodet.train")
-
-
-@dataclass
-class DataBundle:
-    """The training and validation records of a dataset and its vocabulary."""
-
-    source: str
-    classes: list[str]
-    schema: AttributeSchema
-    train: list[ImageRecord]
-    val: list[ImageRecord]
-
-
-def load_data(source: str) -> DataBundle:
-    """Read a dataset; clear errors for a missing train split or a training split without boxes."""
-    ds, _ = load_source(source)
-    if "train" not in ds.splits:
-        raise DataError(f"{source}: no 'train' split (found: {', '.join(ds.splits) or 'none'})")
-    train, val = ds.split("train"), ds.split("val")
-    if not any(c for r in train for c in r.cells):
-        raise DataError(f"{source}: the training split has no boxes")
-    if not ds.classes:
-        raise DataError(f"{source}: the dataset names no classes")
-    return DataBundle(str(source), list(ds.classes), ds.attributes, train, val)
-
-
-def _box_sizes(records: list[ImageRecord], imgsz: int) -> np.ndarray:
-    wh = [(c.box[2] - c.box[0], c.box[3] - c.box[1]) for r in records for c in r.cells]
-    sizes = [(r.width, r.height) for r in records for _ in r.cells]
-    out = box_sizes_for_input(
-        np.array(wh).reshape(-1, 2), np.array(sizes).reshape(-1, 2), imgsz, letterbox=True
-    )
-    return out[(out > 1).all(1)]
 
 
 class Trainer:
@@ -164,7 +131,7 @@ class Trainer:
             self.sparse_method == "naive" and self.cfg.sparse.method == "auto"
         ):
             return default_loss(self.criterion)
-        area = area_min_of(_box_sizes(self.data.train, self.cfg.train.imgsz))
+        area = area_min_of(box_sizes(self.data.train, self.cfg.train.imgsz))
         log.info("sparse training: %s (smallest training box %.0f px²)", self.sparse_method, area)
         return SparseLoss(self.criterion, self.cfg.sparse, self.sparse_method, area)
 
@@ -184,15 +151,17 @@ class Trainer:
     def _build_model(self) -> torch.nn.Module:
         name, nc, t = self.cfg.model, len(self.data.classes), self.cfg.train
         head = {"attribute_sizes": self.attribute_sizes(), "attribute_dropout": t.attr_dropout}
-        self.from_weights = name.endswith(".pt") or Path(name).is_file()
+        self.from_weights = name.endswith(".pt") or Path(name).is_file() or name in bundled_models()
         if self.from_weights:
             ckpt = load_checkpoint(name)
-            model = create_model(ckpt["metadata"]["model_config"]["name"], nc, **head)
-            own = model.state_dict()
+            meta = ckpt["metadata"]
+            model = create_model(meta["model_config"]["name"], nc, **head)
             weights = ckpt["ema"] or ckpt["model"]
-            model.load_state_dict(
-                {k: v for k, v in weights.items() if k in own and own[k].shape == v.shape}, strict=False
-            )
+            theirs = {a: meta["attributes"][a] for a in meta.get("attribute_order", [])}
+            mine = self.data.schema.to_mapping() if model.attribute_head is not None else {}
+            report = transfer_weights(model, weights, meta["classes"], self.data.classes, theirs, mine)
+            for line in report.lines():
+                log.info("from %s: %s", name, line)
             if t.freeze_detector:
                 model.set_anchors(weights["anchors"])
         else:
@@ -202,7 +171,7 @@ class Trainer:
                 raise DataError(f"{self.data.source}: train.freeze_detector needs attributes to train")
             model.freeze_detector()
             return model
-        sizes = _box_sizes(self.data.train, self.cfg.train.imgsz)
+        sizes = box_sizes(self.data.train, self.cfg.train.imgsz)
         anchors, bpr, changed = check_anchors(
             sizes, model.anchors.cpu().numpy(), self.cfg.loss.anchor_t, seed=self.cfg.train.seed
         )
@@ -275,8 +244,9 @@ class Trainer:
         metrics: dict[str, Any] = {}
         while self.epoch < self.planned:
             start = time.monotonic()
-            close = self.cfg.augment.close_mosaic
-            self.train_set.set_epoch(self.epoch, mosaic_on=self.epoch < round(self.planned * (1 - close)))
+            close = self.cfg.augment.close_mosaic  # once closed, mosaic stays closed under re-planning
+            open_ = self.train_set.use_mosaic and self.epoch < round(self.planned * (1 - close))
+            self.train_set.set_epoch(self.epoch, mosaic_on=open_)
             self.shuffle_gen.manual_seed(self.cfg.train.seed * 100_003 + self.epoch)
             if isinstance(loss_fn, (SparseLoss, ConfMixLoss)):
                 loss_fn.fraction = self.epoch / max(self.planned, 1)
@@ -295,6 +265,7 @@ class Trainer:
                 self.progress,
                 desc,
             )
+            self._recalibrate()
             self.epoch += 1
             metrics = self._validate()
             if self.dist.is_main:
@@ -303,6 +274,12 @@ class Trainer:
             self.planned = self.dist.broadcast(self.budget.planned_epochs(self.epoch))
             schedule.total_iters = self.planned * len(self.train_loader)
         return self.summary(metrics)
+
+    def _recalibrate(self) -> None:
+        """Precise BN statistics for the EMA weights (what is validated, saved and used as a teacher)."""
+        t = self.cfg.train
+        picks = recalibration_indices(len(self.train_set), t.bn_recalibration, t.batch, t.seed, self.epoch)
+        recalibrate_batchnorm(self.ema.module, self.train_set, picks, self.device)
 
     def _validate(self) -> dict[str, Any]:
         if self.val_loader is None:

@@ -1,0 +1,47 @@
+"""The records a training run reads: its training and validation splits, classes and attributes."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..model.anchors import box_sizes_for_input
+from ..records.diagnostics import DataError
+from ..records.schema import AttributeSchema, ImageRecord
+from ..records.sources import load_source
+
+__all__ = ["DataBundle", "load_data", "box_sizes"]
+
+
+@dataclass
+class DataBundle:
+    """The training and validation records of a dataset and its vocabulary."""
+
+    source: str
+    classes: list[str]
+    schema: AttributeSchema
+    train: list[ImageRecord]
+    val: list[ImageRecord]
+
+
+def load_data(source: str) -> DataBundle:
+    """Read a dataset; clear errors for a missing train split or a training split without boxes."""
+    ds, _ = load_source(source)
+    if "train" not in ds.splits:
+        raise DataError(f"{source}: no 'train' split (found: {', '.join(ds.splits) or 'none'})")
+    train, val = ds.split("train"), ds.split("val")
+    if not any(c for r in train for c in r.cells):
+        raise DataError(f"{source}: the training split has no boxes")
+    if not ds.classes:
+        raise DataError(f"{source}: the dataset names no classes")
+    return DataBundle(str(source), list(ds.classes), ds.attributes, train, val)
+
+
+def box_sizes(records: list[ImageRecord], imgsz: int) -> np.ndarray:
+    wh = [(c.box[2] - c.box[0], c.box[3] - c.box[1]) for r in records for c in r.cells]
+    sizes = [(r.width, r.height) for r in records for _ in r.cells]
+    out = box_sizes_for_input(
+        np.array(wh).reshape(-1, 2), np.array(sizes).reshape(-1, 2), imgsz, letterbox=True
+    )
+    return out[(out > 1).all(1)]

@@ -1,0 +1,134 @@
+"""Start a detector from a trained one whose class or attribute lists differ: rows are matched by name.
+
+Fine-tuning ``--model general-n`` (or any checkpoint) on a data set with another class list keeps every weight
+that still means the same thing:
+
+* the backbone, neck and every other tensor whose name and shape match are copied;
+* the detection head's 1×1 convolutions (:mod:`leukodet.model.head`, rows ``(tx, ty, tw, th, obj, class_0 …)``
+  per anchor) keep the box and objectness rows of every anchor and the row of every class whose *name* is in
+  both lists (exact, case-sensitive, as evaluation matches classes: :func:`leukodet.eval.class_map.map_classes`);
+  rows of new classes keep their fresh initialisation (the class-prior bias);
+* the AttriHead's output layer keeps the logit of every (attribute, value) pair named in both schemas; its other
+  layers are copied when their shapes match.
+
+Nothing is matched by index: a class that moved position keeps its own row.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+import torch
+from torch import Tensor, nn
+
+__all__ = ["TransferReport", "transfer_weights"]
+
+
+@dataclass
+class TransferReport:
+    """What :func:`transfer_weights` kept and what starts fresh (the trainer logs it)."""
+
+    kept_classes: list[str] = field(default_factory=list)
+    new_classes: list[str] = field(default_factory=list)
+    dropped_classes: list[str] = field(default_factory=list)
+    kept_attribute_values: list[str] = field(default_factory=list)
+    new_attribute_values: list[str] = field(default_factory=list)
+    copied: int = 0
+    reinitialised: list[str] = field(default_factory=list)
+
+    def lines(self) -> list[str]:
+        """Human-readable summary, one line per kind."""
+        out = [
+            f"classes kept from the checkpoint: {', '.join(self.kept_classes) or 'none'}",
+            f"classes new (initialised): {', '.join(self.new_classes) or 'none'}",
+        ]
+        if self.dropped_classes:
+            out.append(f"checkpoint classes not in the data (dropped): {', '.join(self.dropped_classes)}")
+        if self.kept_attribute_values or self.new_attribute_values:
+            out.append(f"attribute values kept: {len(self.kept_attribute_values)}")
+            out.append(f"attribute values new: {', '.join(self.new_attribute_values) or 'none'}")
+        out.append(f"tensors copied whole: {self.copied}; initialised: {len(self.reinitialised)}")
+        return out
+
+
+def _flat_values(attributes: Mapping[str, Sequence[str]]) -> list[tuple[str, str]]:
+    """``(attribute, value)`` of every logit of an AttriHead output layer, in logit order."""
+    return [(name, value) for name, values in attributes.items() for value in values]
+
+
+def _head_rows(
+    num_anchors: int, src_classes: Sequence[str], dst_classes: Sequence[str]
+) -> list[tuple[int, int]]:
+    """``(destination row, source row)`` pairs of a detection-head convolution: box and objectness rows of every
+    anchor, and each class row whose name both lists share."""
+    index = {name: i for i, name in enumerate(src_classes)}
+    n_src, n_dst = 5 + len(src_classes), 5 + len(dst_classes)
+    pairs = []
+    for a in range(num_anchors):
+        pairs += [(a * n_dst + k, a * n_src + k) for k in range(5)]
+        pairs += [
+            (a * n_dst + 5 + j, a * n_src + 5 + index[c]) for j, c in enumerate(dst_classes) if c in index
+        ]
+    return pairs
+
+
+def _copy_rows(dst: Tensor, src: Tensor, pairs: Sequence[tuple[int, int]]) -> bool:
+    """Copy rows ``src[s]`` into ``dst[d]`` when the rows have the same shape; False when they do not."""
+    if dst.shape[1:] != src.shape[1:] or not pairs:
+        return False
+    d, s = zip(*pairs)
+    dst[list(d)] = src[list(s)].to(dst.dtype)
+    return True
+
+
+def _output_layer_keys(model: nn.Module) -> tuple[set[str], set[str]]:
+    """State-dict keys of the detection head's convolutions and of the AttriHead's output layer."""
+    head = {f"head.convs.{i}.{p}" for i in range(len(model.head.convs)) for p in ("weight", "bias")}
+    attr: set[str] = set()
+    if getattr(model, "attribute_head", None) is not None:
+        last = len(model.attribute_head.classifier) - 1
+        attr = {f"attribute_head.classifier.{last}.{p}" for p in ("weight", "bias")}
+    return head, attr
+
+
+@torch.no_grad()
+def transfer_weights(
+    model: nn.Module,
+    source: Mapping[str, Tensor],
+    source_classes: Sequence[str],
+    target_classes: Sequence[str],
+    source_attributes: Mapping[str, Sequence[str]] | None = None,
+    target_attributes: Mapping[str, Sequence[str]] | None = None,
+) -> TransferReport:
+    """Load ``source`` (a trained detector's state dict) into ``model`` (built for ``target_classes`` and,
+    when it has an AttriHead, ``target_attributes`` in its logit order), matching class and attribute rows by
+    name. Returns what was kept and what starts from its initialisation."""
+    report = TransferReport(
+        kept_classes=[c for c in target_classes if c in set(source_classes)],
+        new_classes=[c for c in target_classes if c not in set(source_classes)],
+        dropped_classes=[c for c in source_classes if c not in set(target_classes)],
+    )
+    state = model.state_dict()
+    head_keys, attr_keys = _output_layer_keys(model)
+    pairs_head = _head_rows(model.head.num_anchors, source_classes, target_classes)
+    src_vals, dst_vals = _flat_values(source_attributes or {}), _flat_values(target_attributes or {})
+    at = {v: i for i, v in enumerate(src_vals)}
+    pairs_attr = [(j, at[v]) for j, v in enumerate(dst_vals) if v in at]
+    if attr_keys:
+        report.kept_attribute_values = [f"{a}={v}" for a, v in dst_vals if (a, v) in at]
+        report.new_attribute_values = [f"{a}={v}" for a, v in dst_vals if (a, v) not in at]
+    for key, value in state.items():
+        theirs = source.get(key)
+        if theirs is None:
+            report.reinitialised.append(key)
+        elif key in head_keys or key in attr_keys:
+            if not _copy_rows(value, theirs, pairs_head if key in head_keys else pairs_attr):
+                report.reinitialised.append(key)
+        elif theirs.shape == value.shape:
+            value.copy_(theirs.to(value.dtype))
+            report.copied += 1
+        else:
+            report.reinitialised.append(key)
+    model.load_state_dict(state)
+    return report
