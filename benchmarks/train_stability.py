@@ -250,6 +250,7 @@ def main() -> None:
             s,
             args.minutes,
             args.epochs,
+            args.imgsz,
             args.diagnose,
             args.sets,
         )
