@@ -38,10 +38,19 @@ class StepState:
     last_step: int = -1
 
 
-def boxes_per_image(batch: Batch) -> list[torch.Tensor]:
-    """Ground-truth boxes of each image of the batch (network pixels), in the order of ``batch.targets``."""
-    idx = batch.targets[:, 0].long()
-    return [batch.targets[idx == i, 2:6] for i in range(batch.images.shape[0])]
+def attribute_cells(batch: Batch) -> tuple[list[torch.Tensor], torch.Tensor]:
+    """The ground-truth cells ``L_mor`` can learn from: those with at least one labelled attribute.
+
+    Returns their boxes per image (the AttriHead's input, image order) and their attribute rows in the same
+    order. Cells without any attribute label (red cells, platelets, ``-1`` everywhere) add nothing to Eq. (3)
+    but would cost a ROIAlign and a head pass each (80 red cells a synthetic field), so they are left out.
+    """
+    keep = (batch.attributes >= 0).any(1)
+    targets, attributes = batch.targets[keep], batch.attributes[keep]
+    idx = targets[:, 0].long()
+    order = torch.argsort(idx, stable=True)
+    boxes = [targets[idx == i, 2:6] for i in range(batch.images.shape[0])]
+    return boxes, attributes[order]
 
 
 def forward_with_loss(
@@ -51,10 +60,12 @@ def forward_with_loss(
     weights: list[torch.Tensor] | None = None,
 ) -> tuple[DetectorOutput, torch.Tensor, dict[str, torch.Tensor]]:
     """Forward + Eq. (3): detection terms (``weights``: per-level cell maps, e.g. labelled regions), plus
-    ``L_mor`` on the ground-truth boxes when the model has an AttriHead (the head runs inside the one
-    forward, so DDP and AMP see a single graph). Returns the output, the total and the logged terms."""
+    ``L_mor`` on the ground-truth cells with attribute labels (:func:`attribute_cells`) when the model has an
+    AttriHead (the head runs inside the one forward, so DDP and AMP see a single graph). Returns the output,
+    the total and the logged terms."""
     with_attrs = bool(criterion.attribute_sizes) and batch.attributes.shape[1] > 0
-    out = model(batch.images, boxes_per_image(batch) if with_attrs else None)
+    boxes, attributes = attribute_cells(batch) if with_attrs else (None, None)
+    out = model(batch.images, boxes)
     total, terms = criterion(
         out.levels,
         out.anchors,
@@ -62,7 +73,7 @@ def forward_with_loss(
         batch.targets,
         weights,
         out.attribute_logits,
-        batch.attributes if with_attrs else None,
+        attributes,
     )
     return out, total, terms
 
