@@ -92,12 +92,15 @@ def _peer_preds(path: Path) -> dict[str, Prediction]:
     return {Path(d["image"]).name: Prediction.from_json(d, doc["names"]) for d in doc["predictions"]}
 
 
-def train_once(data: Path, run: Path, minutes: float, overrides: list[str] | None = None) -> Path:
-    """Train leukodet ``n`` (imgsz 416, batch 16, seed 0) for ``minutes`` unless ``run`` already holds it."""
+def train_once(
+    data: Path, run: Path, minutes: float, overrides: list[str] | None = None, model: str = "n"
+) -> Path:
+    """Train leukodet ``model`` (default ``n`` from scratch; a bundled name fine-tunes it) at imgsz 416, batch 16,
+    seed 0 for ``minutes`` unless ``run`` already holds it."""
     if not (run / "weights" / "last.pt").exists():
         api.train(
             data,
-            model="n",
+            model=model,
             epochs=1000,
             imgsz=416,
             batch=16,

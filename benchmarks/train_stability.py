@@ -76,7 +76,8 @@ def prepare(name: str, work: Path, images: int) -> Path:
 def stability(curve: list[float], threshold: float = 0.5, max_drop: float = 0.2) -> dict[str, Any]:
     """The issue's rule on a val mAP50 curve: after it first passes ``threshold``, no epoch below
     ``(1 - max_drop) * best so far``. Returns the worst relative drop after that point and the epochs that broke
-    the rule (1-based)."""
+    the rule (1-based). A curve that never passes ``threshold`` does not pass (``reached`` false): the rule
+    would hold vacuously."""
     best, armed, worst, broken = -math.inf, False, 0.0, []
     for epoch, value in enumerate(curve, 1):
         if armed and best > 0:
@@ -86,7 +87,12 @@ def stability(curve: list[float], threshold: float = 0.5, max_drop: float = 0.2)
                 broken.append(epoch)
         best = max(best, value)
         armed = armed or value > threshold
-    return {"passes": not broken, "worst_relative_drop": round(worst, 4), "broken_epochs": broken}
+    return {
+        "passes": armed and not broken,
+        "reached": armed,
+        "worst_relative_drop": round(worst, 4),
+        "broken_epochs": broken,
+    }
 
 
 class Diagnostics:
@@ -256,6 +262,9 @@ def main() -> None:
         )
         for s in seeds
     ]
+    for r in runs:  # recomputed, so that cached runs get the current rule; 0.2: for curves that stay low
+        r["stability"] = stability(r["val_map50"])
+        r["stability_after_0.2"] = stability(r["val_map50"], threshold=0.2)
     result = {
         "benchmark": "train_stability",
         "data": args.data,

@@ -17,6 +17,7 @@ __all__ = [
     "sparsify",
     "synth",
     "demo",
+    "pretrain",
     "train",
     "val",
     "predict",
@@ -392,3 +393,4 @@ def domains(
 from .demo import demo  # noqa: E402  (uses the functions above at call time)
 from .domains.jobs import locate, transfer  # noqa: E402  (annotation transfer: docs/domains.md)
 from .engine.sharding import parse_shard  # noqa: E402  ("I/N" → (I, N); no torch at import)
+from .pretrain import pretrain  # noqa: E402  (the recipe of the bundled checkpoints: docs/models.md)

@@ -1,4 +1,5 @@
-"""Bundled checkpoints load by name, only after their SHA-256 check; a changed file is refused clearly."""
+"""Bundled checkpoints load by name, only after their SHA-256 check; a changed file is refused clearly; a release
+checkpoint (fp16, card inside) predicts what its training checkpoint predicts."""
 
 from __future__ import annotations
 
@@ -6,12 +7,14 @@ import json
 from pathlib import Path
 
 import pytest
+import torch
 
 import leukodet.bundled as bundled
 from leukodet import api
-from leukodet.bundled import BundleError, file_sha256, resolve_weights
+from leukodet.bundled import BundleError, file_sha256, install_bundled, resolve_weights
 from leukodet.engine.checkpoint import CheckpointError, load_checkpoint
 from leukodet.engine.predict import Detector
+from leukodet.engine.release import pack_release
 
 
 @pytest.fixture(scope="module")
@@ -27,11 +30,9 @@ def trained(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
 
 def _bundle(folder: Path, checkpoint: Path, name: str = "tiny-n") -> Path:
     folder.mkdir(parents=True, exist_ok=True)
-    target = folder / f"{name}.pt"
-    target.write_bytes(checkpoint.read_bytes())
-    entry = {"file": target.name, "sha256": file_sha256(target), "card": f"docs/models.md#{name}"}
-    (folder / "models.json").write_text(json.dumps({name: entry}))
-    return target
+    entry = install_bundled(name, checkpoint, card=f"docs/models.md#{name}", root=folder)
+    assert json.loads((folder / "models.json").read_text())[name]["sha256"] == file_sha256(entry.path)
+    return entry.path
 
 
 def test_a_bundled_name_loads_everywhere_a_path_does(
@@ -79,3 +80,25 @@ def test_an_unknown_name_lists_the_bundled_ones(tmp_path: Path, monkeypatch: pyt
     (tmp_path / "models.json").write_text("{oops")
     with pytest.raises(BundleError, match=r"models.json: not valid JSON \(line 1"):
         resolve_weights("x")
+
+
+def test_a_release_checkpoint_is_half_precision_with_its_card_and_predicts_the_same(
+    trained: tuple[Path, Path], tmp_path: Path
+) -> None:
+    checkpoint, data = trained
+    card = {"name": "tiny-n", "epochs": 1}
+    release = pack_release(checkpoint, tmp_path / "tiny-n.pt", card)
+    ckpt = load_checkpoint(release)
+    assert ckpt["ema"] is None and ckpt["train_state"] is None and ckpt["metadata"]["card"] == card
+    floats = [t for t in ckpt["model"].values() if t.is_floating_point()]
+    assert floats and all(t.dtype == torch.float16 for t in floats)
+    assert release.stat().st_size < 0.5 * checkpoint.stat().st_size  # no optimiser, no raw copy, 2 bytes
+    source = load_checkpoint(checkpoint)["ema"]  # the inference weights, rounded to fp16
+    assert set(ckpt["model"]) == set(source)
+    for name, value in source.items():
+        torch.testing.assert_close(ckpt["model"][name], value.half() if value.is_floating_point() else value)
+    x = torch.rand(2, 3, 160, 160, generator=torch.Generator().manual_seed(0))
+    with torch.no_grad():
+        full, half = (Detector.load(p).model(x).levels for p in (checkpoint, release))
+    for a, b in zip(full, half):  # an untrained net's logits reach hundreds: compare against their scale
+        assert float((b - a).abs().max()) <= 0.03 * float(a.abs().max())

@@ -12,7 +12,17 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-__all__ = ["BUNDLE_DIR", "BundledModel", "BundleError", "bundled_models", "resolve_weights", "file_sha256"]
+from ..records.files import atomic_write_bytes, atomic_write_text
+
+__all__ = [
+    "BUNDLE_DIR",
+    "BundledModel",
+    "BundleError",
+    "bundled_models",
+    "resolve_weights",
+    "file_sha256",
+    "install_bundled",
+]
 
 BUNDLE_DIR = Path(__file__).resolve().parent
 """The folder of the bundled checkpoints and their ``models.json``."""
@@ -86,3 +96,18 @@ def resolve_weights(spec: str | Path, root: str | Path | None = None) -> Path:
             f"{model.sha256[:16]}… (the file was changed or damaged; reinstall leukodet)"
         )
     return model.path
+
+
+def install_bundled(
+    name: str, checkpoint: str | Path, card: str = "", root: str | Path | None = None
+) -> BundledModel:
+    """Copy ``checkpoint`` into the bundle folder as ``NAME.pt`` and list it in ``models.json`` with its SHA-256
+    (a maintainer's step when a new release checkpoint is made; both writes are atomic)."""
+    folder = Path(root) if root is not None else BUNDLE_DIR
+    target = folder / f"{name}.pt"
+    atomic_write_bytes(target, Path(checkpoint).read_bytes())
+    listing = folder / "models.json"
+    doc = json.loads(listing.read_text()) if listing.is_file() else {}
+    doc[name] = {"file": target.name, "sha256": file_sha256(target), "card": card}
+    atomic_write_text(listing, json.dumps(doc, indent=1, sort_keys=True) + "\n")
+    return bundled_models(folder)[name]

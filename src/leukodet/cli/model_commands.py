@@ -1,5 +1,5 @@
-"""Model commands: ``train`` (also under torchrun), ``val``, ``predict``, ``report``, ``ablate``, ``serve`` and
-``export``."""
+"""Model commands: ``train`` (also under torchrun), ``pretrain``, ``val``, ``predict``, ``report``, ``ablate``,
+``serve`` and ``export``."""
 
 from __future__ import annotations
 
@@ -120,6 +120,51 @@ def train(
     )
     if os.environ.get("RANK", "0") == "0":  # under torchrun only rank 0 prints the summary
         click.echo(json.dumps(summary))
+
+
+@main.command()
+@click.option(
+    "--out", default="runs/pretrain", show_default=True, help="Recipe folder (corpus/, run/, NAME.pt)."
+)
+@click.option(
+    "--setting",
+    type=click.Choice(["cpu", "gpu"]),
+    default="cpu",
+    show_default=True,
+    help="cpu: the bundled synth-n's setting (2 cores); gpu: more fields, epochs and pixels.",
+)
+@click.option("--epochs", type=int, default=None, help="Replace the setting's epoch count.")
+@click.option("--fields", type=int, default=None, help="Replace the setting's fields per 100x domain.")
+@click.option("--seed", type=int, default=None, help="Replace the setting's seed (0).")
+@click.option("--device", default=None, help="Replace the setting's device.")
+@click.option(
+    "--install", is_flag=True, help="Copy the result into the package's bundled models (maintainers)."
+)
+@_progress
+@_user_errors
+def pretrain(
+    out: str,
+    setting: str,
+    epochs: int | None,
+    fields: int | None,
+    seed: int | None,
+    device: str | None,
+    install: bool,
+    progress: bool | None,
+) -> None:
+    """Make synth-n: render the 12-domain synthetic corpus, train on it, pack an fp16 checkpoint with its card.
+
+    Deterministic given its seed; re-running the same command resumes where it stopped."""
+    changes = {"epochs": epochs, "fields_100x": fields, "seed": seed, "device": device}
+    card = api.pretrain(
+        out,
+        setting,
+        progress=_show_progress(progress),
+        echo=click.echo,
+        install=install,
+        **{k: v for k, v in changes.items() if v is not None},
+    )
+    click.echo(json.dumps(card["figures"]))
 
 
 @main.command()
