@@ -58,7 +58,8 @@ def _collapse_wbc_types(root: Path) -> None:
 
 
 def prepare(name: str, work: Path, images: int) -> Path:
-    """The data set YAML: BCCD (official splits) or ``images`` synthetic fields (WBC, RBC, Platelet)."""
+    """The data set YAML: BCCD (official splits), BCDD (fixed 80/20 split) or ``images`` synthetic fields (WBC,
+    RBC, Platelet)."""
     if name == "bccd":
         data = work / "bccd" / "data.yaml"
         if not data.exists():
@@ -70,7 +71,25 @@ def prepare(name: str, work: Path, images: int) -> Path:
             api.synth(data.parent, images=images, seed=0, overwrite=True, label_rbc=True)
             _collapse_wbc_types(data.parent)
         return data
-    raise SystemExit(f"unknown data set {name!r}: bccd or synth")
+    if name == "bcdd":
+        data = work / "bcdd" / "split.yaml"
+        if not data.exists():
+            _split_bcdd(work / "bcdd", data)
+        return data
+    raise SystemExit(f"unknown data set {name!r}: bccd, bcdd or synth")
+
+
+def _split_bcdd(root: Path, data: Path) -> None:
+    """BCDD (one split) as YOLO files with a fixed 80/20 train/val split: every fifth image by name is val.
+    Only for this stability benchmark: no shipped or compared model trains on BCDD (the cross-lab check)."""
+    converted = api.convert(SHARED / "bcdd", root, "yolo", overwrite=True)
+    meta = yaml.safe_load(Path(converted).read_text())
+    images = sorted(p.relative_to(root).as_posix() for p in (root / "images").rglob("*.png"))
+    lists = {"train": [im for i, im in enumerate(images) if i % 5], "val": images[::5]}
+    for split, names in lists.items():
+        atomic_write_text(root / f"{split}.txt", "\n".join(names) + "\n")
+    doc = {"names": meta["names"], "train": "train.txt", "val": "val.txt"}
+    atomic_write_text(data, yaml.safe_dump(doc, sort_keys=False))
 
 
 def stability(curve: list[float], threshold: float = 0.5, max_drop: float = 0.2) -> dict[str, Any]:
@@ -232,7 +251,7 @@ def run_seed(
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--data", default="bccd", choices=["bccd", "synth"])
+    p.add_argument("--data", default="bccd", choices=["bccd", "bcdd", "synth"])
     p.add_argument("--seeds", default="0,1,2")
     p.add_argument("--minutes", type=float, default=None, help="time budget per run (else --epochs fixed)")
     p.add_argument("--epochs", type=int, default=36, help="epochs per run (an upper bound with --minutes)")

@@ -128,6 +128,29 @@ def _train_seconds(run: Path) -> float:
         return round(sum(float(row["seconds"]) for row in csv.DictReader(f)), 1)
 
 
+def _train(data: Path, run: Path, s: PretrainSettings, progress: bool, echo: Any) -> None:
+    """Train (or resume) the recipe's run until its fixed epoch count is reached."""
+    from . import api
+
+    done = _finished_epochs(run)
+    if done < s.epochs:
+        echo(f"2. training {s.model} for {s.epochs} epochs at {s.imgsz} px ({done} done) ...")
+        api.train(
+            data,
+            model=s.model,
+            epochs=s.epochs,
+            imgsz=s.imgsz,
+            batch=s.batch,
+            out=run,
+            device=s.device,
+            seed=s.seed,
+            recipe="short",
+            resume=(run / "weights" / "last.pt").is_file(),
+            overrides=list(s.overrides),
+            progress=progress,
+        )
+
+
 def pretrain(
     out: str | Path,
     settings: PretrainSettings | str = "cpu",
@@ -157,23 +180,7 @@ def pretrain(
         f"1. synthetic corpus ({len(s.domains)} domains, {sum(s.fields(d) for d in s.domains)} fields): {data}"
     )
     run = out / "run"
-    done = _finished_epochs(run)
-    if done < s.epochs:
-        echo(f"2. training {s.model} for {s.epochs} epochs at {s.imgsz} px ({done} done) ...")
-        api.train(
-            data,
-            model=s.model,
-            epochs=s.epochs,
-            imgsz=s.imgsz,
-            batch=s.batch,
-            out=run,
-            device=s.device,
-            seed=s.seed,
-            recipe="short",
-            resume=(run / "weights" / "last.pt").is_file(),
-            overrides=list(s.overrides),
-            progress=progress,
-        )
+    _train(data, run, s, progress, echo)
     with clock.step("test"):
         test = api.val(run / "weights" / "best.pt", data, split="test", device=s.device)
     echo(f"3. synthetic test split: mAP50 {test['map50']:.3f}, mAP50-95 {test['map50_95']:.3f}")
