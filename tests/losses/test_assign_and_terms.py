@@ -101,3 +101,23 @@ def test_criterion_backpropagates() -> None:
     total, terms = crit(levels, ANCHORS, STRIDES, torch.tensor([[0.0, 1.0, 26.0, 10.0, 42.0, 26.0]]))
     total.backward()
     assert set(terms) == set(crit.gains) and levels[0].grad is not None and levels[0].grad.abs().sum() > 0
+
+
+def test_a_vanishing_predicted_size_keeps_the_box_gradient_finite() -> None:
+    """A t_wh so negative that the decoded size rounds to zero in xy ± wh/2 once back-propagated NaN through the
+    aspect term of torchvision's CIoU loss (found on BCDD, seed 1, iteration 2)."""
+    from leukodet.losses.assign import LevelTargets
+    from leukodet.losses.detection import loss_box
+
+    logits = torch.zeros(1, 1, 2, 2, 6)
+    logits[0, 0, 1, 1, 2:4] = torch.tensor([3.0, -120.0])  # height → 0: atan(w / h) divides by it
+    logits.requires_grad_(True)
+    one = torch.tensor([0])
+    lt = LevelTargets(
+        batch=one, anchor=one, gy=one + 1, gx=one + 1,
+        xy=torch.tensor([[1.2, 1.3]]), wh=torch.tensor([[1.0, 2.0]]), anchor_wh=torch.tensor([[1.0, 1.5]]),
+        cls=one, target=one,
+    )  # fmt: skip
+    terms, _ = loss_box([logits], [lt])
+    terms["loss_box"].backward()
+    assert torch.isfinite(terms["loss_box"]) and torch.isfinite(logits.grad).all()

@@ -27,14 +27,20 @@ Across = Callable[[Tensor], Tensor]
 """Maps a local loss denominator to its mean over processes (identity when training in one process)."""
 
 
+MIN_WH = 1e-4
+"""Smallest predicted box side in grid cells (far below any real box: 0.0008 px at stride 8)."""
+
+
 def predicted_boxes(logits: Tensor, lt: LevelTargets) -> Tensor:
     """Decoded ``[K, 4]`` cell-relative xyxy boxes (cells) at the assigned positions.
 
-    Centre ``2σ(t_xy) - 0.5`` (cells, relative to the assigned cell), size ``(2σ(t_wh))² · anchor``.
+    Centre ``2σ(t_xy) - 0.5`` (cells, relative to the assigned cell), size ``(2σ(t_wh))² · anchor``, at least
+    :data:`MIN_WH` cells: a size that rounds to zero in ``xy ± wh/2`` makes the aspect term of
+    ``torchvision.ops.complete_box_iou_loss`` (``atan(w / h)``, no epsilon) back-propagate NaN.
     """
     p = logits[lt.batch, lt.anchor, lt.gy, lt.gx]
     xy = p[:, :2].sigmoid() * 2 - 0.5
-    wh = (p[:, 2:4].sigmoid() * 2) ** 2 * lt.anchor_wh
+    wh = ((p[:, 2:4].sigmoid() * 2) ** 2 * lt.anchor_wh).clamp(min=MIN_WH)
     return torch.cat([xy - wh / 2, xy + wh / 2], 1)
 
 
