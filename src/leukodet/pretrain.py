@@ -17,12 +17,15 @@ from __future__ import annotations
 
 import json
 import time
-from dataclasses import asdict, dataclass, field, replace
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
 import yaml
 
+from .records.files import atomic_write_text
 from .records.vocab import LLD_DOMAINS
 
 __all__ = ["PretrainSettings", "SETTINGS", "label_small_cells", "build_corpus", "pretrain", "model_card"]
@@ -78,7 +81,7 @@ def label_small_cells(domain: str) -> bool:
     """Whether red cells and platelets are labelled in a domain's fields: at 100x and 40x, not at 10x, where a
     416-px field holds about 3,400 of them a few pixels wide (far past any detector's ``max_det``); there they
     stay unlabelled background texture and only the WBCs are boxes."""
-    return not domain.split("_")[1] == "10x"
+    return domain.split("_")[1] != "10x"
 
 
 def build_corpus(root: Path, settings: PretrainSettings, progress: bool = False) -> Path:
@@ -111,7 +114,7 @@ def build_corpus(root: Path, settings: PretrainSettings, progress: bool = False)
         **entries,
     }
     path = root / "data.yaml"
-    path.write_text(yaml.safe_dump(doc, sort_keys=False))
+    atomic_write_text(path, yaml.safe_dump(doc, sort_keys=False))
     return path
 
 
@@ -173,22 +176,23 @@ def pretrain(
     s = replace(base, **changes)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    clock = _Clock(out / "timing.json")
-    with clock.step("corpus"):
+    timing = out / "timing.json"
+    with _timed(timing, "corpus", accumulate=True):
         data = build_corpus(out / "corpus", s, progress)
     echo(
         f"1. synthetic corpus ({len(s.domains)} domains, {sum(s.fields(d) for d in s.domains)} fields): {data}"
     )
     run = out / "run"
     _train(data, run, s, progress, echo)
-    with clock.step("test"):
+    with _timed(timing, "test", accumulate=False):
         test = api.val(run / "weights" / "best.pt", data, split="test", device=s.device)
     echo(f"3. synthetic test split: mAP50 {test['map50']:.3f}, mAP50-95 {test['map50_95']:.3f}")
-    seconds = {**clock.seconds(), "train": _train_seconds(run)}
+    seconds = {k: round(v, 1) for k, v in json.loads(timing.read_text()).items()}
+    seconds["train"] = _train_seconds(run)
     card = model_card(s, test, seconds, _finished_epochs(run))
     target = out / f"{s.name}.pt"
     pack_release(run / "weights" / "best.pt", target, card)
-    (out / "card.json").write_text(json.dumps(card, indent=1) + "\n")
+    atomic_write_text(out / "card.json", json.dumps(card, indent=1) + "\n")
     echo(f"4. {target} ({target.stat().st_size / 1e6:.2f} MB, fp16) and its card: {out / 'card.json'}")
     if install:
         from .bundled import install_bundled
@@ -243,34 +247,12 @@ def model_card(
     }
 
 
-@dataclass
-class _Clock:
-    """Wall-clock seconds per recipe step, accumulated across resumed invocations (``timing.json``)."""
-
-    path: Path
-    totals: dict[str, float] = field(default_factory=dict)
-
-    def __post_init__(self) -> None:
-        if self.path.is_file():
-            self.totals = json.loads(self.path.read_text())
-
-    def step(self, name: str) -> _Step:
-        return _Step(self, name)
-
-    def seconds(self) -> dict[str, float]:
-        return {k: round(v, 1) for k, v in self.totals.items()}
-
-
-@dataclass
-class _Step:
-    clock: _Clock
-    name: str
-    start: float = 0.0
-
-    def __enter__(self) -> None:
-        self.start = time.monotonic()
-
-    def __exit__(self, *exc: Any) -> None:
-        c = self.clock
-        c.totals[self.name] = c.totals.get(self.name, 0.0) + time.monotonic() - self.start
-        c.path.write_text(json.dumps(c.totals))
+@contextmanager
+def _timed(path: Path, name: str, accumulate: bool) -> Iterator[None]:
+    """Record a step's wall-clock seconds in ``timing.json``: added to the earlier invocations' when the step
+    resumes work (the corpus), replaced when the step is redone in full (the test evaluation)."""
+    start = time.monotonic()
+    yield
+    totals = json.loads(path.read_text()) if path.is_file() else {}
+    totals[name] = (totals.get(name, 0.0) if accumulate else 0.0) + time.monotonic() - start
+    atomic_write_text(path, json.dumps(totals))

@@ -11,7 +11,6 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import torch
 from torch import Tensor
 
 from .checkpoint import load_checkpoint, save_checkpoint
@@ -29,5 +28,4 @@ def pack_release(source: str | Path, target: str | Path, card: dict[str, Any]) -
     ckpt = load_checkpoint(source)
     weights = ckpt["ema"] if ckpt.get("ema") is not None else ckpt["model"]
     metadata = {**ckpt["metadata"], "card": card}
-    with torch.no_grad():
-        return save_checkpoint(target, half_state(weights), metadata)
+    return save_checkpoint(target, half_state(weights), metadata)
