@@ -31,6 +31,7 @@ def test_pretrain_writes_a_release_with_its_card_and_resumes(tmp_path: Path) -> 
     assert ckpt["metadata"]["card"] == card == json.loads((tmp_path / "p" / "card.json").read_text())
     assert card["classes"][-2:] == ["RBC", "Platelet"] and len(card["classes"]) == 16
     assert card["epochs"] == 1 and card["training_data"]["real_images"] == 0
+    assert "--setting cpu" in card["command"] and "--epochs 1" in card["command"]
     assert card["training_data"]["fields_per_domain"] == {"HCM_100x_C2": 10, "LCM_40x_C1": 10}
     assert card["wall_clock_seconds"]["train"] > 0 and 0.0 <= card["figures"]["map50"] <= 1.0
     assert all(t.dtype == torch.float16 for t in ckpt["model"].values() if t.is_floating_point())
@@ -61,3 +62,14 @@ def test_the_corpus_depends_only_on_the_seed_and_small_cells_are_unlabelled_at_1
     }
     assert {"RBC", "Platelet"} <= names
     assert label_small_cells("HCM_40x_C2") and not label_small_cells("LCM_10x_C1")
+
+
+def test_the_card_command_names_the_chosen_setting_and_every_change() -> None:
+    from leukodet.pretrain import recipe_command
+
+    assert recipe_command("gpu", {}) == "leukodet pretrain --out runs/pretrain --setting gpu"
+    cmd = recipe_command("cpu", {"epochs": 2, "fields_100x": 10, "device": "cuda", "imgsz": 160})
+    assert cmd == (
+        "leukodet pretrain --out runs/pretrain --setting cpu --epochs 2 --fields 10 --device cuda"
+        " (API: imgsz=160)"
+    )

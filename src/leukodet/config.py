@@ -117,6 +117,8 @@ class TrainConfig:
     val_iou: float = 0.6
     max_det: int = 300
     eval_every: int = 1
+    """Validate (and choose ``best.pt``) after every this many epochs and after the last one; the epochs in
+    between are trained and checkpointed (``last.pt``) but not validated."""
     sync_bn: bool = True
     attributes: bool = True
     """Train the AttriHead when the data has an attribute schema (``--no-attributes`` turns it off)."""
@@ -139,6 +141,8 @@ class TrainConfig:
             raise ConfigError(
                 f"train.stain_norm: expected none, reinhard or macenko, got {self.stain_norm!r}"
             )
+        if self.eval_every < 1:
+            raise ConfigError(f"train.eval_every: expected an integer >= 1, got {self.eval_every}")
 
 
 @dataclass(frozen=True)

@@ -117,3 +117,22 @@ def test_fine_tune_from_a_checkpoint_scales_the_lr(synth_data: Path, tmp_path: P
                   overrides=["augment.mosaic=0.5", "train.warmup_epochs=0.5", *extra])  # fmt: skip
     assert _lr(tmp_path / "ft") == pytest.approx(0.1 * _lr(tmp_path / "scratch"), rel=1e-6)
     assert _lr(tmp_path / "ft1") == pytest.approx(_lr(tmp_path / "scratch"), rel=1e-6)
+
+
+def test_eval_every_validates_every_kth_and_the_last_epoch_and_best_follows_validation(
+    tmp_path: Path,
+) -> None:
+    import csv
+
+    data = api.synth(tmp_path / "data", images=6, seed=2, size=128)
+    out = tmp_path / "run"
+    api.train(
+        data, model="test_tiny", epochs=5, imgsz=128, batch=3, out=out, progress=False, recipe="short",
+        overrides=["train.attributes=false", "train.eval_every=2", "train.plots=false"],
+    )  # fmt: skip
+    rows = list(csv.DictReader(open(out / "results.csv")))
+    assert len(rows) == 5
+    validated = [int(r["epoch"]) for r in rows if r.get("val/map50")]
+    assert validated == [2, 4, 5]
+    best = load_checkpoint(out / "weights" / "best.pt")["metadata"]
+    assert best["metrics"] and best["epoch"] in validated

@@ -54,6 +54,29 @@ def test_detection_head_rows_follow_class_names() -> None:
     assert report.reinitialised == [] and report.copied == len(backbone)
 
 
+def test_a_generic_wbc_starts_from_the_mean_of_the_wbc_type_rows_and_plurals_match() -> None:
+    src_classes = ["None", "Myeloblast", "Neutrophil", "RBC", "Platelet"]  # synth-n-like: WBCs by type
+    dst_classes = ["WBC", "RBC", "Platelets", "Smudge"]  # BCCD-like, plus a class with no source
+    src = _randomised(create_model("test_tiny", len(src_classes)))
+    dst = create_model("test_tiny", len(dst_classes))
+    fresh = {k: v.clone() for k, v in dst.state_dict().items()}
+    report = transfer_weights(dst, src.state_dict(), src_classes, dst_classes)
+    assert report.kept_classes == ["RBC"] and report.new_classes == ["Smudge"]
+    assert report.derived_classes == ["WBC <- mean of 2 WBC types", "Platelets <- Platelet"]
+    assert any("related rows" in line for line in report.lines())
+    s, d = src.state_dict(), dst.state_dict()
+    ns, nd = len(src_classes), len(dst_classes)
+    for level in range(len(dst.head.convs)):
+        for kind in ("weight", "bias"):
+            key = f"head.convs.{level}.{kind}"
+            for a in range(dst.head.num_anchors):
+                types = (_rows(s[key], a, ns, 5 + 1) + _rows(s[key], a, ns, 5 + 2)) / 2  # not "None"
+                assert torch.allclose(_rows(d[key], a, nd, 5 + 0), types)
+                assert torch.equal(_rows(d[key], a, nd, 5 + 1), _rows(s[key], a, ns, 5 + 3))
+                assert torch.equal(_rows(d[key], a, nd, 5 + 2), _rows(s[key], a, ns, 5 + 4))
+                assert torch.equal(_rows(d[key], a, nd, 5 + 3), _rows(fresh[key], a, nd, 5 + 3))
+
+
 def test_attribute_logits_follow_attribute_and_value_names() -> None:
     src_attrs = {"cell_size": ["small", "large"], "nucleoli": ["inconspicuous", "prominent"]}
     dst_attrs = {"nucleoli": ["inconspicuous", "prominent"], "vacuoles": ["absent", "present"]}

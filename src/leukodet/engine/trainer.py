@@ -267,7 +267,7 @@ class Trainer:
             )
             self._recalibrate()
             self.epoch += 1
-            metrics = self._validate()
+            metrics = self._validate() if self._eval_due() else {}
             if self.dist.is_main:
                 self._end_epoch(terms, metrics, time.monotonic() - start)
             self.budget.record_epoch(time.monotonic() - start)
@@ -280,6 +280,10 @@ class Trainer:
         t = self.cfg.train
         picks = recalibration_indices(len(self.train_set), t.bn_recalibration, t.batch, t.seed, self.epoch)
         recalibrate_batchnorm(self.ema.module, self.train_set, picks, self.device)
+
+    def _eval_due(self) -> bool:
+        """Whether the epoch just finished is validated: every ``train.eval_every``-th and the last one."""
+        return self.epoch % self.cfg.train.eval_every == 0 or self.epoch >= self.planned
 
     def _validate(self) -> dict[str, Any]:
         if self.val_loader is None:
@@ -309,8 +313,9 @@ class Trainer:
         row.update({"lr": self.optimizer.param_groups[1]["lr"], "seconds": seconds})
         self.rows.append(row)
         self.run.write_results(self.rows)
-        best = not metrics or fit > self.best_fitness
-        self.best_fitness = max(self.best_fitness, fit)
+        # best.pt follows validation; without a val split it is the last epoch's weights
+        best = fit > self.best_fitness if metrics else self.val_loader is None
+        self.best_fitness = max(self.best_fitness, fit) if metrics else self.best_fitness
         meta = self.metadata(_brief(metrics))
         save_checkpoint(
             self.run.last, self.model.state_dict(), meta, self.ema.module.state_dict(), self._train_state()
