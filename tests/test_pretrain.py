@@ -73,3 +73,4 @@ def test_the_card_command_names_the_chosen_setting_and_every_change() -> None:
         "leukodet pretrain --out runs/pretrain --setting cpu --epochs 2 --fields 10 --device cuda"
         " (API: imgsz=160)"
     )
+    assert "PretrainSettings" in recipe_command(None, {})

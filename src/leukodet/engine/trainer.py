@@ -315,7 +315,8 @@ class Trainer:
         self.run.write_results(self.rows)
         # best.pt follows validation; without a val split it is the last epoch's weights
         best = fit > self.best_fitness if metrics else self.val_loader is None
-        self.best_fitness = max(self.best_fitness, fit) if metrics else self.best_fitness
+        if metrics:
+            self.best_fitness = max(self.best_fitness, fit)
         meta = self.metadata(_brief(metrics))
         save_checkpoint(
             self.run.last, self.model.state_dict(), meta, self.ema.module.state_dict(), self._train_state()

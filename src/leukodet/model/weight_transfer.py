@@ -25,12 +25,9 @@ from dataclasses import dataclass, field
 import torch
 from torch import Tensor, nn
 
-from ..records.vocab import LLD_CLASSES
+from ..records.vocab import LLD_WBC_TYPES
 
 __all__ = ["TransferReport", "class_sources", "transfer_weights"]
-
-WBC_TYPES: tuple[str, ...] = tuple(c for c in LLD_CLASSES if c != "None")
-"""The LLD classes that are WBC types (``None`` holds artefacts and unnamed cells)."""
 
 
 @dataclass
@@ -81,7 +78,7 @@ def class_sources(src_classes: Sequence[str], dst_classes: Sequence[str]) -> dic
     (the mean of their rows). Destination classes with none are absent (fresh initialisation)."""
     exact = {name: i for i, name in enumerate(src_classes)}
     plain = {_plain(name): i for i, name in enumerate(src_classes)}
-    types = [i for i, name in enumerate(src_classes) if name in WBC_TYPES]
+    types = [i for i, name in enumerate(src_classes) if name in LLD_WBC_TYPES]
     out: dict[int, list[int]] = {}
     for j, name in enumerate(dst_classes):
         if name in exact:
@@ -140,15 +137,16 @@ def transfer_weights(
     when it has an AttriHead, ``target_attributes`` in its logit order), matching class and attribute rows by
     name. Returns what was kept and what starts from its initialisation."""
     sources = class_sources(source_classes, target_classes)
+    src_names, dst_names = set(source_classes), set(target_classes)
     report = TransferReport(
-        kept_classes=[c for c in target_classes if c in set(source_classes)],
+        kept_classes=[c for c in target_classes if c in src_names],
         new_classes=[c for j, c in enumerate(target_classes) if j not in sources],
         derived_classes=[
             f"{c} <- {_describe([source_classes[i] for i in sources[j]])}"
             for j, c in enumerate(target_classes)
-            if j in sources and c not in set(source_classes)
+            if j in sources and c not in src_names
         ],
-        dropped_classes=[c for c in source_classes if c not in set(target_classes)],
+        dropped_classes=[c for c in source_classes if c not in dst_names],
     )
     state = model.state_dict()
     head_keys, attr_keys = _output_layer_keys(model)

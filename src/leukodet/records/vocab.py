@@ -18,6 +18,7 @@ __all__ = [
     "WBCATT_TO_LLD",
     "LLD_DOMAINS",
     "lld_schema",
+    "LLD_WBC_TYPES",
     "domain_from_path",
     "domain_of",
 ]
@@ -39,6 +40,9 @@ LLD_CLASSES: tuple[str, ...] = (
     "Basophil",
 )
 """The 14 LeukemiaAttri classes in the authors' YOLO index order (class 0 "None" = artefacts/unnamed cells)."""
+
+LLD_WBC_TYPES: tuple[str, ...] = tuple(c for c in LLD_CLASSES if c != "None")
+"""The LLD classes that are WBC types (all but ``None``)."""
 
 LLD_ATTRIBUTES: dict[str, tuple[str, str]] = {
     "cell_size": ("small", "large"),
