@@ -29,7 +29,9 @@ def test_pretrain_writes_a_release_with_its_card_and_resumes(tmp_path: Path) -> 
     release = tmp_path / "p" / "synth-n.pt"
     ckpt = load_checkpoint(release)
     assert ckpt["metadata"]["card"] == card == json.loads((tmp_path / "p" / "card.json").read_text())
-    assert card["classes"][-2:] == ["RBC", "Platelet"] and len(card["classes"]) == 16
+    assert card["classes"][-3:] == ["RBC", "Platelet", "WBC"] and len(card["classes"]) == 17
+    parents = ckpt["metadata"]["model_config"]["class_parents"]  # the WBC types are children of WBC
+    assert parents == [-1] + [16] * 13 + [-1, -1, -1]
     assert card["epochs"] == 1 and card["training_data"]["real_images"] == 0
     assert "--setting cpu" in card["command"] and "--epochs 1" in card["command"]
     assert card["training_data"]["fields_per_domain"] == {"HCM_100x_C2": 10, "LCM_40x_C1": 10}

@@ -76,6 +76,10 @@ class LossConfig:
     label_smoothing: float = 0.0
     scale_with_classes: bool = True
     """Scale ``cls`` by nc/80 and ``obj`` by (imgsz/640)^2 as the authors' YOLOv5 does (cls 0.3*14/80 = 0.0525)."""
+    cls_balance: float = 0.0
+    """Class term weighting: each assigned cell weighs ``n_g^-cls_balance`` (``n_g``: cells of its class group in
+    the level, a WBC type's group being ``WBC``), normalised to mean 1; 0 = off (the paper), 1 = every class
+    group weighs the same. Not a paper setting: the pretraining recipe's answer to 100 red cells per WBC."""
     attr: float = 1.0
     """Gain of the attribute term ``L_mor`` (Eq. 3; weight 1 in the one backward, decision D8)."""
     asl_gamma_neg: float = 4.0

@@ -3,7 +3,9 @@
 The model is an untrained ``test_tiny`` with an AttriHead whose batch norms are calibrated on a few synthetic
 fields and whose detection-head weights are drawn wider (seeded): its scores are spread and distinct, so the
 comparison covers well over a hundred boxes of every kind (named cells with attribute calls, ``None`` cells
-without) instead of the nearly constant, tied scores of a freshly initialised model.
+without) instead of the nearly constant, tied scores of a freshly initialised model. Its vocabulary adds the
+parent class ``WBC`` to the LLD classes, so both backends must agree on the hierarchy too (a box takes its most
+specific class).
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ from leukodet.engine.predict import Detector
 from leukodet.eval.prediction import Prediction
 from leukodet.model.registry import create_model
 from leukodet.records import LLD_CLASSES, lld_schema
+from leukodet.records.vocab import class_parents
 from leukodet.serve import create_app
 from leukodet.synth import render_field
 
@@ -40,6 +43,7 @@ torch.set_num_threads(1)  # both backends (ONNX Runtime takes torch's thread cou
 
 SIZE = 160
 CONF = 0.01
+NAMES = [*LLD_CLASSES, "WBC"]
 SEEDS = (0, 2, 3, 6, 7)  # fields whose best scores stay below 1 (no saturated ties at max_det)
 
 
@@ -51,7 +55,7 @@ def _spread_model() -> torch.nn.Module:
     """A deterministic ``test_tiny`` with an AttriHead, calibrated batch norms and spread detection scores."""
     torch.manual_seed(0)
     sizes = [len(v) for v in lld_schema().to_mapping().values()]
-    model = create_model("test_tiny", len(LLD_CLASSES), attribute_sizes=sizes)
+    model = create_model("test_tiny", len(NAMES), attribute_sizes=sizes, class_parents=class_parents(NAMES))
     for module in model.modules():
         if isinstance(module, torch.nn.BatchNorm2d):
             module.reset_running_stats()
@@ -70,7 +74,7 @@ def weights(tmp_path_factory: pytest.TempPathFactory) -> Path:
     model = _spread_model()
     schema = lld_schema()
     meta = {
-        "classes": list(LLD_CLASSES),
+        "classes": NAMES,
         "imgsz": SIZE,
         "model_config": model.config.to_dict(),
         "attributes": schema.to_mapping(),
@@ -127,6 +131,8 @@ def test_onnx_predictions_match_torch(weights: Path, exported: Path) -> None:
     assert len(cells) >= 150 and 0 < named < len(cells), (len(cells), named)
     assert sum(1 for c in cells if c) == named  # attribute calls on every named cell, none on "None" cells
     assert max(e[0] for e in errors) < 0.1 and max(e[1] for e in errors) < 1e-3
+    labels = {p.class_names[k] for p in ref for k in p.class_ids}
+    assert "WBC" in labels and len(labels & set(LLD_CLASSES[1:])) >= 3  # untyped and typed WBCs both occur
 
 
 @pytest.mark.parametrize(

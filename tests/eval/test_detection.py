@@ -150,3 +150,18 @@ def test_nothing_labelled_scores_zero_without_error() -> None:
     assert res["map50"] == 0.0 and res["per_class"] == {} and res["yolov5"]["recall"] == 0.0
     op = res["operating_point"]
     assert op["count_abs_err_per_image"] == 0.0 and op["per_class"] == {}
+
+
+def test_a_typed_wbc_is_also_a_wbc_in_a_hierarchical_vocabulary() -> None:
+    names = ["WBC", "RBC", "Myeloblast", "Neutrophil"]
+    cells = [(box_at(10, 10), 2), (box_at(100, 100), 3), (box_at(300, 300), 1)]
+    records = [make_record(0, cells)]
+    exact = [(box_at(10, 10), 0.9, 2), (box_at(100, 100), 0.8, 3), (box_at(300, 300), 0.7, 1)]
+    untyped = [(box_at(10, 10), 0.9, 0), (box_at(100, 100), 0.8, 0), (box_at(300, 300), 0.7, 1)]
+    res = evaluate(records, names, [make_pred(0, untyped, names)])
+    assert res["per_class"]["WBC"] == {"ap50": 1.0, "ap50_95": 1.0, "n_gt": 2}  # found as WBCs, types unnamed
+    assert res["per_class"]["Myeloblast"]["ap50"] == 0.0 and res["per_class"]["RBC"]["ap50"] == 1.0
+    res = evaluate(records, names, [make_pred(0, exact, names)])
+    assert res["per_class"]["Myeloblast"]["ap50"] == 1.0 and res["per_class"]["WBC"]["ap50"] == 0.0
+    flat = evaluate(records, names[1:] + ["Lymphocyte"], [make_pred(0, [], names[1:] + ["Lymphocyte"])])
+    assert "WBC" not in flat["per_class"]  # no WBC class: nothing added

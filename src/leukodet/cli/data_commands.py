@@ -115,6 +115,11 @@ def sparsify(
 )
 @click.option("--domain", default="HCM_100x_C2", show_default=True, help="LLD subset name, e.g. LCM_40x_C1.")
 @click.option("--label-rbc", is_flag=True, help="Also label RBCs and platelets (classes RBC, Platelet).")
+@click.option(
+    "--wbc-parent",
+    is_flag=True,
+    help="Also name class WBC, the parent of the WBC types (trained beside them).",
+)
 @click.option("--masks", is_flag=True, help="Also write instance masks (masks/<split>/<stem>.npz).")
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default="coco", show_default=True)
 @click.option("--size", type=int, default=640, show_default=True, help="Field side in pixels.")
@@ -128,6 +133,7 @@ def synth(
     sparse: float | None,
     domain: str,
     label_rbc: bool,
+    wbc_parent: bool,
     masks: bool,
     fmt: str,
     size: int,
@@ -142,6 +148,7 @@ def synth(
         sparse=sparse,
         domain=domain,
         label_rbc=label_rbc,
+        wbc_parent=wbc_parent,
         masks=masks,
         fmt=fmt,
         size=size,
@@ -156,10 +163,17 @@ def synth(
 @click.option("--images", type=int, default=60, show_default=True, help="Synthetic fields to generate.")
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--minutes", type=float, default=3.0, show_default=True, help="Training budget.")
+@click.option(
+    "--model",
+    default="synth-n",
+    show_default=True,
+    help="Start: a bundled model name or a checkpoint ('none': random weights; also when it is not bundled).",
+)
 @_user_errors
-def demo(out: str, images: int, seed: int, minutes: float) -> None:
+def demo(out: str, images: int, seed: int, minutes: float, model: str) -> None:
     """Run the main job on the embedded synthetic default (no external data needed)."""
-    api.demo(out, images=images, seed=seed, minutes=minutes, echo=click.echo)
+    start = None if model.lower() == "none" else model
+    api.demo(out, images=images, seed=seed, minutes=minutes, model=start, echo=click.echo)
 
 
 @main.command()

@@ -171,13 +171,16 @@ class ConfMixLoss:
         mode = net.training
         net.eval()
         try:
-            decoded = decode_boxes(net(target))
+            out = net(target)
+            decoded = decode_boxes(out)
         finally:
             net.train(mode)
         delta = progressive_delta(self.fraction, cfg.gamma)
         grid = region_boxes(tuple(target.shape[-2:]), cfg.grid).to(target.device)
         rows, chosen, best = [], [], []
-        for b, dets in enumerate(postprocess_decoded(decoded, cfg.det_conf, cfg.nms_iou)):
+        for b, dets in enumerate(
+            postprocess_decoded(decoded, cfg.det_conf, cfg.nms_iou, class_parents=out.class_parents)
+        ):
             pred = decoded[b]
             scores = pred[:, 4] * pred[:, 5:].max(1).values if pred.shape[1] > 5 else pred[:, 4]
             cand = scores > cfg.det_conf

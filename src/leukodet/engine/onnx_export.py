@@ -23,6 +23,7 @@ from __future__ import annotations
 import io
 import json
 import warnings
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +35,7 @@ from .. import __version__
 from ..model.attrihead import ROI_SIZE, TAPS, boxes_on_map
 from ..model.decode import decode_boxes
 from ..model.detector import Detector as DetectorModel
+from ..model.hierarchy import choose_class
 from ..records.files import atomic_write_bytes
 from .checkpoint import state_digest
 from .predict import Detector
@@ -104,13 +106,14 @@ class _MultiClassNMS(torch.autograd.Function):
         return g.op("NonMaxSuppression", boxes, scores, max_det, iou, conf)
 
 
-def _class_scores(decoded: Tensor, multi_label: Tensor) -> Tensor:
-    """``[B, C, N]`` NMS scores: objectness × class probability, or ``-1`` off the best class (single label)."""
+def _class_scores(decoded: Tensor, multi_label: Tensor, class_parents: Sequence[int] = ()) -> Tensor:
+    """``[B, C, N]`` NMS scores: objectness × class probability, or ``-1`` off the chosen class (single label:
+    the most specific class, with its parent's score, as :func:`leukodet.model.hierarchy.choose_class`)."""
     scores = decoded[..., 5:] * decoded[..., 4:5]
-    best = scores.argmax(-1, keepdim=True)
+    best, label = choose_class(scores, class_parents)
     classes = torch.arange(scores.shape[-1], device=scores.device)
-    on = (classes == best) | multi_label
-    return torch.where(on, scores, torch.full_like(scores, -1.0)).transpose(1, 2)
+    chosen = torch.where(classes == label.unsqueeze(-1), best.unsqueeze(-1), torch.full_like(scores, -1.0))
+    return torch.where(multi_label, scores, chosen).transpose(1, 2)
 
 
 def _rank_in_image(image: Tensor, score: Tensor, batch: Tensor) -> tuple[Tensor, Tensor]:
@@ -138,7 +141,7 @@ class DetectGraph(nn.Module):
         decoded = decode_boxes(out)
         n = decoded.shape[1]
         boxes = box_convert(decoded[..., :4], in_fmt="cxcywh", out_fmt="xyxy")
-        scores = _class_scores(decoded, multi_label)
+        scores = _class_scores(decoded, multi_label, self.model.config.class_parents)
         picked = _MultiClassNMS.apply(boxes, scores, max_det.reshape(1), iou.reshape(1), conf.reshape(1))
         image, label, row = picked[:, 0], picked[:, 1], picked[:, 2]
         score = scores.reshape(-1)[(image * scores.shape[1] + label) * n + row]

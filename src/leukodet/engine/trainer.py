@@ -27,6 +27,7 @@ from ..model.anchors import check_anchors
 from ..model.registry import create_model, resolve_model_name
 from ..model.weight_transfer import transfer_weights
 from ..records.diagnostics import DataError
+from ..records.vocab import class_parents
 from .adaptation import ConfMixLoss
 from .batchnorm import recalibrate_batchnorm, recalibration_indices
 from .budget import TimeBudget
@@ -92,10 +93,7 @@ class Trainer:
         )
         self.net = self._wrap(self.model)
         self.ema = ModelEMA(self.model, t.ema_decay, t.ema_tau)
-        across = self.dist.mean if self.dist.distributed else None
-        self.criterion = DetectionCriterion(
-            cfg.loss, len(self.data.classes), t.imgsz, across, self.dist.world_size, self.attribute_sizes()
-        )
+        self.criterion = self._criterion()
         self.loss_fn = self._loss_fn()
         teacher = cfg.adapt.teacher if cfg.adapt.method != "none" else cfg.sparse.teacher
         if isinstance(self.loss_fn, (SparseLoss, ConfMixLoss)) and teacher == "ema":
@@ -135,6 +133,13 @@ class Trainer:
         log.info("sparse training: %s (smallest training box %.0f px²)", self.sparse_method, area)
         return SparseLoss(self.criterion, self.cfg.sparse, self.sparse_method, area)
 
+    def _criterion(self) -> DetectionCriterion:
+        """The detection (+ attribute) criterion of this model and data."""
+        across = self.dist.mean if self.dist.distributed else None
+        nc, imgsz = len(self.data.classes), self.cfg.train.imgsz
+        sizes, parents = self.attribute_sizes(), self.model.config.class_parents
+        return DetectionCriterion(self.cfg.loss, nc, imgsz, across, self.dist.world_size, sizes, parents)
+
     def _wrap(self, model: torch.nn.Module) -> torch.nn.Module:
         """DistributedDataParallel over ``model`` (several processes) or the model itself."""
         if not self.dist.distributed:
@@ -150,7 +155,11 @@ class Trainer:
 
     def _build_model(self) -> torch.nn.Module:
         name, nc, t = self.cfg.model, len(self.data.classes), self.cfg.train
-        head = {"attribute_sizes": self.attribute_sizes(), "attribute_dropout": t.attr_dropout}
+        head = {
+            "attribute_sizes": self.attribute_sizes(),
+            "attribute_dropout": t.attr_dropout,
+            "class_parents": class_parents(self.data.classes),
+        }
         self.from_weights = name.endswith(".pt") or Path(name).is_file() or name in bundled_models()
         if self.from_weights:
             ckpt = load_checkpoint(name)

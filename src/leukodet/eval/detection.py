@@ -8,11 +8,16 @@ classes with at least one scored ground-truth box. Model classes map to dataset 
 Predictions are expected to be post-processed as in the paper's validation: class-aware multi-label NMS at
 conf 0.001, IoU 0.6, at most 300 detections per image, boxes in original-image pixels. The caller does this;
 the evaluator scores what it is given.
+
+With a hierarchical vocabulary (``WBC`` beside the WBC types, :func:`leukodet.records.vocab.class_parents`) a
+cell labelled with a type is also a ground-truth cell of ``WBC`` (:func:`with_parent_cells`), so ``WBC``'s AP
+says how well the model finds white cells whatever their type.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -25,8 +30,9 @@ from leukodet.eval.prediction import Prediction
 from leukodet.eval.scored_image import prepare_images
 from leukodet.eval.yolo_ap import yolo_ap
 from leukodet.records.schema import AttributeSchema, ImageRecord
+from leukodet.records.vocab import class_parents
 
-__all__ = ["evaluate", "YOLOV5_EVALUATOR"]
+__all__ = ["evaluate", "with_parent_cells", "YOLOV5_EVALUATOR"]
 
 YOLOV5_EVALUATOR = "leukodet 101-point (YOLOv5 protocol)"
 
@@ -55,6 +61,22 @@ def _summary(ap: ClassAP, names: Sequence[str]) -> dict[str, Any]:
         "map50_95": _mean(ap.ap50_95, ap.n_gt),
         "per_class": _per_class(ap, names),
     }
+
+
+def with_parent_cells(records: Sequence[ImageRecord], names: Sequence[str]) -> list[ImageRecord]:
+    """The records with each cell of a child class repeated as a cell of its parent (unchanged if flat)."""
+    parents = class_parents(list(names))
+    if not parents:
+        return list(records)
+    out = []
+    for r in records:
+        extra = [
+            replace(c, class_id=parents[c.class_id])
+            for c in r.cells
+            if 0 <= c.class_id < len(parents) and parents[c.class_id] >= 0
+        ]
+        out.append(r.with_(cells=(*r.cells, *extra)) if extra else r)
+    return out
 
 
 def _bookkeeping(records: Sequence[ImageRecord], cmap: ClassMap, stats: Any) -> dict[str, Any]:
@@ -108,7 +130,7 @@ def evaluate(
         raise ValueError(f"{len(records)} records but {len(predictions)} predictions (paired by order)")
     names = tuple(dataset_classes)
     cmap: ClassMap = map_classes(_model_vocabulary(predictions), names)
-    images, stats = prepare_images(records, len(names), predictions, cmap)
+    images, stats = prepare_images(with_parent_cells(records, names), len(names), predictions, cmap)
     coco = coco_ap(images, len(names))
     yolo = yolo_ap(images, len(names))
     has_gt = yolo.ap.n_gt > 0

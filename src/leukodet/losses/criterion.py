@@ -62,6 +62,7 @@ class DetectionCriterion:
             ``world_size`` processes (see :mod:`leukodet.engine.distributed`); ``None`` in one process.
         world_size: number of processes sharing each global batch.
         attribute_sizes: values per attribute of the model's AttriHead (empty: no attribute term).
+        class_parents: the model's class hierarchy (:mod:`leukodet.model.hierarchy`); empty = flat classes.
     """
 
     def __init__(
@@ -72,12 +73,14 @@ class DetectionCriterion:
         across: Across | None = None,
         world_size: int = 1,
         attribute_sizes: tuple[int, ...] = (),
+        class_parents: tuple[int, ...] = (),
     ) -> None:
         self.cfg = cfg
         self.num_classes = num_classes
         self.gains = LossGains.from_config(cfg, num_classes, imgsz).as_dict()
         self.across, self.world_size = across, world_size
         self.attribute_sizes = tuple(attribute_sizes)
+        self.class_parents = tuple(class_parents)
 
     def assign(
         self, levels: list[Tensor], anchors: Tensor, strides: Tensor, targets: Tensor
@@ -95,7 +98,16 @@ class DetectionCriterion:
         out.update(loss_obj(levels, assigned, ious, c.obj_balance, weights, c.fl_gamma, c.fl_alpha, a))
         out.update(
             loss_cls(
-                levels, assigned, self.num_classes, weights, c.label_smoothing, c.fl_gamma, c.fl_alpha, a
+                levels,
+                assigned,
+                self.num_classes,
+                weights,
+                c.label_smoothing,
+                c.fl_gamma,
+                c.fl_alpha,
+                a,
+                self.class_parents,
+                c.cls_balance,
             )
         )
         return out

@@ -12,7 +12,7 @@ gives exactly the one-process gradient of the global batch.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 import torch
 import torch.nn.functional as F
@@ -21,7 +21,16 @@ from torchvision.ops import complete_box_iou_loss, sigmoid_focal_loss
 
 from .assign import LevelTargets
 
-__all__ = ["Across", "predicted_boxes", "loss_box", "loss_obj", "loss_cls", "bce_or_focal"]
+__all__ = [
+    "Across",
+    "predicted_boxes",
+    "loss_box",
+    "loss_obj",
+    "loss_cls",
+    "class_target",
+    "class_balance",
+    "bce_or_focal",
+]
 
 Across = Callable[[Tensor], Tensor]
 """Maps a local loss denominator to its mean over processes (identity when training in one process)."""
@@ -121,16 +130,80 @@ def loss_cls(
     gamma: float = 0.0,
     alpha: float = 0.25,
     across: Across | None = None,
+    class_parents: Sequence[int] = (),
+    balance: float = 0.0,
 ) -> dict[str, Tensor]:
-    """Class term: BCE of the class logits against (smoothed) one-hot targets at assigned cells."""
+    """Class term: BCE of the class logits against (smoothed) one-hot targets at assigned cells.
+
+    With a class hierarchy (``class_parents``, :mod:`leukodet.model.hierarchy`) the targets are multi-hot (a
+    child-labelled box is also a positive of its parent), a child logit is trained only on boxes labelled with
+    one of its parent's children (:func:`class_target`), and each box's loss is the mean over the root logits
+    plus the mean over the child logits it informs (:func:`_group_means`).
+    """
     total = levels[0].new_zeros(())
     if num_classes <= 1:
         return {"loss_cls": total}
     pos, neg = 1.0 - 0.5 * label_smoothing, 0.5 * label_smoothing
+    parents = torch.tensor(class_parents, dtype=torch.long) if class_parents else None
     for level, (logits, lt) in enumerate(zip(levels, assigned)):
         p = logits[lt.batch, lt.anchor, lt.gy, lt.gx, 5:]
-        target = torch.full_like(p, neg)
-        target[torch.arange(len(lt), device=p.device), lt.cls] = pos
-        loss = bce_or_focal(p, target, gamma, alpha).mean(1)
-        total = total + _weighted_mean(loss, _cell_weight(weights[level] if weights else None, lt), across)
+        target, informed = class_target(lt.cls, p, pos, neg, parents)
+        loss = bce_or_focal(p, target, gamma, alpha)
+        loss = loss.mean(1) if informed is None else _group_means(loss, informed, parents)
+        w = _cell_weight(weights[level] if weights else None, lt)
+        if balance > 0 and len(lt):
+            b = class_balance(lt.cls, parents, balance, w)
+            w = b if w is None else w * b
+        total = total + _weighted_mean(loss, w, across)
     return {"loss_cls": total}
+
+
+def class_balance(cls: Tensor, parents: Tensor | None, power: float, weight: Tensor | None = None) -> Tensor:
+    """Per-cell weights ``n_g^-power`` over the cells' class groups (a child's group is its parent), with
+    mean 1 over the cells (weighted by ``weight`` where given): ``power=1`` makes every group weigh the same.
+
+    Without it, a film's ~100 red cells per white cell make the class term a red-cell term: the pretraining
+    runs localised every synthetic WBC and called it ``RBC`` (docs/models.md).
+    """
+    group = (
+        cls
+        if parents is None
+        else torch.where(parents.to(cls.device)[cls] >= 0, parents.to(cls.device)[cls], cls)
+    )
+    w = torch.ones_like(cls, dtype=torch.float32) if weight is None else weight.float()
+    counts = torch.zeros(int(group.max()) + 1, device=cls.device).index_add_(0, group, w)
+    out = counts[group].clamp(min=1e-12) ** -power
+    return out * w.sum().clamp(min=1e-12) / (out * w).sum().clamp(min=1e-12)
+
+
+def _group_means(loss: Tensor, informed: Tensor, parents: Tensor) -> Tensor:
+    """Per box: the mean over the root-class logits plus the mean over the child logits it informs, so the
+    parent logit weighs the same in a typed box as in any other (not 1 / (roots + 13 types) of it)."""
+    child = (parents >= 0).to(loss.device, loss.dtype).unsqueeze(0)
+    roots = (loss * (1 - child)).sum(1) / (1 - child).sum(1)
+    kids = informed * child
+    return roots + (loss * kids).sum(1) / kids.sum(1).clamp(min=1)
+
+
+def class_target(
+    cls: Tensor, logits: Tensor, pos: float, neg: float, parents: Tensor | None = None
+) -> tuple[Tensor, Tensor | None]:
+    """Targets ``[K, C]`` of the class logits of ``K`` boxes with classes ``cls``, and which logits each box
+    informs (``None``: all of them).
+
+    Flat: one-hot ``pos`` at the box's class, ``neg`` elsewhere. With ``parents`` (``[C]``, ``-1`` = root):
+    the parent of a child-labelled box is ``pos`` too, and a child column counts only for boxes whose class is
+    a child of the same parent, so the child logits learn ``P(child | parent)``.
+    """
+    k = torch.arange(len(cls), device=logits.device)
+    target = torch.full_like(logits, neg)
+    target[k, cls] = pos
+    if parents is None:
+        return target, None
+    parents = parents.to(logits.device)
+    own = parents[cls]
+    child = own >= 0
+    target[k[child], own[child]] = pos
+    is_child_col = (parents >= 0).unsqueeze(0)
+    informed = ~is_child_col | (parents.unsqueeze(0) == own.unsqueeze(1))
+    return target, informed.to(logits.dtype)

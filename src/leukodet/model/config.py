@@ -13,6 +13,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, fields, replace
 from typing import Any
 
+from leukodet.model.hierarchy import check_parents
+
 __all__ = [
     "AnchorPairs",
     "DEFAULT_ANCHORS",
@@ -89,6 +91,8 @@ class ModelConfig:
         in_channels: Image channels (3 for RGB).
         attribute_sizes: values per attribute of the AttriHead (schema order); empty = no attribute head.
         attribute_dropout: dropout between the AttriHead FC layers (paper 0.2; the authors' code 0.5).
+        class_parents: per class, the index of its parent class or ``-1`` (see :mod:`leukodet.model.hierarchy`);
+            empty = a flat vocabulary.
     """
 
     name: str
@@ -101,6 +105,7 @@ class ModelConfig:
     in_channels: int = 3
     attribute_sizes: tuple[int, ...] = ()
     attribute_dropout: float = 0.2
+    class_parents: tuple[int, ...] = ()
 
     def __post_init__(self) -> None:
         """Validate values and normalise ``anchors``/``strides`` to tuples (so lists from YAML work)."""
@@ -109,6 +114,7 @@ class ModelConfig:
         object.__setattr__(self, "attribute_sizes", tuple(int(k) for k in self.attribute_sizes))
         if self.num_classes < 1:
             raise ValueError(f"num_classes must be >= 1, got {self.num_classes}")
+        object.__setattr__(self, "class_parents", check_parents(self.class_parents, self.num_classes))
         if self.depth_multiple <= 0 or self.width_multiple <= 0:
             raise ValueError("depth_multiple and width_multiple must be > 0")
         if tuple(self.strides) != DEFAULT_STRIDES:
@@ -125,6 +131,7 @@ class ModelConfig:
         out["anchors"] = [[list(pair) for pair in level] for level in self.anchors]
         out["strides"] = list(self.strides)
         out["attribute_sizes"] = list(self.attribute_sizes)
+        out["class_parents"] = list(self.class_parents)
         return out
 
     @classmethod

@@ -14,6 +14,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
+from leukodet.model.hierarchy import hierarchical_probs
 from leukodet.model.output import DetectorOutput
 
 __all__ = ["box_from_logits", "decode_boxes", "decode_level", "make_grid", "unravel_prediction_index"]
@@ -83,11 +84,15 @@ def decode_boxes(out: DetectorOutput) -> Tensor:
 
     Returns:
         ``[B, N, 5 + nc]`` with ``N = Σ_l A·H_l·W_l``, rows level by level (P3 first), then as in
-        :func:`decode_level`: ``(cx, cy, w, h)`` input pixels, objectness prob, class probs.
+        :func:`decode_level`: ``(cx, cy, w, h)`` input pixels, objectness prob, class probs (a child class's
+        multiplied by its parent's: :func:`leukodet.model.hierarchy.hierarchical_probs`).
     """
-    return torch.cat(
+    decoded = torch.cat(
         [decode_level(lv, out.anchors[i], out.strides[i]) for i, lv in enumerate(out.levels)], dim=1
     )
+    if not out.class_parents:
+        return decoded
+    return torch.cat([decoded[..., :5], hierarchical_probs(decoded[..., 5:], out.class_parents)], dim=-1)
 
 
 def unravel_prediction_index(out: DetectorOutput, index: Tensor) -> Tensor:

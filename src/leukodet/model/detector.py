@@ -49,6 +49,7 @@ class Detector(nn.Module):
         name: str = "custom",
         attribute_sizes: Sequence[int] = (),
         attribute_dropout: float = 0.2,
+        class_parents: Sequence[int] = (),
     ) -> None:
         """Build the detector.
 
@@ -62,7 +63,7 @@ class Detector(nn.Module):
             in_channels: Image channels.
             name: Label stored in :attr:`config`.
             attribute_sizes, attribute_dropout: Values per attribute (non-empty adds the :class:`AttriHead`)
-                and the dropout between its FC layers.
+                and the dropout between its FC layers; class_parents: see :mod:`leukodet.model.hierarchy`.
         """
         super().__init__()
         self.config = ModelConfig(
@@ -76,6 +77,7 @@ class Detector(nn.Module):
             in_channels=in_channels,
             attribute_sizes=tuple(attribute_sizes),
             attribute_dropout=attribute_dropout,
+            class_parents=tuple(class_parents),
         )
         sizes = {"depth_multiple": depth_multiple, "width_multiple": width_multiple}
         self.backbone = CSPBackbone(**sizes, in_channels=in_channels, sppf_kernel=sppf_kernel)
@@ -168,6 +170,7 @@ class Detector(nn.Module):
             features=features,
             image_size=(int(images.shape[-2]), int(images.shape[-1])),
             attribute_logits=logits,
+            class_parents=self.config.class_parents,
         )
 
     @torch.no_grad()
@@ -212,4 +215,5 @@ def create_model_from_config(cfg: ModelConfig) -> Detector:
         name=cfg.name,
         attribute_sizes=cfg.attribute_sizes,
         attribute_dropout=cfg.attribute_dropout,
+        class_parents=cfg.class_parents,
     )

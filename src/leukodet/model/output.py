@@ -44,6 +44,7 @@ class DetectorOutput:
             ``"neck_p5"`` (neck modules 20, 23).
         image_size: ``(H, W)`` of the input batch in pixels.
         attribute_logits: ``[N, Σ K_a]`` AttriHead logits for the boxes passed to the forward, else ``None``.
+        class_parents: the model's class hierarchy (:mod:`leukodet.model.hierarchy`); empty = flat.
     """
 
     levels: list[Tensor]
@@ -52,6 +53,7 @@ class DetectorOutput:
     features: dict[str, Tensor] = field(default_factory=dict)
     image_size: tuple[int, int] | None = None
     attribute_logits: Tensor | None = None
+    class_parents: tuple[int, ...] = ()
 
     @property
     def num_classes(self) -> int:

@@ -7,6 +7,7 @@ multi_label=True, max_det=300``; demo protocol: ``conf=0.25, iou=0.45, agnostic=
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import torch
@@ -14,6 +15,7 @@ from torch import Tensor
 from torchvision.ops import batched_nms, box_convert, nms
 
 from leukodet.model.decode import decode_boxes
+from leukodet.model.hierarchy import choose_class
 from leukodet.model.output import DetectorOutput
 
 __all__ = ["Detections", "MAX_CANDIDATES", "postprocess", "postprocess_decoded"]
@@ -79,7 +81,7 @@ def postprocess(
     """
     with torch.no_grad():
         decoded = decode_boxes(out)
-    return postprocess_decoded(decoded, conf, iou, max_det, multi_label, agnostic)
+    return postprocess_decoded(decoded, conf, iou, max_det, multi_label, agnostic, out.class_parents)
 
 
 def postprocess_decoded(
@@ -89,28 +91,40 @@ def postprocess_decoded(
     max_det: int = 300,
     multi_label: bool = False,
     agnostic: bool = False,
+    class_parents: Sequence[int] = (),
 ) -> list[Detections]:
-    """As :func:`postprocess`, on already decoded ``[B, N, 5 + nc]`` predictions (see ``decode_boxes``)."""
-    return [_image_detections(pred, conf, iou, max_det, multi_label, agnostic) for pred in decoded]
+    """As :func:`postprocess`, on already decoded ``[B, N, 5 + nc]`` predictions (see ``decode_boxes``);
+    ``class_parents`` (the model's hierarchy) makes a single-label box take its most specific class."""
+    return [
+        _image_detections(pred, conf, iou, max_det, multi_label, agnostic, class_parents) for pred in decoded
+    ]
 
 
-def _candidates(pred: Tensor, conf: float, multi_label: bool) -> tuple[Tensor, Tensor, Tensor]:
+def _candidates(
+    pred: Tensor, conf: float, multi_label: bool, class_parents: Sequence[int] = ()
+) -> tuple[Tensor, Tensor, Tensor]:
     """Candidate ``(row index, label, score)`` triples of one image's ``[N, 5 + nc]`` predictions."""
     rows = torch.nonzero(pred[:, 4] > conf).squeeze(1)
     scores = pred[rows, 5:] * pred[rows, 4:5]
     if multi_label:
         r, labels = torch.nonzero(scores > conf, as_tuple=True)
         return rows[r], labels, scores[r, labels]
-    best, labels = scores.max(dim=1)
+    best, labels = choose_class(scores, class_parents)
     keep = best > conf
     return rows[keep], labels[keep], best[keep]
 
 
 def _image_detections(
-    pred: Tensor, conf: float, iou: float, max_det: int, multi_label: bool, agnostic: bool
+    pred: Tensor,
+    conf: float,
+    iou: float,
+    max_det: int,
+    multi_label: bool,
+    agnostic: bool,
+    class_parents: Sequence[int] = (),
 ) -> Detections:
     """NMS on one image's ``[N, 5 + nc]`` decoded predictions."""
-    rows, labels, scores = _candidates(pred, conf, multi_label)
+    rows, labels, scores = _candidates(pred, conf, multi_label, class_parents)
     if rows.numel() == 0:
         return Detections.empty(pred.device)
     if rows.numel() > MAX_CANDIDATES:

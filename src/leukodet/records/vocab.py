@@ -19,6 +19,8 @@ __all__ = [
     "LLD_DOMAINS",
     "lld_schema",
     "LLD_WBC_TYPES",
+    "GENERIC_WBC",
+    "class_parents",
     "domain_from_path",
     "domain_of",
 ]
@@ -43,6 +45,20 @@ LLD_CLASSES: tuple[str, ...] = (
 
 LLD_WBC_TYPES: tuple[str, ...] = tuple(c for c in LLD_CLASSES if c != "None")
 """The LLD classes that are WBC types (all but ``None``)."""
+
+GENERIC_WBC = "WBC"
+"""The class name of a white cell of no named type (BCCD, BCDD): the parent of the WBC types."""
+
+
+def class_parents(names: list[str] | tuple[str, ...]) -> tuple[int, ...]:
+    """The class hierarchy of a vocabulary (:mod:`leukodet.model.hierarchy`): every LLD WBC type is a child of
+    :data:`GENERIC_WBC` when both are named; ``()`` (flat) when the vocabulary has no such pair."""
+    names = list(names)
+    if GENERIC_WBC not in names or not set(names) & set(LLD_WBC_TYPES):
+        return ()
+    wbc = names.index(GENERIC_WBC)
+    return tuple(wbc if n in LLD_WBC_TYPES else -1 for n in names)
+
 
 LLD_ATTRIBUTES: dict[str, tuple[str, str]] = {
     "cell_size": ("small", "large"),

@@ -19,7 +19,7 @@ import cv2
 import numpy as np
 
 from leukodet.records.schema import Dataset, ImageRecord
-from leukodet.records.vocab import LLD_CLASSES, domain_of, lld_schema
+from leukodet.records.vocab import GENERIC_WBC, LLD_CLASSES, domain_of, lld_schema
 
 from .domains import domain_params
 from .field import PLATELET_CLASS_ID, RBC_CLASS_ID, RenderedField, field_rng, render_plan
@@ -48,10 +48,11 @@ def split_plan(images: int) -> list[tuple[str, int]]:
     return [(s, i) for s, _ in SPLIT_FRACTIONS for i in range(counts[s])]
 
 
-def class_names(label_rbc: bool = False) -> list[str]:
-    """The 14 LLD classes, plus ``RBC`` and ``Platelet`` when red cells and platelets are labelled."""
+def class_names(label_rbc: bool = False, wbc_parent: bool = False) -> list[str]:
+    """The 14 LLD classes, plus ``RBC`` and ``Platelet`` when red cells and platelets are labelled, plus the
+    parent class ``WBC`` of the WBC types (:func:`leukodet.records.vocab.class_parents`) when asked for."""
     extra = ["RBC", "Platelet"] if label_rbc else []
-    return list(LLD_CLASSES) + extra
+    return list(LLD_CLASSES) + extra + ([GENERIC_WBC] if wbc_parent else [])
 
 
 def plan_dataset_field(
@@ -122,6 +123,7 @@ def generate_dataset(
     sparse: float | None = None,
     domain: str = "HCM_100x_C2",
     label_rbc: bool = False,
+    wbc_parent: bool = False,
     masks: bool = False,
     fmt: str = "coco",
     size: int = 640,
@@ -137,6 +139,8 @@ def generate_dataset(
             (:func:`leukodet.records.sparsify.sample_region`, keyed by the image stem).
         domain: LLD domain name (``HCM_100x_C2`` ... ``LCM_10x_C2``).
         label_rbc: also label red cells (``RBC``) and platelets (``Platelet``) after the 14 LLD classes.
+        wbc_parent: also name the class ``WBC`` (last), the parent of the WBC types: a model trained on the
+            data learns "is it a WBC" beside "which type" (:mod:`leukodet.model.hierarchy`).
         masks: also write each field's instance masks (``.npz``, see :func:`save_masks`).
         fmt: label format for :func:`leukodet.records.io.write_dataset`.
         size: field side in pixels.
@@ -159,5 +163,5 @@ def generate_dataset(
         if sparse is not None and split == "train":
             rec = restrict_to_region(rec, sample_region(size, size, sparse, seed, stem))
         records.append(rec)
-    ds = Dataset(records, class_names(label_rbc), lld_schema())
+    ds = Dataset(records, class_names(label_rbc, wbc_parent), lld_schema())
     return write_dataset(ds, out, fmt)
