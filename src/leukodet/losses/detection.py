@@ -165,11 +165,11 @@ def class_balance(cls: Tensor, parents: Tensor | None, power: float, weight: Ten
     Without it, a film's ~100 red cells per white cell make the class term a red-cell term: the pretraining
     runs localised every synthetic WBC and called it ``RBC`` (docs/models.md).
     """
-    group = (
-        cls
-        if parents is None
-        else torch.where(parents.to(cls.device)[cls] >= 0, parents.to(cls.device)[cls], cls)
-    )
+    if parents is None:
+        group = cls
+    else:
+        own = parents.to(cls.device)[cls]
+        group = torch.where(own >= 0, own, cls)
     w = torch.ones_like(cls, dtype=torch.float32) if weight is None else weight.float()
     counts = torch.zeros(int(group.max()) + 1, device=cls.device).index_add_(0, group, w)
     out = counts[group].clamp(min=1e-12) ** -power
