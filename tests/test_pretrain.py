@@ -76,3 +76,53 @@ def test_the_card_command_names_the_chosen_setting_and_every_change() -> None:
         " (API: imgsz=160)"
     )
     assert "PretrainSettings" in recipe_command(None, {})
+
+
+def _real_set(root: Path, names: list[str]) -> Path:
+    """A tiny YOLO data set with train/val/test splits (two images each) and the given class names."""
+    from tests.conftest import write_image
+
+    for split in ("train", "val", "test"):
+        for i in range(2):
+            write_image(root / "images" / split / f"{split}{i}.png", 160, 120, seed=i)
+            (root / "labels" / split).mkdir(parents=True, exist_ok=True)
+            lines = [f"{k} {0.2 + 0.25 * k:.2f} 0.5 0.15 0.2" for k in range(len(names))]
+            (root / "labels" / split / f"{split}{i}.txt").write_text("\n".join(lines) + "\n")
+    (root / "data.yaml").write_text(
+        f"names: {names}\ntrain: images/train\nval: images/val\ntest: images/test\n"
+    )
+    return root / "data.yaml"
+
+
+def test_general_stage_trains_on_real_train_and_val_only_and_refuses_bcdd(tmp_path: Path) -> None:
+    import pytest
+    import yaml
+
+    from leukodet.pretrain_general import pretrain_general, prepare_real
+
+    out = tmp_path / "p"
+    pretrain(out, "cpu", echo=lambda _: None, **TINY)
+    real = _real_set(tmp_path / "bccd", ["Platelets", "RBC", "WBC"])
+    lines: list[str] = []
+    small = {"imgsz": 128, "epochs": 1, "batch": 4, "domains": ("HCM_100x_C2",)}
+    card = pretrain_general(out, {"bccd": real}, "cpu", echo=lines.append, **small)
+    data = yaml.safe_load((out / "general" / "data.yaml").read_text())
+    assert "test" not in data and data["names"][-3:] == ["RBC", "Platelet", "WBC"]
+    listed = [e["path"] for split in ("train", "val") for e in data[split]]
+    assert "real/bccd/annotations/train.json" in listed and not any("test" in p for p in listed)
+    renamed = yaml.safe_load((out / "general" / "real" / "bccd" / "data.yaml").read_text())
+    assert renamed["names"] == ["Platelet", "RBC", "WBC"]  # BCCD's 'Platelets' in the corpus's words
+    ckpt = load_checkpoint(out / "general-n.pt")
+    assert ckpt["metadata"]["card"] == card and card["start"] == "synth-n.pt"
+    assert ckpt["metadata"]["classes"] == data["names"] and card["epochs"] == 1
+    assert set(card["figures"]) == {"bccd_test", "synthetic_test"}
+    assert card["training_data"]["real"]["bccd"]["splits"] == ["train", "val"]
+    assert any("fine-tuning from" in line and "synth-n.pt" in line for line in lines)
+    bcdd = tmp_path / "bcdd"
+    (bcdd / "images").mkdir(parents=True)
+    (bcdd / "annotations.csv").write_text("image,xmin,ymin,xmax,ymax,label\n")
+    with pytest.raises(ValueError, match="BCDD is the cross-lab check"):
+        prepare_real("lab2", bcdd, tmp_path / "x")
+    odd = _real_set(tmp_path / "odd", ["Blast"])
+    with pytest.raises(ValueError, match="'Blast' has no name in the general vocabulary"):
+        prepare_real("odd", odd, tmp_path / "y")

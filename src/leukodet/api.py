@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +19,7 @@ __all__ = [
     "synth",
     "demo",
     "pretrain",
+    "pretrain_general",
     "train",
     "val",
     "predict",
@@ -279,12 +281,14 @@ def report(
     flags: str | Path | None = None,
     device: str = "cpu",
     progress: bool = False,
+    roles: Mapping[str, str] | None = None,
 ) -> dict[str, Any]:
     """Film report of ``sources`` (field images and/or folders = one film): differential, flags, text.
 
-    Writes ``out/report.json`` (schema ``leukodet.report/1``), ``out/report.html`` and ``out/report.md``
+    Writes ``out/report.json`` (schema ``leukodet.report/2``), ``out/report.html`` and ``out/report.md``
     (atomically) and returns the JSON document. ``flags`` is a rules YAML (default: the packaged rules). The
-    rules, threshold and sources are checked before the model is loaded. See docs/report.md.
+    rules, threshold and sources are checked before the model is loaded. ``roles`` (``{class: role}``) gives a
+    role to a class whose checkpoint stores none (:mod:`leukodet.records.roles`). See docs/report.md.
     """
     from .engine.outputs import expand_sources
     from .engine.predict import Detector
@@ -297,7 +301,7 @@ def report(
     paths = expand_sources([sources] if isinstance(sources, (str, Path)) else list(sources))
     det = Detector.load(weights, device)
     return film_report(
-        det, paths, out, weights=weights, conf=conf, imgsz=imgsz, rules=rules, progress=progress
+        det, paths, out, weights=weights, conf=conf, imgsz=imgsz, rules=rules, progress=progress, roles=roles
     )
 
 
@@ -396,3 +400,4 @@ from .demo import demo  # noqa: E402  (uses the functions above at call time)
 from .domains.jobs import locate, transfer  # noqa: E402  (annotation transfer: docs/domains.md)
 from .engine.sharding import parse_shard  # noqa: E402  ("I/N" → (I, N); no torch at import)
 from .pretrain import pretrain  # noqa: E402  (the recipe of the bundled checkpoints: docs/models.md)
+from .pretrain_general import pretrain_general  # noqa: E402  (general-n: docs/models.md)

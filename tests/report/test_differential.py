@@ -53,21 +53,23 @@ def _bank(names: list[str]) -> MorphologyBank:
 
 def test_none_class_is_counted_apart() -> None:
     diff = differential(_bank(["None"] * 5 + ["Myeloblast"] * 3 + ["Neutrophil"]))
-    assert diff.total == 4 and diff.none_count == 5 and diff.none_class == "None"
+    assert diff.total == 4 and diff.apart == (("None", "artefact", 5),)
     rows = {r.name: r for r in diff.classes}
     assert set(rows) == {"Myeloblast", "Neutrophil"}
     assert rows["Myeloblast"].percent == pytest.approx(75.0)
     assert rows["Myeloblast"].ci95 == pytest.approx(tuple(100 * v for v in _wilson_by_hand(3, 4)))
 
 
-def test_model_without_none_class_counts_everything() -> None:
+def test_red_cells_are_not_wbcs_and_a_generic_wbc_is_untyped() -> None:
     cells = tuple(BankCell(0, (0.0, 0.0, 1.0, 1.0), n, 0.9, {}) for n in ["RBC", "WBC", "WBC"])
-    bank = MorphologyBank((), cells, ("RBC", "WBC"), {}, 0.25, none_class=None)
+    bank = MorphologyBank((), cells, ("RBC", "WBC"), {}, 0.25)
     diff = differential(bank)
-    assert diff.total == 3 and diff.none_count == 0 and diff.to_json()["none_class"] is None
+    assert bank.roles == ("rbc", "wbc") and diff.total == 2 and diff.untyped == 2 and diff.apart == ()
+    (row,) = diff.classes
+    assert row.name == "WBC" and row.untyped and row.label == "WBC, untyped" and row.percent == 100.0
 
 
 def test_only_none_cells_gives_null_percentages() -> None:
     diff = differential(_bank(["None", "None"]))
-    assert diff.total == 0 and diff.none_count == 2
+    assert diff.total == 0 and diff.apart == (("None", "artefact", 2),)
     assert all(r.count == 0 and r.percent is None and r.ci95 is None for r in diff.classes)

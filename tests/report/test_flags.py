@@ -14,7 +14,7 @@ from leukodet.report.flags import FlagRulesError, evaluate_flags, load_rules, pa
 def _diff(counts: dict[str, int]) -> Differential:
     total = sum(counts.values())
     rows: tuple[ClassCount, ...] = tuple(class_count(c, counts.get(c, 0), total) for c in LLD_CLASSES[1:])
-    return Differential(rows, total, "None", 0, (), "")
+    return Differential(rows, total, (("None", "artefact", 0),), (), "")
 
 
 def test_default_rules_load() -> None:

@@ -57,10 +57,10 @@ def _doc(preds: list[Prediction], schema: dict | None = ATTRS) -> dict:
 
 def test_film_numbers(tmp_path: Path) -> None:
     doc = _doc(film(tmp_path))
-    assert KEYS <= set(doc) and doc["schema"] == SCHEMA == "leukodet.report/1"
+    assert KEYS <= set(doc) and doc["schema"] == SCHEMA == "leukodet.report/2"
     diff = doc["differential"]
     rows = {r["class"]: r for r in diff["classes"]}
-    assert "None" not in rows and diff["none_count"] == 3 and diff["total"] == 20
+    assert "None" not in rows and sum(a["count"] for a in diff["apart"]) == 3 and diff["total"] == 20
     counts = {k: v["count"] for k, v in rows.items() if v["count"]}
     assert counts == {
         "Myeloblast": 10,
@@ -160,7 +160,7 @@ def test_empty_film_has_every_section(tmp_path: Path) -> None:
     doc = build_report(build_bank(preds, conf=0.99, schema=ATTRS), model_info(META, "best.pt"), created=WHEN)
     assert KEYS <= set(doc) and doc["text"] == NO_WBC == "no WBC found"
     diff = doc["differential"]
-    assert diff["total"] == 0 and diff["none_count"] == 0 and len(diff["classes"]) == 13
+    assert diff["total"] == 0 and sum(a["count"] for a in diff["apart"]) == 0 and len(diff["classes"]) == 13
     assert all(r["count"] == 0 and r["percent"] is None and r["ci95"] is None for r in diff["classes"])
     assert diff["summary"] == "counted 0 cells: 100 not met, 200 not met"
     assert doc["flags"]["fired"] == [] and doc["cells"] == [] and len(doc["fields"]) == 2
@@ -180,7 +180,7 @@ def test_only_none_cells_is_no_wbc(tmp_path: Path) -> None:
     ]
     doc = _doc(only_none)
     assert (
-        doc["text"] == NO_WBC and doc["differential"]["none_count"] == 3 and doc["differential"]["total"] == 0
+        doc["text"] == NO_WBC and sum(a["count"] for a in doc["differential"]["apart"]) == 3 and doc["differential"]["total"] == 0
     )
 
 

@@ -29,11 +29,11 @@ def test_post_analysis_returns_the_film_report(
     body = _film(client, images)
     assert set(body) == {"id", "report"}
     report = body["report"]
-    assert report["schema"] == "leukodet.report/1" and report["threshold"] == conf
+    assert report["schema"] == "leukodet.report/2" and report["threshold"] == conf
     assert [f["image"] for f in report["fields"]] == ["a.png", "b.jpg", "c.tif"]  # names, not server paths
     assert all(f["width"] == f["height"] == 160 for f in report["fields"])
     assert report["cells"], "the conf fixture keeps a few cells"
-    assert report["differential"]["total"] + report["differential"]["none_count"] == len(report["cells"])
+    assert report["differential"]["total"] + sum(a["count"] for a in report["differential"]["apart"]) == len(report["cells"])
     assert "not a diagnosis" in report["disclaimer"]
 
 

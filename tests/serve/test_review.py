@@ -96,7 +96,7 @@ def test_attribute_edit_and_not_a_wbc_recompute(client: TestClient, truth: Truth
     after = _review(client, aid, {"action": "not_wbc", "cell": gone["id"]}).json()["report"]
     diff = after["differential"]
     assert diff["total"] == before["differential"]["total"] - 1
-    assert diff["none_count"] == before["differential"]["none_count"] + 1
+    assert sum(a["count"] for a in diff["apart"]) == sum(a["count"] for a in before["differential"]["apart"]) + 1
     assert _counts(after)[gone["class"]] == _counts(before)[gone["class"]] - 1
     assert after["text"].startswith(f"{len(wbcs) - 1} WBCs in 2 fields.")
     assert after["cells"][gone["id"]]["class"] == "None" and len(after["cells"]) == len(before["cells"])
@@ -260,7 +260,7 @@ def test_not_a_wbc_without_a_none_class(tmp_path: Path) -> None:
         cell = report["cells"][0]
         after = _review(client, aid, {"action": "not_wbc", "cell": cell["id"]}).json()["report"]
         assert (
-            after["cells"][0]["class"] == "not a WBC" and after["differential"]["none_class"] == "not a WBC"
+            after["cells"][0]["class"] == "not a WBC" and after["differential"]["apart"] == [{"class": "not a WBC", "role": "artefact", "count": 1}]
         )
         assert after["differential"]["total"] == report["differential"]["total"] - 1
         refused = _review(client, aid, {"action": "reclassify", "cell": 1, "class": "None"})
@@ -290,7 +290,7 @@ def test_field_images_and_the_cells_table(
     table = client.get(links["cells_csv"])
     assert table.headers["content-type"].startswith("text/csv")
     rows = table.text.splitlines()
-    assert rows[0].startswith("id,field,image,x1,y1,x2,y2,class,score,reviewed,model_class,cell_size,")
+    assert rows[0].startswith("id,field,image,x1,y1,x2,y2,class,role,score,reviewed,model_class,cell_size,")
     assert len(rows) == 1 + len(report["cells"]) and rows[1].startswith("0,0,a.png,")
     assert report["fields"][1]["image"] == "_cmd.tif"  # names are cleaned; the CSV guards formulas anyway
 
@@ -302,4 +302,4 @@ def test_the_cells_table_guards_against_spreadsheet_formulas() -> None:
         "cells": [{**cell, "attributes": {"size": {"value": "@a"}}}],
     }
     row = cells_csv(doc).splitlines()[1]
-    assert row == "0,0,'=HYPERLINK(1),1,2,3,4,'+x,0.5,0,'+x,'@a"
+    assert row == "0,0,'=HYPERLINK(1),1,2,3,4,'+x,,0.5,0,'+x,'@a"  # class '+x' has no role

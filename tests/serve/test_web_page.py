@@ -144,6 +144,9 @@ def _toggle(page: Any, name: str) -> None:
 def _reclassify(page: Any, tmp_path: Path, source: str, target: str) -> None:
     page.locator(f'.gallery[data-class="{source}"] button.cell').first.click()
     page.wait_for_selector("#review-dialog[open]")
+    # the menu offers classes by role: the 13 WBC types, then LLD's None as an artefact
+    expect(page.locator('#rv-class optgroup[data-role="wbc"] option')).to_have_count(len(LLD_CLASSES) - 1)
+    expect(page.locator('#rv-class optgroup[data-role="artefact"] option')).to_have_text(["None"])
     page.select_option("#rv-class", target)
     nucleoli = '#rv-attrs select[data-attribute="nucleoli"]'
     other = "inconspicuous" if page.get_attribute(nucleoli, "data-current") == "prominent" else "prominent"

@@ -16,7 +16,15 @@ import click
 from .. import __version__
 from ..records.diagnostics import DataError
 
-__all__ = ["main", "progress_option", "strict_option", "overwrite_option", "show_progress", "user_errors"]
+__all__ = [
+    "main",
+    "progress_option",
+    "role_option",
+    "strict_option",
+    "overwrite_option",
+    "show_progress",
+    "user_errors",
+]
 
 progress_option = click.option(
     "--progress/--no-progress",
@@ -26,6 +34,26 @@ progress_option = click.option(
 strict_option = click.option("--strict", is_flag=True, help="Make the first problem in the input fatal.")
 overwrite_option = click.option(
     "--overwrite", is_flag=True, help="Allow writing into a non-empty output folder."
+)
+
+
+def _roles(ctx: click.Context, param: click.Parameter, values: tuple[str, ...]) -> dict[str, str] | None:
+    out = {}
+    for value in values:
+        name, sep, role = value.rpartition("=")
+        if not sep or not name.strip() or not role.strip():
+            raise click.BadParameter(f"{value!r}: expected NAME=ROLE, e.g. 'Blast cell=wbc'", ctx, param)
+        out[name.strip()] = role.strip()
+    return out or None
+
+
+role_option = click.option(
+    "--role",
+    "roles",
+    multiple=True,
+    callback=_roles,
+    metavar="NAME=ROLE",
+    help="Role of a model class the checkpoint has none for: wbc, rbc, platelet, artefact or other (repeatable).",
 )
 
 

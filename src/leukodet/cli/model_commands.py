@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+from pathlib import Path
 from typing import Any
 
 import click
@@ -13,6 +14,7 @@ from .. import api
 from ..report.console import summary_lines
 from .base import main
 from .base import progress_option as _progress
+from .base import role_option as _role
 from .base import show_progress as _show_progress
 from .base import user_errors as _user_errors
 
@@ -133,6 +135,20 @@ def train(
     show_default=True,
     help="cpu: the bundled synth-n's setting (2 cores); gpu: more fields, epochs and pixels.",
 )
+@click.option(
+    "--stage",
+    type=click.Choice(["synth", "general"]),
+    default="synth",
+    show_default=True,
+    help="synth: make synth-n; general: fine-tune general-n from it on real data (--real).",
+)
+@click.option(
+    "--real",
+    multiple=True,
+    metavar="NAME=PATH",
+    help="General stage: a real data set to train on (train and val splits only), e.g. bccd=data/BCCD.",
+)
+@click.option("--cross-lab", default=None, help="General stage: a data set never trained on (BCDD), scored.")
 @click.option("--epochs", type=int, default=None, help="Replace the setting's epoch count.")
 @click.option("--fields", type=int, default=None, help="Replace the setting's fields per 100x domain.")
 @click.option("--seed", type=int, default=None, help="Replace the setting's seed (0).")
@@ -145,6 +161,9 @@ def train(
 def pretrain(
     out: str,
     setting: str,
+    stage: str,
+    real: tuple[str, ...],
+    cross_lab: str | None,
     epochs: int | None,
     fields: int | None,
     seed: int | None,
@@ -152,9 +171,27 @@ def pretrain(
     install: bool,
     progress: bool | None,
 ) -> None:
-    """Make synth-n: render the 12-domain synthetic corpus, train on it, pack an fp16 checkpoint with its card.
+    """Make synth-n (render the 12-domain synthetic corpus, train on it), or with --stage general fine-tune
+    general-n from it on real data; pack an fp16 checkpoint with its card.
 
     Deterministic given its seed; re-running the same command resumes where it stopped."""
+    if stage == "general":
+        sources = {}
+        for item in real:
+            name, sep, path = item.partition("=")
+            if not sep or not name or not path:
+                raise click.BadParameter(f"{item!r}: expected NAME=PATH", param_hint="--real")
+            sources[name] = Path(path)
+        general = {"epochs": epochs, "seed": seed, "device": device}
+        card = api.pretrain_general(
+            out, sources, setting, cross_lab=Path(cross_lab) if cross_lab else None,
+            progress=_show_progress(progress), echo=click.echo, install=install,
+            **{k: v for k, v in general.items() if v is not None},
+        )  # fmt: skip
+        click.echo(json.dumps(card["figures"]))
+        return
+    if real or cross_lab:
+        raise click.BadParameter("--real and --cross-lab belong to --stage general", param_hint="--real")
     changes = {"epochs": epochs, "fields_100x": fields, "seed": seed, "device": device}
     card = api.pretrain(
         out,
@@ -282,6 +319,7 @@ def predict(
 @click.option("--flags", "flags_file", default=None, help="Flag rules YAML (default: the packaged rules).")
 @click.option("--imgsz", type=int, default=None, help="Default: the checkpoint's size.")
 @click.option("--device", default="cpu", show_default=True)
+@_role
 @_progress
 @_user_errors
 def report(
@@ -345,6 +383,7 @@ def ablate(
 @click.option("--max-file-mb", type=float, default=20.0, show_default=True, help="Largest image (MiB).")
 @click.option("--max-files", type=int, default=64, show_default=True, help="Most images per request.")
 @click.option("--max-megapixels", type=float, default=50.0, show_default=True, help="Largest image (MP).")
+@_role
 @_backend
 @_user_errors
 def serve(weights: str, data_dir: str, **options: Any) -> None:

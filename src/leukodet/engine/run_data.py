@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -23,6 +23,8 @@ class DataBundle:
     schema: AttributeSchema
     train: list[ImageRecord]
     val: list[ImageRecord]
+    roles: dict[str, str] = field(default_factory=dict)
+    """Roles the dataset declares (``{class: role}``); the checkpoint stores them with the defaults."""
 
 
 def load_data(source: str) -> DataBundle:
@@ -35,7 +37,7 @@ def load_data(source: str) -> DataBundle:
         raise DataError(f"{source}: the training split has no boxes")
     if not ds.classes:
         raise DataError(f"{source}: the dataset names no classes")
-    return DataBundle(str(source), list(ds.classes), ds.attributes, train, val)
+    return DataBundle(str(source), list(ds.classes), ds.attributes, train, val, dict(ds.roles))
 
 
 def box_sizes(records: list[ImageRecord], imgsz: int) -> np.ndarray:

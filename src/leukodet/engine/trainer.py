@@ -27,6 +27,7 @@ from ..model.anchors import check_anchors
 from ..model.registry import create_model, resolve_model_name
 from ..model.weight_transfer import transfer_weights
 from ..records.diagnostics import DataError
+from ..records.roles import known_roles
 from ..records.vocab import class_parents
 from .adaptation import ConfMixLoss
 from .batchnorm import recalibrate_batchnorm, recalibration_indices
@@ -195,6 +196,7 @@ class Trainer:
         return {
             "leukodet": __version__,
             "classes": self.data.classes,
+            "class_roles": known_roles(self.data.classes, self.data.roles),
             "attributes": self.data.schema.to_mapping() if self.model.attribute_head is not None else {},
             # the metadata JSON is written with sorted keys: the head's logit groups follow this order
             "attribute_order": list(self.data.schema.names) if self.model.attribute_head is not None else [],

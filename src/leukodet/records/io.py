@@ -59,6 +59,8 @@ def conversion_losses(ds: Dataset, fmt: str) -> list[str]:
 def dataset_yaml_text(ds: Dataset, entries: dict[str, str], fmt: str) -> str:
     """The ``data.yaml`` text: names, attributes, dataset-wide domain and split entries (relative paths)."""
     doc: dict[str, Any] = {"names": list(ds.classes)}
+    if ds.roles:
+        doc["roles"] = {c: ds.roles[c] for c in ds.classes if c in ds.roles}
     if len(ds.attributes) or fmt in ("lld12", "lld16"):
         doc["attributes"] = ds.attributes.to_mapping()
     domain = _uniform_domain(ds)

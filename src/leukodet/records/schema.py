@@ -193,6 +193,8 @@ class Dataset:
     records: list[ImageRecord]
     classes: list[str]
     attributes: AttributeSchema = AttributeSchema()
+    roles: dict[str, str] = field(default_factory=dict)
+    """Roles declared for classes (``{class: role}``, :mod:`leukodet.records.roles`); the others take defaults."""
 
     @property
     def splits(self) -> list[str]:

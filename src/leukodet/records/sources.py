@@ -12,6 +12,7 @@ from .bcdd_io import bcdd_classes, is_bcdd_root, read_bcdd
 from .coco_io import coco_classes, coco_schema, load_coco_json, read_coco
 from .diagnostics import DataError, Diagnostics
 from .images import IMAGE_SUFFIXES
+from .roles import RolesError, declared_roles
 from .schema import AttributeSchema, Dataset, Domain, ImageRecord
 from .voc_io import is_voc_root, read_voc_split, voc_class_names, voc_split_ids
 from .vocab import LLD_CLASSES, WBCATT_CLASSES, domain_from_path
@@ -29,7 +30,7 @@ def load_source(source: str | Path, diag: Diagnostics | None = None) -> tuple[Da
     diag = diag or Diagnostics()
     ds = _load(Path(source), diag)
     records = [r if not r.domain.is_empty() else r.with_(domain=domain_from_path(r.path)) for r in ds.records]
-    return Dataset(records, ds.classes, ds.attributes), diag
+    return Dataset(records, ds.classes, ds.attributes, ds.roles), diag
 
 
 def _load(path: Path, diag: Diagnostics) -> Dataset:
@@ -137,7 +138,8 @@ def read_dataset_yaml(path: Path, diag: Diagnostics) -> Dataset:
     Extensions: ``domain`` (a name like ``HCM_100x_C2`` or a mapping) applies to images without their own; a
     split entry may be a mapping ``{path: ..., domain: ...}`` to set a domain per split (or per entry). An
     image's domain is, first found: its own (COCO ``domain``), its split entry's, the nearest folder of its
-    path named like an LLD subset, the YAML's ``domain``.
+    path named like an LLD subset, the YAML's ``domain``. ``roles`` (a list in class order or a mapping
+    ``{class: role}``) declares what each class is for the film report (:mod:`leukodet.records.roles`).
     """
     text = path.read_text(encoding="utf-8")
     try:
@@ -156,6 +158,10 @@ def read_dataset_yaml(path: Path, diag: Diagnostics) -> Dataset:
     if "names" not in doc:
         raise DataError(f"{path}: missing 'names' (the class names)")
     classes = _names(doc["names"], where("names"))
+    try:
+        roles = declared_roles(doc.get("roles"), classes, where("roles"))
+    except RolesError as exc:
+        raise DataError(str(exc)) from None
     schema = None if doc.get("attributes") is None else AttributeSchema.from_mapping(doc["attributes"])
     domain = _domain(doc.get("domain"), where("domain"))
     root = path.parent / str(doc.get("path") or ".")
@@ -175,7 +181,7 @@ def read_dataset_yaml(path: Path, diag: Diagnostics) -> Dataset:
             records += [
                 r if not r.domain.is_empty() else r.with_(domain=_first(own, r, domain)) for r in recs
             ]
-    return Dataset(records, classes, schema or AttributeSchema())
+    return Dataset(records, classes, schema or AttributeSchema(), roles)
 
 
 def _split_entry(entry: Any, where: str) -> tuple[Any, Domain]:

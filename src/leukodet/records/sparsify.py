@@ -77,4 +77,4 @@ def sparsify_dataset(
         else:
             out.append(rec)
         index += 1
-    return Dataset(out, list(ds.classes), ds.attributes)
+    return Dataset(out, list(ds.classes), ds.attributes, dict(ds.roles))

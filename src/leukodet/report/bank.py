@@ -21,11 +21,13 @@ import numpy as np
 
 from ..data.dataset import load_image
 from ..eval.prediction import Prediction
+from ..records.roles import OTHER, WBC, class_roles, default_role
 from ..records.vocab import LLD_ATTRIBUTES
 from .annotate import draw_prediction
 
 __all__ = [
     "NONE_CLASS",
+    "model_roles",
     "BankCell",
     "BankField",
     "MorphologyBank",
@@ -108,7 +110,8 @@ class MorphologyBank:
         classes: the model's class vocabulary (order = class index).
         attributes: the model's attribute schema ``{name: (value0, value1, ...)}`` (value order = index).
         threshold: the confidence a cell needed to be kept.
-        none_class: the class counted apart (artefacts), or ``None`` when the model has no such class.
+        roles: the role of each class (:mod:`leukodet.records.roles`), same order as ``classes``; empty: the
+            defaults of the names.
     """
 
     fields: tuple[BankField, ...]
@@ -116,16 +119,37 @@ class MorphologyBank:
     classes: tuple[str, ...]
     attributes: dict[str, tuple[str, ...]]
     threshold: float
-    none_class: str | None = NONE_CLASS
+    roles: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        roles = self.roles or class_roles(self.classes)
+        if len(roles) != len(self.classes):
+            raise ValueError(f"{len(roles)} roles for {len(self.classes)} classes")
+        object.__setattr__(self, "roles", tuple(roles))
+
+    def role(self, name: str) -> str:
+        """The role of a class; a name outside the vocabulary (a reviewer's "not a WBC") takes its default
+        role, else ``other``."""
+        if name in self.classes:
+            return self.roles[self.classes.index(name)]
+        return default_role(name) or OTHER
+
+    def classes_of(self, role: str) -> tuple[str, ...]:
+        """The classes of one role, model order."""
+        return tuple(c for c, r in zip(self.classes, self.roles) if r == role)
 
     @property
     def wbc_classes(self) -> tuple[str, ...]:
-        """The classes counted in the differential (all but the none class), in model order."""
-        return tuple(c for c in self.classes if c != self.none_class)
+        """The classes counted in the differential (role ``wbc``), in model order."""
+        return self.classes_of(WBC)
+
+    def cells_of(self, role: str) -> list[BankCell]:
+        """The cells whose class has ``role``."""
+        return [c for c in self.cells if self.role(c.class_name) == role]
 
     def wbc_cells(self) -> list[BankCell]:
-        """Cells of a WBC class (the none class left out)."""
-        return [c for c in self.cells if c.class_name != self.none_class]
+        """Cells of a WBC class (red cells, platelets, artefacts and others left out)."""
+        return self.cells_of(WBC)
 
 
 def check_conf(conf: float) -> float:
@@ -234,10 +258,6 @@ def _schema_from(
     return ordered_schema(out)
 
 
-def _none_class(classes: Sequence[str]) -> str | None:
-    return NONE_CLASS if NONE_CLASS in classes else None
-
-
 def bank_from_predictions(
     preds: Sequence[Prediction],
     conf: float,
@@ -245,8 +265,10 @@ def bank_from_predictions(
     fields: Sequence[str | Path] | None = None,
     schema: Mapping[str, Sequence[str]] | None = None,
     crops: bool = True,
+    roles: Sequence[str | None] | Mapping[str, str] | None = None,
 ) -> MorphologyBank:
-    """Bank of ready-made predictions (one per field); ``fields`` overrides each prediction's image path."""
+    """Bank of ready-made predictions (one per field); ``fields`` overrides each prediction's image path;
+    ``roles`` as for :func:`~leukodet.records.roles.class_roles` (default: the names' defaults)."""
     conf = check_conf(conf)
     if fields is not None and len(fields) != len(preds):
         raise ValueError(f"{len(fields)} fields for {len(preds)} predictions")
@@ -265,7 +287,7 @@ def bank_from_predictions(
         tuple(classes),
         _schema_from(preds, schema),
         conf,
-        _none_class(classes),
+        class_roles(classes, roles),
     )
 
 
@@ -279,6 +301,7 @@ def build_bank(
     schema: Mapping[str, Sequence[str]] | None = None,
     crops: bool = True,
     progress: bool = False,
+    roles: Sequence[str | None] | Mapping[str, str] | None = None,
 ) -> MorphologyBank:
     """Build a film's bank from a detector run on ``fields``, or from predictions (one per field).
 
@@ -290,14 +313,23 @@ def build_bank(
         batch: fields per detector call (bounds memory).
         schema: attribute schema; default: the detector's ``attributes`` (what it predicts; else its metadata's),
             or read off the predictions.
+        roles: class roles (a list in class order or ``{class: role}``) over the checkpoint's ``class_roles``
+            and the names' defaults.
         crops: cut cell crops and field thumbnails from the images (unreadable images give none).
         progress: a progress bar on stderr while predicting.
     """
     if not hasattr(source, "predict"):
-        return bank_from_predictions(list(source), conf, fields=fields, schema=schema, crops=crops)  # type: ignore[arg-type]
+        preds_given: list[Prediction] = list(source)  # type: ignore[arg-type]
+        return bank_from_predictions(
+            preds_given, conf, fields=fields, schema=schema, crops=crops, roles=roles
+        )
     if not fields:
         raise ValueError("a detector needs at least one field image")
     det: Any = source
+    classes = tuple(det.metadata.get("classes") or ())
+    final_roles = model_roles(
+        det.metadata, classes, roles
+    )  # before predicting: a class without role fails fast
     conf = check_conf(conf)
     paths = [str(f) for f in fields]
     preds: list[Prediction] = []
@@ -313,6 +345,30 @@ def build_bank(
     ):  # what the model predicts (a Detector without an AttriHead has none), else the metadata's
         predicted = getattr(det, "attributes", None)
         schema = predicted if isinstance(predicted, Mapping) else det.metadata.get("attributes") or {}
-    bank = bank_from_predictions(preds, conf, fields=paths, schema=schema, crops=crops)
-    classes = tuple(det.metadata.get("classes") or bank.classes)
-    return MorphologyBank(bank.fields, bank.cells, classes, bank.attributes, conf, _none_class(classes))
+    bank = bank_from_predictions(preds, conf, fields=paths, schema=schema, crops=crops, roles=final_roles)
+    if not classes:
+        return bank
+    return MorphologyBank(bank.fields, bank.cells, classes, bank.attributes, conf, final_roles)
+
+
+def model_roles(
+    metadata: Mapping[str, Any],
+    classes: Sequence[str],
+    override: Sequence[str | None] | Mapping[str, str] | None = None,
+) -> tuple[str, ...]:
+    """The role of every class of a checkpoint: ``override`` (list or ``{class: role}``), else the stored
+    ``class_roles``, else the names' defaults; :class:`~leukodet.records.roles.RolesError` for a class with none."""
+    stored = metadata.get("class_roles")
+    merged: dict[str, str] = {}
+    if stored is not None and len(stored) == len(classes):
+        merged.update({c: r for c, r in zip(classes, stored) if r is not None})
+    if isinstance(override, Mapping):
+        merged.update({str(k): str(v) for k, v in override.items()})
+    elif override is not None:
+        return class_roles(classes, override)
+    name = (
+        metadata.get("model_config", {}).get("name")
+        if isinstance(metadata.get("model_config"), dict)
+        else None
+    )
+    return class_roles(classes, merged, where=f"model {name}" if name else "the model")

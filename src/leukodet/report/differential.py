@@ -1,7 +1,10 @@
 """The WBC differential of a film: count, percentage and 95 % confidence interval per class.
 
-The none class (LLD "None": artefacts, bare nuclei, cells nobody could name) is counted apart and is not part
-of the denominator. The total is compared with the conventional 100- and 200-cell manual differentials.
+Only classes of role ``wbc`` (:mod:`leukodet.records.roles`) enter it. A generic ``WBC`` class (a model that
+finds white cells but does not type them) is a row of its own, marked untyped. Red cells and platelets are
+counted per field (:mod:`.smear`); artefacts (LLD "None": bare nuclei, cells nobody could name) and other
+objects are counted apart; none of them is part of the denominator. The total is compared with the
+conventional 100- and 200-cell manual differentials.
 
 Why the Wilson score interval: a differential is a binomial proportion (k cells of one class among n counted)
 and the interesting classes are rare (a few blasts or atypical lymphocytes in 100 cells). The textbook Wald
@@ -22,6 +25,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from ..records.roles import ARTEFACT, OTHER, is_untyped_wbc
 from .bank import MorphologyBank
 
 __all__ = [
@@ -66,16 +70,30 @@ class ClassCount:
         count: cells of this class.
         percent: ``100 · count / total``, ``None`` when no WBC was counted.
         ci95: Wilson 95 % interval in percent, ``None`` when no WBC was counted.
+        untyped: the generic WBC class (white cells the model did not type).
     """
 
     name: str
     count: int
     percent: float | None
     ci95: tuple[float, float] | None
+    untyped: bool = False
+
+    @property
+    def label(self) -> str:
+        """The row's name on a page: ``WBC, untyped`` for the generic class."""
+        return f"{self.name}, untyped" if self.untyped else self.name
 
     def to_json(self) -> dict[str, Any]:
         ci = None if self.ci95 is None else [self.ci95[0], self.ci95[1]]
-        return {"class": self.name, "count": self.count, "percent": self.percent, "ci95": ci}
+        return {
+            "class": self.name,
+            "label": self.label,
+            "untyped": self.untyped,
+            "count": self.count,
+            "percent": self.percent,
+            "ci95": ci,
+        }
 
 
 @dataclass(frozen=True)
@@ -83,20 +101,24 @@ class Differential:
     """Counts of a film.
 
     Attributes:
-        classes: one row per WBC class of the model, model order (zero counts included).
-        total: WBCs counted (the denominator).
-        none_class: the class counted apart, ``None`` when the model has none.
-        none_count: cells of the none class (not in ``total``).
+        classes: one row per WBC class of the model, model order (zero counts included), then WBC classes seen
+            but not in the vocabulary.
+        total: WBCs counted (the denominator), untyped ones included.
+        apart: ``(class, role, count)`` of the artefact and other classes, counted apart (not in ``total``).
         targets: ``(cells, met)`` per conventional differential size.
         summary: e.g. ``"counted 143 cells: ≥ 100 met, 200 not met"``.
     """
 
     classes: tuple[ClassCount, ...]
     total: int
-    none_class: str | None
-    none_count: int
+    apart: tuple[tuple[str, str, int], ...]
     targets: tuple[tuple[int, bool], ...]
     summary: str
+
+    @property
+    def untyped(self) -> int:
+        """WBCs of the generic class (found, not typed)."""
+        return sum(c.count for c in self.classes if c.untyped)
 
     def counts(self) -> dict[str, int]:
         """``{class: count}`` of the WBC classes."""
@@ -105,8 +127,9 @@ class Differential:
     def to_json(self) -> dict[str, Any]:
         return {
             "total": self.total,
-            "none_class": self.none_class,
-            "none_count": self.none_count,
+            "typed": self.total - self.untyped,
+            "untyped": self.untyped,
+            "apart": [{"class": c, "role": r, "count": n} for c, r, n in self.apart],
             "classes": [c.to_json() for c in self.classes],
             "targets": [{"cells": t, "met": met} for t, met in self.targets],
             "summary": self.summary,
@@ -129,15 +152,19 @@ def class_count(name: str, k: int, n: int) -> ClassCount:
         k,
         None if n == 0 else 100.0 * k / n,
         None if ci is None else (100.0 * ci[0], 100.0 * ci[1]),
+        is_untyped_wbc(name),
     )
 
 
 def differential(bank: MorphologyBank) -> Differential:
-    """The film's differential from its bank (classes seen but not in the vocabulary are appended)."""
-    counts = Counter(c.class_name for c in bank.cells)
-    none_count = counts.pop(bank.none_class, 0) if bank.none_class is not None else 0
+    """The film's differential from its bank (WBC classes seen but not in the vocabulary are appended)."""
+    counts = Counter(c.class_name for c in bank.wbc_cells())
     names = list(bank.wbc_classes) + sorted(set(counts) - set(bank.wbc_classes))
     total = sum(counts.values())
     rows = tuple(class_count(name, counts.get(name, 0), total) for name in names)
+    seen = Counter(c.class_name for c in bank.cells)
+    apart_names = [c for c in bank.classes if bank.role(c) in (ARTEFACT, OTHER)]
+    apart_names += sorted(c for c in seen if c not in bank.classes and bank.role(c) in (ARTEFACT, OTHER))
+    apart = tuple((c, bank.role(c), seen.get(c, 0)) for c in apart_names)
     targets = tuple((t, total >= t) for t in TARGETS)
-    return Differential(rows, total, bank.none_class, none_count, targets, target_summary(total))
+    return Differential(rows, total, apart, targets, target_summary(total))

@@ -1,7 +1,9 @@
-"""The film report as one JSON-ready document (schema ``leukodet.report/1``), from which every page is written.
+"""The film report as one JSON-ready document (schema ``leukodet.report/2``), from which every page is written.
 
 Top-level keys: ``schema``, ``generated_by``, ``created``, ``disclaimer``, ``model``, ``threshold``, ``fields``,
-``differential``, ``flags``, ``attributes``, ``text``, ``cells`` (see docs/report.md for each key). Every key
+``differential``, ``smear``, ``flags``, ``attributes``, ``text``, ``cells`` (see docs/report.md for each key).
+Every class has a role (``model.roles``, :mod:`leukodet.records.roles`): only ``wbc`` classes enter the
+differential, flags and morphology; red cells and platelets are counted per field (``smear``). Every key
 is present on an empty film (no cell above the threshold): counts 0, percentages and intervals null, text
 ``"no WBC found"``.
 """
@@ -15,15 +17,19 @@ from pathlib import Path
 from typing import Any
 
 from .. import __version__
+from ..records.roles import ARTEFACT, OTHER, PLATELET, RBC, WBC
 from .bank import MorphologyBank, ordered_schema
 from .differential import differential
 from .flags import RuleSet, evaluate_flags, load_rules
 from .morphology import morphology
-from .text import class_summary, film_text
+from .smear import smear_counts
+from .text import class_summary, film_text, smear_text
 
 __all__ = ["DISCLAIMER", "SCHEMA", "build_report", "model_info"]
 
-SCHEMA = "leukodet.report/1"
+SCHEMA = "leukodet.report/2"
+"""Version 2: class roles (``model.roles``, per-cell ``role``, per-field role counts, ``smear``,
+``differential.apart`` in place of ``none_class``/``none_count``)."""
 
 DISCLAIMER = (
     "Decision support only, not a diagnosis. These counts, flags and descriptions were produced automatically "
@@ -37,14 +43,17 @@ def model_info(
     weights: str | Path | None,
     classes: Sequence[str] = (),
     attributes: Mapping[str, Sequence[str]] | None = None,
+    roles: Sequence[str] = (),
 ) -> dict[str, Any]:
-    """The ``model`` section: weights file name, classes, attributes, training-data summary, versions.
+    """The ``model`` section: weights file name, classes and their roles, attributes, training-data summary,
+    versions.
 
     Args:
         metadata: a checkpoint's metadata (``Detector.metadata``), or ``None`` for predictions made elsewhere.
         weights: the checkpoint path (only its file name is reported), or ``None``.
         classes: the vocabulary to report when ``metadata`` is ``None``.
         attributes: the attributes the model predicts (default: the metadata's schema).
+        roles: the role of each class (the bank's, which resolved them).
     """
     meta = dict(metadata or {})
     data = meta.get("data") or {}
@@ -54,6 +63,7 @@ def model_info(
         "weights": None if weights is None else Path(weights).name,
         "name": (meta.get("model_config") or {}).get("name"),
         "classes": list(meta.get("classes") or classes),
+        "roles": list(roles),
         "attributes": {k: list(v) for k, v in ordered_schema(schema).items()},
         "imgsz": meta.get("imgsz"),
         "recipe": meta.get("recipe"),
@@ -63,10 +73,21 @@ def model_info(
 
 
 def _fields_json(bank: MorphologyBank) -> list[dict[str, Any]]:
+    """Per field: kept cells, and how many of each role (``apart``: artefacts and other objects)."""
     kept = Counter(c.field for c in bank.cells)
-    wbc = Counter(c.field for c in bank.wbc_cells())
+    by_role = Counter((c.field, bank.role(c.class_name)) for c in bank.cells)
     return [
-        {"index": i, "image": f.image, "width": f.width, "height": f.height, "cells": kept[i], "wbc": wbc[i]}
+        {
+            "index": i,
+            "image": f.image,
+            "width": f.width,
+            "height": f.height,
+            "cells": kept[i],
+            "wbc": by_role[i, WBC],
+            "rbc": by_role[i, RBC],
+            "platelets": by_role[i, PLATELET],
+            "apart": by_role[i, ARTEFACT] + by_role[i, OTHER],
+        }
         for i, f in enumerate(bank.fields)
     ]
 
@@ -79,6 +100,7 @@ def _cells_json(bank: MorphologyBank) -> list[dict[str, Any]]:
             "image": bank.fields[c.field].image,
             "box": list(c.box),
             "class": c.class_name,
+            "role": bank.role(c.class_name),
             "score": c.score,
             "attributes": {k: {"value": v, "score": s} for k, (v, s) in c.attributes.items()},
         }
@@ -102,7 +124,8 @@ def build_report(
     """
     diff = differential(bank)
     morph = morphology(bank)
-    flags = evaluate_flags(rules or load_rules(), diff, bank.classes)
+    smear = smear_counts(bank)
+    flags = evaluate_flags(rules or load_rules(), diff, bank.wbc_classes)
     attributes = morph.to_json()
     for cls, entry in attributes["by_class"].items():
         majority = {t.name: t.majority for t in morph.by_class[cls] if t.majority is not None}
@@ -113,12 +136,13 @@ def build_report(
         "generated_by": f"leukodet {__version__}",
         "created": when.isoformat(timespec="seconds"),
         "disclaimer": DISCLAIMER,
-        "model": dict(model),
+        "model": {**model, "roles": list(bank.roles)},
         "threshold": bank.threshold,
         "fields": _fields_json(bank),
         "differential": diff.to_json(),
+        "smear": smear.to_json(),
         "flags": flags.to_json(),
         "attributes": attributes,
-        "text": film_text(diff, morph, len(bank.fields)),
+        "text": film_text(diff, morph, len(bank.fields), smear_text(smear)),
         "cells": _cells_json(bank),
     }

@@ -5,7 +5,7 @@ A film is the set of field-of-view images given together (the paper's "blood fil
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +27,7 @@ def film_report(
     imgsz: int | None = None,
     rules: RuleSet | None = None,
     progress: bool = False,
+    roles: Mapping[str, str] | None = None,
 ) -> dict[str, Any]:
     """Predict every field, build the report and write ``out/report.{json,html,md}``.
 
@@ -39,11 +40,12 @@ def film_report(
         imgsz: network size (default: the checkpoint's).
         rules: flag rules (default: the packaged defaults).
         progress: a progress bar on stderr.
+        roles: ``{class: role}`` over the checkpoint's class roles.
 
     Returns:
         The report document (what ``report.json`` holds).
     """
-    bank = build_bank(detector, fields, conf, imgsz=imgsz, progress=progress)
+    bank = build_bank(detector, fields, conf, imgsz=imgsz, progress=progress, roles=roles)
     doc = build_report(bank, model_info(detector.metadata, weights, bank.classes, bank.attributes), rules)
     write_report(doc, bank, out)
     return doc

@@ -263,10 +263,12 @@ def evaluate_flags(rules: RuleSet, diff: Differential, model_classes: Sequence[s
     Args:
         rules: the rule set.
         diff: the film's differential (percentages are of ``diff.total`` WBCs).
-        model_classes: the model's vocabulary; rule classes outside its WBC classes give warnings.
+        model_classes: the model's WBC classes (role ``wbc``); rule classes outside them, or the generic
+            untyped ``WBC``, give warnings.
     """
     counts = diff.counts()
-    known = {c for c in model_classes if c != diff.none_class}
+    untyped = {r.name for r in diff.classes if r.untyped}
+    known = {c for c in model_classes if c not in untyped}
     fired, evaluated, warnings = [], [], []
     for rule in rules.rules:
         unknown = [c for c in rule.classes if c not in known]

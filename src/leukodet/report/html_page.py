@@ -16,9 +16,10 @@ from collections.abc import Mapping, Sequence
 from html import escape
 from typing import Any
 
+from ..records.roles import ROLES, WBC
 from .annotate import class_colour
 from .bank import BankCell, MorphologyBank
-from .text import attribute_clause, review_summary
+from .text import apart_lines, attribute_clause, field_counts, model_classes, review_summary
 
 __all__ = ["GALLERY_LIMIT", "FIELD_LIMIT", "render_html"]
 
@@ -96,16 +97,11 @@ def _differential(doc: Mapping[str, Any], classes: Sequence[str]) -> str:
     for row in diff["classes"]:
         idx = classes.index(row["class"]) if row["class"] in classes else len(classes)
         rows.append(
-            f'<tr data-class="{_e(row["class"])}"><td>{_swatch(class_colour(idx))}{_e(row["class"])}</td>'
+            f'<tr data-class="{_e(row["class"])}"><td>{_swatch(class_colour(idx))}{_e(row["label"])}</td>'
             f'<td class="num">{row["count"]}</td><td class="num">{_pct(row["percent"])}</td>'
             f'<td class="num">{_ci(row["ci95"])}</td></tr>'
         )
-    none = ""
-    if diff["none_class"] is not None:
-        none = (
-            f'<p class="muted">Counted apart (not in the percentages): {_e(diff["none_class"])} '
-            f"(artefacts / unnamed cells) {diff['none_count']}.</p>"
-        )
+    apart = "".join(f'<p class="muted apart">{_e(line)}</p>' for line in apart_lines(doc))
     return (
         '<section id="differential-section"><h2>Differential</h2>'
         f"<p><strong>{_e(diff['summary'])}</strong> (conventional manual differentials: 100 and 200 cells).</p>"
@@ -113,7 +109,7 @@ def _differential(doc: Mapping[str, Any], classes: Sequence[str]) -> str:
         "<th>95% CI (Wilson)</th></tr></thead><tbody>"
         + "".join(rows)
         + f'</tbody><tfoot><tr><th>WBCs</th><td class="num">{diff["total"]}</td><td></td><td></td></tr>'
-        "</tfoot></table>" + none + "</section>"
+        "</tfoot></table>" + apart + "</section>"
     )
 
 
@@ -184,8 +180,8 @@ def _fields(doc: Mapping[str, Any], bank: MorphologyBank) -> str:
             else '<div class="noimg">image not readable</div>'
         )
         figures.append(
-            f'<figure class="field">{img}<figcaption>{_e(field.image)}: {info["cells"]} cells '
-            f"({info['wbc']} WBCs)</figcaption></figure>"
+            f'<figure class="field">{img}<figcaption>{_e(field.image)}: {_e(field_counts(info))}'
+            "</figcaption></figure>"
         )
     more = len(bank.fields) - FIELD_LIMIT
     extra = f'<p class="muted">{more} more fields are listed in report.json.</p>' if more > 0 else ""
@@ -216,7 +212,8 @@ def _classes(bank: MorphologyBank) -> list[str]:
 def _galleries(bank: MorphologyBank) -> str:
     parts = []
     classes = _classes(bank)
-    order = sorted(range(len(classes)), key=lambda i: classes[i] == bank.none_class)  # none class last
+    rank = {role: i for i, role in enumerate(ROLES)}
+    order = sorted(range(len(classes)), key=lambda i: rank[bank.role(classes[i])])  # WBCs first, by role
     for idx in order:
         cls = classes[idx]
         members = sorted((c for c in bank.cells if c.class_name == cls), key=lambda c: -c.score)
@@ -224,13 +221,14 @@ def _galleries(bank: MorphologyBank) -> str:
             continue
         shown = "".join(_cell_figure(c, class_colour(idx)) for c in members[:GALLERY_LIMIT])
         note = f" (showing the {GALLERY_LIMIT} highest scores)" if len(members) > GALLERY_LIMIT else ""
-        apart = " (counted apart)" if cls == bank.none_class else ""
+        role = bank.role(cls)
+        apart = "" if role == WBC else f" ({role}, not a WBC)"
         parts.append(
             f"<h3>{_swatch(class_colour(idx))}{_e(cls)}{apart}: {len(members)}{note}</h3>"
             f'<div class="gallery" data-class="{_e(cls)}">{shown}</div>'
         )
     body = "".join(parts) or '<p class="muted">No cell above the threshold.</p>'
-    return f'<section id="galleries"><h2>Cells by type</h2>{body}</section>'
+    return f'<section id="galleries"><h2>Cells by class</h2>{body}</section>'
 
 
 def _model(doc: Mapping[str, Any]) -> str:
@@ -239,7 +237,7 @@ def _model(doc: Mapping[str, Any]) -> str:
     rows = [
         ("Weights", m["weights"]),
         ("Architecture", m["name"]),
-        ("Classes", ", ".join(m["classes"])),
+        ("Classes (role)", model_classes(m)),
         ("Attributes", ", ".join(m["attributes"]) or "none"),
         ("Training data", f"{t.get('source')}: {t.get('train_images')} images, {t.get('train_boxes')} boxes"),
         ("Validation images", t.get("val_images")),

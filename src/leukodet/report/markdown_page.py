@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from .text import review_summary
+from .text import apart_lines, field_counts, model_classes, review_summary
 
 __all__ = ["render_markdown"]
 
@@ -47,7 +47,7 @@ def _flags(doc: Mapping[str, Any]) -> list[str]:
 
 def _differential(doc: Mapping[str, Any]) -> list[str]:
     diff = doc["differential"]
-    rows = [(r["class"], r["count"], _pct(r["percent"]), _ci(r["ci95"])) for r in diff["classes"]]
+    rows = [(r["label"], r["count"], _pct(r["percent"]), _ci(r["ci95"])) for r in diff["classes"]]
     rows.append(("**WBCs**", diff["total"], "", ""))
     lines = [
         "## Differential",
@@ -56,8 +56,7 @@ def _differential(doc: Mapping[str, Any]) -> list[str]:
         "",
     ]
     lines += _table(("Class", "Count", "%", "95% CI (Wilson)"), rows)
-    if diff["none_class"] is not None:
-        lines += ["", f"Counted apart (not in the percentages): {diff['none_class']} {diff['none_count']}."]
+    lines += ["", *(f"- {line}" for line in apart_lines(doc))]
     return lines + [""]
 
 
@@ -96,7 +95,7 @@ def _model(doc: Mapping[str, Any]) -> list[str]:
         "## Model",
         "",
         f"- Weights: {m['weights']} ({m['name']}), trained with leukodet {m['leukodet']}",
-        f"- Classes: {', '.join(m['classes'])}",
+        f"- Classes (role): {model_classes(doc['model'])}",
         f"- Attributes: {', '.join(m['attributes']) or 'none'}",
         f"- Training data: {t.get('source')}: {t.get('train_images')} images, {t.get('train_boxes')} boxes; "
         f"{t.get('val_images')} validation images",
@@ -112,7 +111,7 @@ def _review(doc: Mapping[str, Any]) -> list[str]:
 
 def render_markdown(doc: Mapping[str, Any]) -> str:
     """The Markdown page of report ``doc``."""
-    fields = [(f["index"], f["image"], f["cells"], f["wbc"]) for f in doc["fields"]]
+    fields = [(f["index"], f["image"], field_counts(f)) for f in doc["fields"]]
     lines = [
         "# Blood film report",
         "",
@@ -130,7 +129,7 @@ def render_markdown(doc: Mapping[str, Any]) -> str:
         *_attributes(doc),
         "## Fields",
         "",
-        *_table(("#", "Image", "Cells", "WBCs"), fields),
+        *_table(("#", "Image", "Cells"), fields),
         "",
         *_model(doc),
         f"> **{doc['disclaimer']}**",

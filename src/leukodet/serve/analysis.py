@@ -14,7 +14,7 @@ It is written under ``staging/`` and renamed into place only when complete (:met
 from __future__ import annotations
 
 import io
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -41,12 +41,14 @@ class Settings:
         imgsz: network size (``None``: the checkpoint's).
         rules: flag rules (``None``: the packaged defaults).
         weights: the checkpoint path or name, reported by file name.
+        roles: ``{class: role}`` over the checkpoint's roles (``--role``), for a class without one.
     """
 
     conf: float = 0.25
     imgsz: int | None = None
     rules: RuleSet | None = None
     weights: str | None = None
+    roles: Mapping[str, str] | None = None
 
     def __post_init__(self) -> None:
         check_conf(self.conf)
@@ -62,7 +64,9 @@ def model_section(detector: PredictorLike, settings: Settings) -> dict[str, Any]
 def _bank(detector: PredictorLike, fields: Sequence[StagedField], settings: Settings) -> MorphologyBank:
     """The film's morphology bank, its fields labelled with the upload names."""
     try:
-        bank = build_bank(detector, [f.image for f in fields], settings.conf, imgsz=settings.imgsz)
+        bank = build_bank(
+            detector, [f.image for f in fields], settings.conf, imgsz=settings.imgsz, roles=settings.roles
+        )
     except OSError as exc:  # an image Pillow decodes but OpenCV does not
         raise UploadError(
             422, f"a field image could not be decoded for analysis ({type(exc).__name__})"

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from pathlib import Path
 
@@ -13,7 +13,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
 from .. import __version__
-from ..report.bank import PredictorLike, check_conf
+from ..report.bank import PredictorLike, check_conf, model_roles
 from ..report.flags import RuleSet
 from .analysis import Settings
 from .review_routes import router as review_router
@@ -31,7 +31,7 @@ DESCRIPTION = """White-blood-cell detection, morphology attributes and film repo
 
 Decision support only, not a diagnosis: every finding must be checked on the film by a qualified person.
 Upload a film's field images to `POST /v1/analyses`; the answer carries the film report (schema
-`leukodet.report/1`). Limits and error codes: docs/service.md."""
+`leukodet.report/2`). Limits and error codes: docs/service.md."""
 
 
 def _errors(app: FastAPI) -> None:
@@ -80,6 +80,7 @@ def create_app(
     device: str = "cpu",
     backend: str = "torch",
     weights_name: str | None = None,
+    roles: Mapping[str, str] | None = None,
 ) -> FastAPI:
     """The leukodet service as an ASGI app (serve it with uvicorn; test it with FastAPI's ``TestClient``).
 
@@ -96,6 +97,8 @@ def create_app(
         device: where to load a checkpoint path (``cpu``, ``cuda``, ...).
         backend: ``torch`` (a ``.pt`` checkpoint path) or ``onnx`` (an exported ``model.onnx`` path).
         weights_name: the checkpoint name to report (default: the file name of a ``detector`` path).
+        roles: ``{class: role}`` for classes whose role the checkpoint does not store and the names do not
+            tell (:mod:`leukodet.records.roles`); checked now, so a class without a role fails at start.
     """
     check_conf(conf)
     queue = AnalysisQueue(workers=workers, queue_size=queue_size)
@@ -104,7 +107,8 @@ def create_app(
     if any(repaired.values()):
         _log.warning("data directory %s repaired after an unclean stop: %s", storage.root, repaired)
     model, loaded_name = _load(detector, device, backend)
-    settings = Settings(conf=conf, imgsz=imgsz, rules=rules, weights=weights_name or loaded_name)
+    model_roles(model.metadata, model.metadata.get("classes") or (), roles)
+    settings = Settings(conf=conf, imgsz=imgsz, rules=rules, weights=weights_name or loaded_name, roles=roles)
     service = Service(model, storage, queue, limits or Limits(), settings, time.monotonic())
 
     @asynccontextmanager

@@ -23,8 +23,8 @@ from typing import Any
 
 from ..records.files import place_image
 from ..records.io import write_dataset
+from ..records.roles import WBC, default_role
 from ..records.schema import AttributeSchema, Cell, Dataset, ImageRecord
-from ..report.bank import NONE_CLASS
 from .audit import AUDIT_FILE
 from .rebuild import field_image
 
@@ -45,18 +45,32 @@ def _text(value: Any) -> str:
 
 
 def cells_csv(doc: Mapping[str, Any]) -> str:
-    """Every cell of report ``doc``: id, field, image, box, class, score, review state, then one attribute
-    value per column (the model's schema)."""
+    """Every cell of report ``doc``: id, field, image, box, class, its role (wbc, rbc, platelet, artefact,
+    other), score, review state, then one attribute value per column (the model's schema)."""
     names = list(doc["model"]["attributes"])
     for cell in doc["cells"]:
         names += [a for a in cell["attributes"] if a not in names]
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
-    head = ["id", "field", "image", "x1", "y1", "x2", "y2", "class", "score", "reviewed", "model_class"]
+    head = [
+        "id",
+        "field",
+        "image",
+        "x1",
+        "y1",
+        "x2",
+        "y2",
+        "class",
+        "role",
+        "score",
+        "reviewed",
+        "model_class",
+    ]
     writer.writerow(head + names)
     for c in doc["cells"]:
         model_class = (c.get("model_output") or {}).get("class", c["class"])
         row = [c["id"], c["field"], _text(c["image"]), *(round(v, 2) for v in c["box"]), _text(c["class"])]
+        row.append(_text(c.get("role") or default_role(c["class"]) or ""))
         row += [round(c["score"], 4), int(bool(c.get("reviewed"))), _text(model_class)]
         writer.writerow(row + [_text((c["attributes"].get(a) or {}).get("value")) for a in names])
     return out.getvalue()
@@ -69,7 +83,7 @@ def _cell(c: Mapping[str, Any], classes: Sequence[str], schema: AttributeSchema)
     attrs: dict[str, int | None] = {}
     for attr in schema:
         value = (c["attributes"].get(attr.name) or {}).get("value")
-        ok = c["class"] != NONE_CLASS and value in attr.values
+        ok = (c.get("role") or default_role(c["class"])) == WBC and value in attr.values
         attrs[attr.name] = attr.values.index(value) if ok else None
     return Cell(tuple(float(v) for v in c["box"]), classes.index(c["class"]), attrs)  # type: ignore[arg-type]
 
@@ -92,7 +106,9 @@ def reviewed_dataset(doc: Mapping[str, Any], folder: Path, analysis_id: str, ima
         records.append(ImageRecord(target, info["width"], info["height"], SPLIT, kept, regions))  # type: ignore[arg-type]
     if not records:
         raise NothingReviewed(analysis_id)
-    return Dataset(records, classes, schema)
+    stored = doc["model"].get("roles") or []
+    roles = dict(zip(classes, stored)) if len(stored) == len(classes) else {}
+    return Dataset(records, classes, schema, roles)
 
 
 def coco_zip(doc: Mapping[str, Any], folder: Path, analysis_id: str, out: Path) -> Path:

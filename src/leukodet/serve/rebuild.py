@@ -25,7 +25,8 @@ from typing import Any
 import numpy as np
 
 from ..eval.prediction import AttributeCall, Prediction
-from ..report.bank import NONE_CLASS, MorphologyBank, bank_from_predictions
+from ..records.roles import ARTEFACT, default_role
+from ..report.bank import MorphologyBank, bank_from_predictions
 from ..report.document import build_report
 from ..report.flags import RuleSet
 from ..report.writers import write_report
@@ -47,14 +48,17 @@ MODEL_REPORT = "model_report.json"
 """The report as the model made it, kept unchanged once a review starts."""
 
 NOT_WBC = "not a WBC"
-"""Where a cell marked "not a WBC" goes when the model has no ``None`` class (counted apart like ``None``)."""
+"""Where a cell marked "not a WBC" goes when the model has no artefact class (counted apart, role artefact)."""
 
 _IMAGE_SUFFIXES = (".png", ".jpg")
 
 
-def apart_class(classes: Sequence[str]) -> str:
-    """The class of a cell marked not-a-WBC: the model's ``None`` class, else :data:`NOT_WBC`."""
-    return NONE_CLASS if NONE_CLASS in classes else NOT_WBC
+def apart_class(classes: Sequence[str], roles: Sequence[str] = ()) -> str:
+    """The class of a cell marked not-a-WBC: the model's first artefact class (LLD ``None``), else
+    :data:`NOT_WBC` (``roles``: the report's ``model.roles``; without them, the names' defaults)."""
+    if len(roles) != len(classes):
+        roles = [default_role(c) or "" for c in classes]
+    return next((c for c, r in zip(classes, roles) if r == ARTEFACT), NOT_WBC)
 
 
 def field_image(folder: Path, index: int) -> Path | None:
@@ -106,12 +110,13 @@ def reviewed_bank(
         path = field_image(folder, info["index"])
         paths.append(str(path) if path is not None else info["image"])
         preds.append(_prediction([c for c in cells if c["field"] == info["index"]], names, paths[-1]))
-    bank = bank_from_predictions(preds, original["threshold"], fields=paths, schema=model["attributes"])
+    stored = model.get("roles") or []  # reports older than class roles have none: the names' defaults
+    roles = {c: r for c, r in zip(classes, stored)} if len(stored) == len(classes) else {}
+    bank = bank_from_predictions(
+        preds, original["threshold"], fields=paths, schema=model["attributes"], roles=roles
+    )
     labelled = tuple(replace(f, image=info["image"]) for f, info in zip(bank.fields, original["fields"]))
-    none_class = NONE_CLASS if NONE_CLASS in classes else None
-    if none_class is None and any(c["class"] == NOT_WBC for c in cells):
-        none_class = NOT_WBC
-    return replace(bank, fields=labelled, classes=classes, none_class=none_class)
+    return replace(bank, fields=labelled, classes=classes, roles=tuple(bank.role(c) for c in classes))
 
 
 def _review_section(

@@ -89,7 +89,7 @@ def _target(
     if isinstance(change, SetAttribute):
         return _attribute_target(change, cell, model["attributes"])
     if isinstance(change, NotWbc):
-        return "class", cell["class"], apart_class(model["classes"])
+        return "class", cell["class"], apart_class(model["classes"], model.get("roles") or ())
     assert isinstance(change, Confirm)
     return "reviewed", reviewed, True
 

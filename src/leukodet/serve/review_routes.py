@@ -87,7 +87,7 @@ def get_field_image(analysis_id: Id, n: int, svc: Svc) -> FileResponse:
     "/analyses/{analysis_id}/report.json",
     response_class=FileResponse,
     responses={**_NOT_FOUND, 200: {"content": {"application/json": {}}}},
-    summary="The film report (schema leukodet.report/1) as a file",
+    summary="The film report (schema leukodet.report/2) as a file",
 )
 def get_report_json(analysis_id: Id, svc: Svc) -> FileResponse:
     return FileResponse(svc.storage.file(analysis_id, "report.json"), media_type="application/json")

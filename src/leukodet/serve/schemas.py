@@ -49,14 +49,14 @@ class Created(BaseModel):
 
     id: str
     report: dict[str, Any] = Field(
-        description="the film report (schema leukodet.report/1, see docs/report.md)"
+        description="the film report (schema leukodet.report/2, see docs/report.md)"
     )
 
 
 class Analysis(AnalysisSummary):
     """One stored analysis: its summary, report and the addresses of its other resources."""
 
-    report: dict[str, Any] = Field(description="the film report (schema leukodet.report/1)")
+    report: dict[str, Any] = Field(description="the film report (schema leukodet.report/2)")
     links: dict[str, str] = Field(
         description="self, report_html, report_json, cells_csv, cell and field_image (templates with {n}), "
         "review, audit and export_coco"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ipaddress
 import logging
+from collections.abc import Mapping
 from pathlib import Path
 
 from .app import create_app
@@ -39,6 +40,7 @@ def run_server(
     max_file_mb: float = 20.0,
     max_files: int = 64,
     max_megapixels: float = 50.0,
+    roles: Mapping[str, str] | None = None,
 ) -> None:
     """Load ``weights``, open ``data_dir`` and serve until interrupted (see :func:`~.app.create_app`).
 
@@ -56,7 +58,7 @@ def run_server(
     check_backend(backend)
     app = create_app(
         weights, data_dir, limits=limits, queue_size=queue_size, workers=workers, conf=conf, imgsz=imgsz,
-        rules=rules, device=device, backend=backend,
+        rules=rules, device=device, backend=backend, roles=roles,
     )  # fmt: skip
     if not _loopback(host):
         _log.warning(

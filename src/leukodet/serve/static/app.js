@@ -6,6 +6,8 @@
   var API = "/v1";
   var PAGE = 20;
   var state = { id: null, analysis: null, hidden: {}, files: [], offset: 0, total: 0, cell: null };
+  var ROLE_GROUPS = [["wbc", "White cells"], ["rbc", "Red cells"], ["platelet", "Platelets"],
+    ["artefact", "Artefacts (counted apart)"], ["other", "Other (counted apart)"]];
 
   function $(id) { return document.getElementById(id); }
 
@@ -205,7 +207,7 @@
     var d = r.differential, body = clear(document.querySelector("#differential tbody"));
     d.classes.forEach(function (row) {
       body.appendChild(el("tr", { "data-class": row["class"] }, [
-        el("td", {}, [swatch(r, row["class"]), row["class"]]),
+        el("td", {}, [swatch(r, row["class"]), row.label || row["class"]]),
         el("td", { className: "num", textContent: String(row.count) }),
         el("td", { className: "num", textContent: pct(row.percent) }),
         el("td", { className: "num", textContent: ci(row.ci95) })]));
@@ -213,8 +215,31 @@
     var foot = clear(document.querySelector("#differential tfoot"));
     foot.appendChild(el("tr", {}, [el("th", { textContent: "WBCs" }),
       el("td", { className: "num", textContent: String(d.total) }), el("td"), el("td")]));
-    var apart = d.none_class === null ? "" : " · counted apart (not in the %): " + d.none_class + " " + d.none_count;
-    $("diff-summary").textContent = d.summary + apart;
+    var apart = (d.apart || []).filter(function (x) { return x.count; }).map(function (x) {
+      return x["class"] + " (" + x.role + ") " + x.count;
+    });
+    $("diff-summary").textContent = d.summary + (apart.length ? " · counted apart (not in the %): " + apart.join(", ") : "");
+    $("smear-summary").textContent = smearText(r.smear);
+  }
+
+  /* Red cells and platelets: per-field counts and the platelet estimate (never part of the WBCs). */
+  function smearText(sm) {
+    if (!sm) { return ""; }
+    var parts = [];
+    parts.push(sm.rbc.evaluated ? "Red cells: " + sm.rbc.total + " (" + sm.rbc.mean_per_field.toFixed(1) + " per field; "
+      + sm.rbc.note + ")" : "Red cells: not evaluated (no red-cell class)");
+    parts.push(sm.platelets.evaluated ? "Platelets: " + sm.platelets.total + " (" + sm.platelets.mean_per_field.toFixed(1)
+      + " per field; estimated " + sm.platelets.estimate_per_ul.toLocaleString("en-US") + "/µL, " + sm.platelets.note + ")"
+      : "Platelets: not evaluated (no platelet class)");
+    return parts.join(". ") + ".";
+  }
+
+  function fieldCounts(f) {
+    var parts = [f.wbc + (f.wbc === 1 ? " WBC" : " WBCs")];
+    if (f.rbc) { parts.push(f.rbc + (f.rbc === 1 ? " RBC" : " RBCs")); }
+    if (f.platelets) { parts.push(f.platelets + (f.platelets === 1 ? " platelet" : " platelets")); }
+    if (f.apart) { parts.push(f.apart + " counted apart"); }
+    return f.cells + (f.cells === 1 ? " cell: " : " cells: ") + parts.join(", ");
   }
 
   function renderFlags(r) {
@@ -244,7 +269,7 @@
       });
       var img = el("img", { src: a.links.field_image.replace("{n}", f.index), alt: "field " + f.image });
       box.appendChild(el("figure", { className: "field" }, [el("div", { className: "stage" }, [img, overlay]),
-        el("figcaption", { textContent: f.image + ": " + f.cells + " cells (" + f.wbc + " WBCs)" })]));
+        el("figcaption", { textContent: f.image + ": " + fieldCounts(f) })]));
     });
     renderToggles(r);
   }
@@ -299,13 +324,17 @@
   }
 
   function renderGalleries(a) {
-    var r = a.report, box = clear($("galleries")), none = r.differential.none_class;
-    var order = classes(r).filter(function (n) { return n !== none; }).concat(none === null ? [] : [none]);
+    var r = a.report, box = clear($("galleries")), roleOf = {};
+    r.cells.forEach(function (c) { roleOf[c["class"]] = c.role || "wbc"; });
+    var rank = ROLE_GROUPS.map(function (g) { return g[0]; });
+    var order = classes(r).map(function (n, i) { return [n, i]; }).sort(function (x, y) {
+      return (rank.indexOf(roleOf[x[0]] || "wbc") - rank.indexOf(roleOf[y[0]] || "wbc")) || (x[1] - y[1]);
+    }).map(function (x) { return x[0]; });
     order.forEach(function (name) {
       var members = r.cells.filter(function (c) { return c["class"] === name; })
         .sort(function (x, y) { return y.score - x.score; });
       if (!members.length) { return; }
-      var apart = name === none ? " (counted apart)" : "";
+      var role = roleOf[name] || "wbc", apart = role === "wbc" ? "" : " (" + role + ", not a WBC)";
       box.appendChild(el("div", { className: "group" }, [
         el("h4", {}, [swatch(r, name), name + apart + ": " + members.length]),
         el("div", { className: "gallery", "data-class": name }, members.map(function (c) { return cellCard(a, c); }))]));
@@ -339,7 +368,15 @@
     $("rv-model").textContent = "model: " + (model ? model["class"] : c["class"]) + " (score " + c.score.toFixed(2)
       + ")" + (c.reviewed ? " · reviewed" : "");
     var select = clear($("rv-class"));
-    r.model.classes.forEach(function (name) { select.appendChild(option(name, name, name === c["class"])); });
+    var roles = r.model.roles && r.model.roles.length === r.model.classes.length ? r.model.roles : null;
+    ROLE_GROUPS.forEach(function (group) {
+      var names = r.model.classes.filter(function (name, i) { return (roles ? roles[i] : "wbc") === group[0]; });
+      if (!names.length) { return; }
+      var box = el("optgroup", { label: group[1] });
+      box.setAttribute("data-role", group[0]);
+      names.forEach(function (name) { box.appendChild(option(name, name, name === c["class"])); });
+      select.appendChild(box);
+    });
     if (r.model.classes.indexOf(c["class"]) < 0) { select.appendChild(option(c["class"], c["class"], true)); }
     select.parentNode.classList.remove("edited");
     select.onchange = function () { select.parentNode.classList.toggle("edited", select.value !== c["class"]); };

@@ -1,0 +1,270 @@
+"""``leukodet pretrain --stage general``: the recipe behind ``general-n``, the bundled product model for labs.
+
+``general-n`` starts from ``synth-n`` (the synthetic stage's output in the same folder, else the bundled one) and
+is fine-tuned on the synthetic corpus together with the **training and validation** splits of real data sets
+whose licence allows it (BCCD: MIT). Its classes are the synthetic corpus's: the 14 LLD classes, ``RBC``,
+``Platelet`` and the generic ``WBC`` (parent of the 14 types, :mod:`leukodet.model.hierarchy`), so a real data
+set's untyped white cells train the ``WBC`` class while the synthetic fields keep the types alive. Real class
+names are mapped onto that vocabulary by :data:`REAL_NAMES` (``Platelets`` → ``Platelet``).
+
+What never enters training: any ``test`` split (kept on disk for the card's figures), and BCDD, the project's
+cross-lab check (a BCDD folder given as training data is refused). The augmentation is chosen for another lab's
+fields rather than BCCD's: HED stain jitter, defocus blur and JPEG round trips on top of the colour and scale
+jitter (:data:`GeneralSettings.overrides`); the card scores BCDD, never trained on, with no fine-tuning.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, replace
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from .records.files import atomic_write_text
+
+__all__ = [
+    "GENERAL_SETTINGS",
+    "REAL_NAMES",
+    "GeneralSettings",
+    "prepare_real",
+    "general_corpus",
+    "pretrain_general",
+]
+
+REAL_NAMES: dict[str, str] = {"Platelets": "Platelet", "WBC": "WBC", "RBC": "RBC"}
+"""Real data sets' class names → the synthetic corpus's (BCCD says ``Platelets``)."""
+
+REAL_LICENCES: dict[str, str] = {"bccd": "MIT (BCCD_Dataset, Shenggan 2017)"}
+
+
+@dataclass(frozen=True)
+class GeneralSettings:
+    """One setting of the general stage (fine-tuning from ``synth-n``)."""
+
+    name: str = "general-n"
+    start: str = "synth-n"
+    """The start: ``synth-n`` means the synthetic stage's ``<out>/synth-n.pt`` if present, else the bundled one."""
+    domains: tuple[str, ...] = tuple(
+        f"{m}_{x}_{c}" for m in ("HCM", "LCM") for x in ("100x", "40x") for c in ("C1", "C2")
+    )
+    """Synthetic domains kept beside the real data (100x and 40x: where a differential is read)."""
+    imgsz: int = 416
+    epochs: int = 10
+    batch: int = 16
+    seed: int = 0
+    device: str = "cpu"
+    overrides: tuple[str, ...] = (
+        "augment.hed=0.08",
+        "augment.hsv_h=0.03",
+        "augment.blur=0.3",
+        "augment.jpeg=0.3",
+        "loss.scale_with_classes=false",
+        "loss.cls=1.5",
+        "loss.cls_balance=1.0",
+        "train.plots=false",
+        "train.eval_every=2",
+    )
+    """Stronger stain (HED σ 0.08, hue 0.03) and optics (blur, JPEG) jitter than the synthetic stage, for other
+    labs' stains and cameras; the class settings of the synthetic stage (docs/models.md)."""
+
+
+GENERAL_SETTINGS: dict[str, GeneralSettings] = {
+    "cpu": GeneralSettings(),
+    "gpu": GeneralSettings(epochs=40, batch=32, imgsz=640, device="cuda"),
+}
+
+
+def prepare_real(name: str, source: Path, dest: Path) -> Path:
+    """Convert one real data set to COCO under ``dest`` with the corpus's class names; returns its data.yaml.
+
+    Raises:
+        ValueError: for BCDD (the cross-lab check), a class that has no corpus name, or no train split.
+    """
+    from .records.bcdd_io import is_bcdd_root
+    from .records.io import write_dataset
+    from .records.schema import Dataset
+    from .records.sources import load_source
+
+    if is_bcdd_root(source) or name.lower() == "bcdd":
+        raise ValueError(f"{source}: BCDD is the cross-lab check and never trains a bundled model")
+    done = dest / "data.yaml"
+    if done.is_file():
+        return done
+    ds, _ = load_source(source)
+    unknown = [c for c in ds.classes if c not in REAL_NAMES]
+    if unknown:
+        raise ValueError(
+            f"{source}: class {', '.join(map(repr, unknown))} has no name in the general vocabulary "
+            f"(known: {', '.join(REAL_NAMES)})"
+        )
+    if "train" not in ds.splits:
+        raise ValueError(f"{source}: no train split")
+    renamed = Dataset(list(ds.records), [REAL_NAMES[c] for c in ds.classes], ds.attributes)
+    return write_dataset(renamed, dest, "coco")
+
+
+def general_corpus(out: Path, corpus: Path, real: dict[str, Path], s: GeneralSettings) -> Path:
+    """``out/data.yaml``: the synthetic corpus's domains in ``s.domains`` plus every real set's train and val
+    splits (their test splits are not listed: never trained on, never used for model selection)."""
+    from .records.vocab import LLD_ATTRIBUTES
+    from .synth.generate import class_names
+
+    entries: dict[str, list[dict[str, str]]] = {"train": [], "val": []}
+    for domain in s.domains:
+        for split in entries:
+            entries[split].append(
+                {"path": f"{_rel(corpus, out)}/{domain}/annotations/{split}.json", "domain": domain}
+            )
+    for name, source in sorted(real.items()):
+        yaml_path = prepare_real(name, source, out / "real" / name)
+        listed = yaml.safe_load(yaml_path.read_text())
+        for split in entries:
+            if listed.get(split):
+                entries[split].append({"path": f"real/{name}/{listed[split]}"})
+    doc = {
+        "names": class_names(label_rbc=True, wbc_parent=True),
+        "attributes": {k: list(v) for k, v in LLD_ATTRIBUTES.items()},
+        **entries,
+    }
+    path = out / "data.yaml"
+    atomic_write_text(path, yaml.safe_dump(doc, sort_keys=False))
+    return path
+
+
+def _rel(target: Path, base: Path) -> str:
+    import os
+
+    return Path(os.path.relpath(target.resolve(), base.resolve())).as_posix()
+
+
+def _start(out: Path, s: GeneralSettings) -> str:
+    local = out / f"{s.start}.pt"
+    return str(local) if local.is_file() else s.start
+
+
+def pretrain_general(
+    out: str | Path,
+    real: dict[str, Path],
+    settings: GeneralSettings | str = "cpu",
+    *,
+    cross_lab: Path | None = None,
+    progress: bool = False,
+    echo: Any = print,
+    install: bool = False,
+    **changes: Any,
+) -> dict[str, Any]:
+    """Fine-tune ``general-n`` into ``out/general`` (resumable) and pack ``out/general-n.pt`` with its card.
+
+    Args:
+        out: the recipe folder of the synthetic stage (its ``corpus/`` must exist).
+        real: ``{name: source}`` real data sets to train on (train and val splits only).
+        settings: a :data:`GENERAL_SETTINGS` name or :class:`GeneralSettings`; ``changes`` replace fields.
+        cross_lab: a data set never trained on (BCDD), scored with no fine-tuning for the card.
+        install: copy the result into the package's bundled models.
+    """
+    from . import api
+    from .engine.release import pack_release
+    from .pretrain import _finished_epochs, _train_seconds
+
+    base = GENERAL_SETTINGS[settings] if isinstance(settings, str) else settings
+    s = replace(base, **changes)
+    out = Path(out)
+    corpus = out / "corpus"
+    if not (corpus / "data.yaml").is_file():
+        raise ValueError(f"{corpus}: no synthetic corpus; run the synthetic stage (leukodet pretrain) first")
+    if not real:
+        raise ValueError("the general stage needs at least one real data set (--real NAME=PATH)")
+    work = out / "general"
+    data = general_corpus(work, corpus, real, s)
+    echo(f"1. general corpus: {len(s.domains)} synthetic domains + {', '.join(sorted(real))}: {data}")
+    run = work / "run"
+    start = _start(out, s)
+    done = _finished_epochs(run)
+    if done < s.epochs:
+        echo(f"2. fine-tuning from {start} for {s.epochs} epochs at {s.imgsz} px ({done} done) ...")
+        api.train(
+            data, model=start, epochs=s.epochs, imgsz=s.imgsz, batch=s.batch, out=run, device=s.device,
+            seed=s.seed, recipe="short", resume=(run / "weights" / "last.pt").is_file(),
+            overrides=list(s.overrides), progress=progress,
+        )  # fmt: skip
+    best = run / "weights" / "best.pt"
+    figures: dict[str, Any] = {}
+    for name in sorted(real):
+        test_yaml = work / "real" / name / "data.yaml"
+        if "test" in (yaml.safe_load(test_yaml.read_text()) or {}):
+            figures[f"{name}_test"] = _scores(api.val(best, test_yaml, split="test", device=s.device))
+    if cross_lab is not None:
+        figures["cross_lab"] = {
+            "source": str(cross_lab),
+            **_scores(api.val(best, cross_lab, split="all", device=s.device)),
+        }
+    figures["synthetic_test"] = _scores(api.val(best, corpus / "data.yaml", split="test", device=s.device))
+    echo(f"3. figures: {json.dumps(figures)}")
+    card = general_card(s, start, real, figures, _finished_epochs(run), _train_seconds(run))
+    target = out / f"{s.name}.pt"
+    pack_release(best, target, card)
+    atomic_write_text(out / f"{s.name}.card.json", json.dumps(card, indent=1) + "\n")
+    echo(f"4. {target} ({target.stat().st_size / 1e6:.2f} MB, fp16) and its card")
+    if install:
+        from .bundled import install_bundled
+
+        entry = install_bundled(s.name, target, card=f"docs/models.md#{s.name}")
+        echo(f"5. installed as bundled model {s.name!r}: {entry.path} (sha256 {entry.sha256[:16]}…)")
+    return card
+
+
+def _scores(result: dict[str, Any]) -> dict[str, Any]:
+    per = result.get("per_class", {})
+    return {
+        "map50": round(float(result["map50"]), 4),
+        "map50_95": round(float(result["map50_95"]), 4),
+        "wbc_ap50": round(float(per["WBC"]["ap50"]), 4) if "WBC" in per else None,
+        "per_class_ap50": {k: round(float(v["ap50"]), 4) for k, v in per.items()},
+    }
+
+
+def general_card(
+    s: GeneralSettings,
+    start: str,
+    real: dict[str, Path],
+    figures: dict[str, Any],
+    epochs: int,
+    seconds: float,
+) -> dict[str, Any]:
+    """The model card of ``general-n`` (stored in the checkpoint, rendered in ``docs/models.md``)."""
+    from . import __version__
+    from .pretrain import LICENCES
+    from .records.vocab import LLD_ATTRIBUTES
+    from .synth.generate import class_names
+
+    return {
+        "name": s.name,
+        "leukodet": __version__,
+        "summary": "YOLOv5-style n detector + AttriHead: synth-n fine-tuned on synthetic fields and real BCCD "
+        "train/val fields; finds WBCs, RBCs and platelets, names WBC types where it can.",
+        "classes": class_names(label_rbc=True, wbc_parent=True),
+        "attributes": {k: list(v) for k, v in LLD_ATTRIBUTES.items()},
+        "start": Path(start).name,
+        "training_data": {
+            "synthetic_domains": list(s.domains),
+            "real": {k: {"source": str(v), "splits": ["train", "val"]} for k, v in sorted(real.items())},
+            "never_trained_on": ["every test split", "BCDD (cross-lab check)"],
+        },
+        "licences": {**LICENCES, **{k: REAL_LICENCES.get(k, "see the data set") for k in real}},
+        "command": "leukodet pretrain --stage general --out OUT --real "
+        + " ".join(f"{k}=PATH" for k in sorted(real)),
+        "settings": json.loads(json.dumps(asdict(s))),
+        "epochs": epochs,
+        "wall_clock_seconds": {"train": seconds},
+        "figures": figures,
+        "limits": [
+            "Real training data is one lab's (BCCD: one stain, one camera, 640x480 fields); other labs' fields"
+            " are measured on BCDD only.",
+            "Real WBCs are untyped (BCCD labels WBC only): WBC types come from synthetic renderings and are"
+            " weak on real cells; an untyped call is reported as 'WBC, untyped'.",
+            "BCCD leaves many red cells unlabelled, so red-cell counts are undercounts.",
+            "Decision support only; fine-tune on your own labelled fields before any use.",
+        ],
+    }
