@@ -6,10 +6,13 @@ fine-tune LR scaling applies; synth-n's 16 classes map to BCCD's by name, so onl
 best.pt is scored on the BCCD *test* split and on BCDD (another lab, never trained on), by leukodet's evaluator
 (conf 0.001, IoU 0.6, max 300). Run it on a quiet machine.
 
-    .venv/bin/python benchmarks/convergence.py [--minutes 3,8,15] [--work /tmp/leukodet-bccd-peer]
+    .venv/bin/python benchmarks/convergence.py [--minutes 3,8,15] [--start scratch,synth-n] [--work DIR]
+        [--reference benchmarks/results/bccd_peer.json]
 
 The scratch 15-minute run is the same call as ``bccd_peer.py``'s leukodet run; with the same ``--work`` folder
-an existing one is reused (said in the JSON). Prints one JSON line, saves benchmarks/results/convergence_bccd.json.
+an existing one is reused (said in the JSON). ``--reference`` takes that run's figures from ``bccd_peer.json``
+instead of training it again (said in the JSON, ``"from": "bccd_peer.json"``). Prints one JSON line, saves
+benchmarks/results/convergence_bccd.json.
 """
 
 from __future__ import annotations
@@ -49,11 +52,33 @@ def measure(data: Path, run: Path, minutes: float, model: str) -> dict:
     }
 
 
+def reference(path: Path) -> dict:
+    """The scratch 15-minute figures of ``bccd_peer.py``'s leukodet run (the same training call)."""
+    import json
+
+    ours = json.loads(path.read_text())["leukodet"]
+    test, bcdd = ours["bccd_test"], ours["bcdd"]
+    return {
+        "minutes": 15.0,
+        "epochs": ours["epochs"],
+        "train_seconds": round(ours["epochs"] * ours["seconds_per_epoch"], 1),
+        "bccd_test_map50": round(test["map50"], 4),
+        "bccd_test_map50_95": round(test["map50_95"], 4),
+        "bccd_test_wbc_ap50": round(test["wbc_ap50"], 4),
+        "bcdd_wbc_ap50": round(bcdd["wbc_ap50"], 4),
+        "bcdd_map50": round(bcdd["map50"], 4),
+        "from": path.name,
+    }
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--minutes", default="3,8,15")
     p.add_argument("--start", default="scratch,synth-n", help="scratch and/or bundled model names")
     p.add_argument("--work", default="/tmp/leukodet-bccd-peer")
+    p.add_argument(
+        "--reference", type=Path, default=None, help="bccd_peer.json: its leukodet run is scratch-15"
+    )
     args = p.parse_args()
     torch.set_num_threads(2)
     work = Path(args.work)
@@ -63,6 +88,9 @@ def main() -> None:
     result: dict = {"benchmark": "convergence_bccd", "imgsz": 416, "batch": 16, "seed": 0, "model": "n"}
     for start in args.start.split(","):
         for minutes in (float(m) for m in args.minutes.split(",")):
+            if (start, minutes) == ("scratch", 15.0) and args.reference is not None:
+                result.setdefault(start, []).append(reference(args.reference))
+                continue
             name = "leukodet" if (start, minutes) == ("scratch", 15.0) else f"conv-{start}-{minutes:g}"
             model = "n" if start == "scratch" else start
             result.setdefault(start, []).append(measure(data, work / name, minutes, model))

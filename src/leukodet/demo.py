@@ -1,9 +1,10 @@
 """``leukodet demo``: the main job on the embedded synthetic default, start to end, in a few minutes.
 
-With a bundled model (``synth-n``, :mod:`leukodet.bundled`) the demo first shows what it finds on the demo's
-test fields as it comes (never trained on them), then fine-tunes it on the sparse split with SLA-Det for the same
-budget and shows the gain; without one (a source checkout before any model is installed) it trains from random
-weights and says so.
+With bundled models (:mod:`leukodet.bundled`) the demo first shows what the product model ``general-n`` finds
+on the demo's test fields as it comes (never trained on them: figures and a film report), then fine-tunes
+``synth-n`` on the sparse split with SLA-Det for the demo's budget and shows the gain over ``synth-n`` as it came.
+A model that is not bundled is skipped and said so (without ``general-n`` the first step shows ``synth-n``;
+without ``synth-n`` the demo trains from random weights).
 """
 
 from __future__ import annotations
@@ -11,10 +12,13 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-__all__ = ["demo", "DEMO_MODEL"]
+__all__ = ["demo", "DEMO_MODEL", "SHOWCASE_MODEL"]
 
 DEMO_MODEL = "synth-n"
-"""The bundled model the demo starts from when it is installed."""
+"""The bundled model the demo fine-tunes when it is installed."""
+
+SHOWCASE_MODEL = "general-n"
+"""The bundled product model the demo shows first, as it comes, when it is installed."""
 
 
 def _start(model: str | None, echo: Any) -> str | None:
@@ -67,6 +71,7 @@ def demo(
     seed: int = 0,
     minutes: float = 3.0,
     model: str | None = DEMO_MODEL,
+    showcase: str | None = SHOWCASE_MODEL,
     size: int = 640,
     imgsz: int = 320,
     echo: Any = print,
@@ -74,7 +79,8 @@ def demo(
     """The main job on the embedded default: synthesize → summarise → sparsify → (pretrained model as it comes)
     → fine-tune with SLA-Det on the sparse split → evaluate → predict → film report.
 
-    ``model`` is the start (a bundled name or a checkpoint; ``None`` or an absent bundle: random weights).
+    ``model`` is the start (a bundled name or a checkpoint; ``None`` or an absent bundle: random weights);
+    ``showcase`` the model shown first as it comes (default ``general-n``; when absent, the start).
     Needs nothing outside the package (about ``minutes`` + 1 minutes on 2 CPU cores). Re-running replaces the
     demo's own sub-folders under ``out``.
     """
@@ -84,10 +90,20 @@ def demo(
     out = Path(out)
     data, sparse, full = _data(out, images, seed, size, echo)
     start = _start(model, echo)
-    before = None
+    shown = _shown(showcase, start)
+    before = shown_metrics = shown_doc = None
+    images_dir = Path(data).parent / "images" / "test"
+    if shown is not None:
+        shown_metrics = api.val(
+            shown, data, split="test", imgsz=imgsz, json_out=out / "start_test_metrics.json"
+        )
+        echo(f"3. {shown} as it comes (never trained on these fields), test split: {_figures(shown_metrics)}")
+        shown_doc = api.report(shown, images_dir, out / "start_report", imgsz=imgsz)
+        echo(f"   its film report ({shown_doc['text']}): {out / 'start_report' / 'report.html'}")
     if start is not None:
-        before = api.val(start, data, split="test", imgsz=imgsz, json_out=out / "start_test_metrics.json")
-        echo(f"3. {start} as it comes (never trained on these fields), test split: {_figures(before)}")
+        before = shown_metrics if shown == start else api.val(start, data, split="test", imgsz=imgsz)
+        if shown != start:
+            echo(f"   {start} as it comes (the start of step 4), test split: {_figures(before)}")
     what = f"fine-tuning {start}" if start else "training the n preset from random weights"
     echo(f"4. {what} with SLA-Det on the sparse split for {minutes:g} min at {imgsz} px ...")
     summary = api.train(
@@ -109,7 +125,6 @@ def demo(
         echo(
             f"   gain: mAP50 {metrics['map50'] - before['map50']:+.3f}, mAP50-95 {metrics['map50_95'] - before['map50_95']:+.3f}"
         )
-    images_dir = Path(data).parent / "images" / "test"
     api.predict(summary["best"], [str(images_dir)], out / "predict")
     echo(f"6. predictions (JSON per field, predictions.csv, annotated PNGs): {out / 'predict'}")
     attrs = metrics.get("attributes_mean") or {}
@@ -119,7 +134,23 @@ def demo(
         )
     doc = api.report(summary["best"], images_dir, out / "report")
     echo(f"7. film report of the test fields ({doc['text']}): {out / 'report' / 'report.html'}")
-    return {"full": full, "start": before, "train": summary, "test": metrics, "report": doc}
+    return {
+        "full": full,
+        "showcase": {"model": shown, "test": shown_metrics, "report": shown_doc},
+        "start": before,
+        "train": summary,
+        "test": metrics,
+        "report": doc,
+    }
+
+
+def _shown(showcase: str | None, start: str | None) -> str | None:
+    """The model shown first: ``showcase`` when bundled (or a file), else the start."""
+    from .bundled import bundled_models
+
+    if showcase and (showcase in bundled_models() or Path(showcase).is_file()):
+        return showcase
+    return start
 
 
 def _echo_stats(result: dict[str, Any], echo: Any) -> None:

@@ -39,6 +39,15 @@ __all__ = [
 ]
 
 
+CLASS_OVERRIDES: tuple[str, ...] = (
+    "loss.scale_with_classes=false",
+    "loss.cls=1.5",
+    "loss.cls_balance=1.0",
+    "train.plots=false",
+)
+"""The class-term settings of every bundled model's recipe (see :attr:`PretrainSettings.overrides`)."""
+
+
 @dataclass(frozen=True)
 class PretrainSettings:
     """One setting of the recipe (``cpu``: 96 minutes measured on 2 cores; ``gpu``: the same, larger numbers)."""
@@ -64,10 +73,7 @@ class PretrainSettings:
         "augment.hed=0.05",
         "augment.blur=0.2",
         "augment.jpeg=0.2",
-        "loss.scale_with_classes=false",
-        "loss.cls=1.5",
-        "loss.cls_balance=1.0",
-        "train.plots=false",
+        *CLASS_OVERRIDES,
         "train.eval_every=5",
     )
     """Extra config overrides: stain jitter, defocus blur and JPEG round trips on top of the domains' own; the

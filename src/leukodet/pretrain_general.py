@@ -22,6 +22,7 @@ from typing import Any
 
 import yaml
 
+from .pretrain import CLASS_OVERRIDES
 from .records.files import atomic_write_text
 
 __all__ = [
@@ -60,10 +61,7 @@ class GeneralSettings:
         "augment.hsv_h=0.03",
         "augment.blur=0.3",
         "augment.jpeg=0.3",
-        "loss.scale_with_classes=false",
-        "loss.cls=1.5",
-        "loss.cls_balance=1.0",
-        "train.plots=false",
+        *CLASS_OVERRIDES,
         "train.eval_every=2",
     )
     """Stronger stain (HED σ 0.08, hue 0.03) and optics (blur, JPEG) jitter than the synthetic stage, for other

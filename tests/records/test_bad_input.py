@@ -119,3 +119,38 @@ def test_coco_entry_that_is_not_an_object(tmp_path: Path) -> None:
     (tmp_path / "a.json").write_text('{"images": [], "annotations": [null]}')
     with pytest.raises(DataError, match=r"a\.json: 'annotations' entry 0 is not an object"):
         load_source(tmp_path / "a.json")
+
+
+@pytest.mark.parametrize("name", ["../../../../etc/passwd", "/etc/passwd", "sub/../../x.png"])
+def test_a_label_file_cannot_reach_outside_its_data_set(tmp_path: Path, name: str) -> None:
+    from leukodet import api
+
+    root = tmp_path / "data"
+    write_image(root / "good.png", 32, 32)
+    (root / "a.json").write_text(
+        '{"images": [{"id": 1, "file_name": "good.png", "width": 32, "height": 32}, '
+        f'{{"id": 2, "file_name": "{name}", "width": 32, "height": 32}}], "annotations": [], '
+        '"categories": [{"id": 1, "name": "WBC"}]}'
+    )
+    diag = Diagnostics()
+    ds, _ = load_source(root / "a.json", diag)
+    assert [r.path.name for r in ds.records] == ["good.png"]
+    (problem,) = [p for p in diag.problems if p.reason == "outside_root"]
+    assert problem.file == str(root / "a.json") and repr(name) in problem.message
+    out = api.convert(root / "a.json", tmp_path / "out", "coco")
+    assert sorted(p.name for p in (out.parent / "images").rglob("*") if p.is_file()) == ["good.png"]
+    with pytest.raises(DataError, match="leaves the data set's folders"):
+        load_source(root / "a.json", Diagnostics(strict=True))
+
+
+def test_a_split_list_line_outside_the_root_is_named_with_its_line(tmp_path: Path) -> None:
+    root = tmp_path / "data"
+    write_image(root / "images" / "a.png", 32, 32)
+    write_image(tmp_path / "secret.png", 32, 32)
+    (root / "train.txt").write_text("images/a.png\n../secret.png\n")
+    (root / "data.yaml").write_text("names: [WBC]\ntrain: train.txt\n")
+    diag = Diagnostics()
+    ds, _ = load_source(root / "data.yaml", diag)
+    assert [r.path.name for r in ds.records] == ["a.png"]
+    (problem,) = [p for p in diag.problems if p.reason == "outside_root"]
+    assert problem.file.endswith("train.txt") and problem.line == 2

@@ -169,11 +169,18 @@ def synth(
     show_default=True,
     help="Start: a bundled model name or a checkpoint ('none': random weights; also when it is not bundled).",
 )
+@click.option(
+    "--showcase",
+    default="general-n",
+    show_default=True,
+    help="Model shown first as it comes, with its film report ('none': skip; absent: the start).",
+)
 @_user_errors
-def demo(out: str, images: int, seed: int, minutes: float, model: str) -> None:
+def demo(out: str, images: int, seed: int, minutes: float, model: str, showcase: str) -> None:
     """Run the main job on the embedded synthetic default (no external data needed)."""
     start = None if model.lower() == "none" else model
-    api.demo(out, images=images, seed=seed, minutes=minutes, model=start, echo=click.echo)
+    shown = None if showcase.lower() == "none" else showcase
+    api.demo(out, images=images, seed=seed, minutes=minutes, model=start, showcase=shown, echo=click.echo)
 
 
 @main.command()

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from .diagnostics import DataError, Diagnostics
-from .files import atomic_write_text, place_image, unique_names
+from .files import atomic_write_text, inside, place_image, unique_names
 from .images import resolve_image
 from .schema import AttributeSchema, Box, Cell, Dataset, Domain, ImageRecord
 from .validate import check_cell
@@ -96,8 +96,18 @@ def _image_record(
     except (KeyError, TypeError, ValueError):
         diag.report(path, None, "bad_image_entry", f"image {img.get('id')} needs file_name, width and height")
         return None
+    candidates = [p for p in (inside(root, name) for root in roots) if p is not None]
+    if not candidates:
+        folders = ", ".join(str(r) for r in roots)
+        diag.report(
+            path,
+            None,
+            "outside_root",
+            f"{where}: file_name {name!r} leaves the data set's folders ({folders})",
+        )
+        return None
     try:
-        image = resolve_image([root / name for root in roots], where)
+        image = resolve_image(candidates, where)
     except DataError as exc:
         diag.report(path, None, "missing_image", str(exc).split(": ", 1)[-1] + f" [{where}]")
         image = roots[0] / name

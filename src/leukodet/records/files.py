@@ -7,7 +7,7 @@ import shutil
 import tempfile
 from pathlib import Path
 
-__all__ = ["atomic_write_text", "atomic_write_bytes", "place_image", "unique_names"]
+__all__ = ["atomic_write_text", "atomic_write_bytes", "inside", "place_image", "unique_names"]
 
 
 def atomic_write_bytes(path: Path, data: bytes) -> None:
@@ -26,6 +26,17 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
 def atomic_write_text(path: Path, text: str) -> None:
     """UTF-8, ``\\n`` line endings, atomic."""
     atomic_write_bytes(path, text.encode("utf-8"))
+
+
+def inside(root: Path, name: str) -> Path | None:
+    """``root / name`` when it stays inside ``root`` (no ``..`` escape, no absolute path), else ``None``.
+
+    The check is lexical: a path a label file names must not leave its data set's folder, but a symbolic link
+    the owner of the data set placed inside it is followed as usual.
+    """
+    base = os.path.normpath(os.path.abspath(root))
+    target = os.path.normpath(os.path.join(base, name))
+    return Path(target) if os.path.commonpath([base, target]) == base else None
 
 
 def place_image(source: Path, target: Path) -> None:

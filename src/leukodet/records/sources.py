@@ -11,6 +11,7 @@ import yaml
 from .bcdd_io import bcdd_classes, is_bcdd_root, read_bcdd
 from .coco_io import coco_classes, coco_schema, load_coco_json, read_coco
 from .diagnostics import DataError, Diagnostics
+from .files import inside
 from .images import IMAGE_SUFFIXES
 from .roles import RolesError, declared_roles
 from .schema import AttributeSchema, Dataset, Domain, ImageRecord
@@ -184,6 +185,21 @@ def read_dataset_yaml(path: Path, diag: Diagnostics) -> Dataset:
     return Dataset(records, classes, schema or AttributeSchema(), roles)
 
 
+def _listed_images(listing: Path, root: Path, diag: Diagnostics) -> list[Path]:
+    """The images a ``.txt`` split list names (one path per line, relative to the data root); a line whose
+    path leaves the root is reported with its line number and skipped."""
+    out = []
+    for number, line in enumerate(listing.read_text(encoding="utf-8").splitlines(), 1):
+        if not line.strip():
+            continue
+        path = inside(root, line.strip())
+        if path is None:
+            diag.report(listing, number, "outside_root", f"{line.strip()!r} leaves the data root {root}")
+            continue
+        out.append(path)
+    return out
+
+
 def _split_entry(entry: Any, where: str) -> tuple[Any, Domain]:
     """A split entry and its own domain: ``{path: ..., domain: ...}`` or a plain path (no domain)."""
     if not isinstance(entry, dict):
@@ -233,7 +249,7 @@ def _read_split(
         if target.parent.name == "Main" and is_voc_root(voc_root):
             ids = [ln.split()[0] for ln in target.read_text(encoding="utf-8").splitlines() if ln.strip()]
             return read_voc_split(voc_root, split, ids, classes, diag), schema or AttributeSchema()
-        listed = [root / ln.strip() for ln in target.read_text(encoding="utf-8").splitlines() if ln.strip()]
+        listed = _listed_images(target, root, diag)
         recs, schema, _ = read_yolo_split(listed, split, classes, schema, diag)
         return recs, schema
     raise DataError(f"{target}: a split must be an images folder, a COCO .json or a .txt list")

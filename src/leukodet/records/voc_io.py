@@ -10,7 +10,7 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 
 from .diagnostics import DataError, Diagnostics
-from .files import atomic_write_text, place_image, unique_names
+from .files import atomic_write_text, inside, place_image, unique_names
 from .images import IMAGE_SUFFIXES, image_size
 from .schema import AttributeSchema, Cell, Dataset, ImageRecord
 from .validate import check_cell, parse_number
@@ -71,11 +71,14 @@ def voc_class_names(root: Path, diag: Diagnostics) -> list[str]:
 
 def _image_file(root: Path, image_id: str, tree: ET.Element) -> Path:
     name = (tree.findtext("filename") or "").strip()
-    if name and (root / "JPEGImages" / name).is_file():
-        return root / "JPEGImages" / name
+    images = root / "JPEGImages"
+    named = inside(images, name) if name else None
+    if named is not None and named.is_file():
+        return named
     for suffix in IMAGE_SUFFIXES:
-        if (root / "JPEGImages" / f"{image_id}{suffix}").is_file():
-            return root / "JPEGImages" / f"{image_id}{suffix}"
+        by_id = inside(images, f"{image_id}{suffix}")
+        if by_id is not None and by_id.is_file():
+            return by_id
     raise DataError(
         f"{root / 'Annotations' / (image_id + '.xml')}: image {name or image_id} not in JPEGImages"
     )
