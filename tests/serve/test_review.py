@@ -157,6 +157,8 @@ def test_the_audit_log_holds_who_when_before_and_after(
         ({"action": "reclassify", "cell": 0}, 422, "changes.1.reclassify.class: Field required"),
         ({"action": "delete", "cell": 0}, 422, "does not match any of the expected tags"),
         ({"action": "confirm", "cell": -1}, 422, "changes.1.confirm.cell"),
+        ({"action": "confirm", "cell": True}, 422, "changes.1.confirm.cell: Input should be a valid integer"),
+        ({"action": "confirm", "cell": "0"}, 422, "changes.1.confirm.cell: Input should be a valid integer"),
     ],
 )
 def test_bad_changes_are_refused_and_change_nothing(
@@ -189,6 +191,44 @@ def test_bad_review_bodies_are_refused(client: TestClient, truth: TruthDetector)
     )
     assert response.status_code == 422 and isinstance(response.json()["detail"], str)
     assert _review(client, "NoSuchAnalysis1", *confirm).status_code == 404
+
+
+def test_a_huge_review_body_is_refused_before_it_is_parsed(client: TestClient, truth: TruthDetector) -> None:
+    from leukodet.serve.app import JSON_BODY_LIMIT
+
+    aid, report = _film(client, truth)
+    big = b'{"reviewer": "A", "changes": [' + b'{"action": "confirm", "cell": 0},' * 200_000 + b"]}"
+    assert len(big) > JSON_BODY_LIMIT
+    response = client.post(
+        f"/v1/analyses/{aid}/review", content=big, headers={"content-type": "application/json"}
+    )
+    assert response.status_code == 413 and response.json() == {
+        "detail": f"request body over {JSON_BODY_LIMIT} bytes"
+    }
+
+    def chunks():  # no Content-Length: counted while it streams in
+        for i in range(0, len(big), 1 << 16):
+            yield big[i : i + 1 << 16]
+
+    streamed = client.post(
+        f"/v1/analyses/{aid}/review", content=chunks(), headers={"content-type": "application/json"}
+    )
+    assert streamed.status_code == 413 and "request body over" in streamed.json()["detail"]
+    assert client.get(f"/v1/analyses/{aid}/audit").json()["entries"] == []
+
+
+@pytest.mark.parametrize(
+    "query,message",
+    [
+        ("offset=99999999999999999999999", "offset: Input should be less than or equal to 1000000000"),
+        ("offset=-1", "offset: Input should be greater than or equal to 0"),
+        ("limit=0", "limit: Input should be greater than or equal to 1"),
+        ("limit=x", "limit: Input should be a valid integer"),
+    ],
+)
+def test_bad_query_parameters_are_one_line_422s(client: TestClient, query: str, message: str) -> None:
+    response = client.get(f"/v1/analyses?{query}")
+    assert response.status_code == 422 and response.json()["detail"].startswith(f"query.{message}")
 
 
 def test_a_report_left_behind_its_log_by_a_crash_is_brought_up_to_date(

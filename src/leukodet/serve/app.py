@@ -10,13 +10,16 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 
 from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
 from .. import __version__
 from ..report.bank import PredictorLike, check_conf, model_roles
 from ..report.flags import RuleSet
 from .analysis import Settings
+from .guards import BodyLimit
 from .review_routes import router as review_router
+from .review_routes import validation_message
 from .routes import Service, router
 from .storage import Storage, UnknownAnalysis
 from .uploads import Limits, UploadError
@@ -34,8 +37,17 @@ Upload a film's field images to `POST /v1/analyses`; the answer carries the film
 `leukodet.report/2`). Limits and error codes: docs/service.md."""
 
 
+JSON_BODY_LIMIT = 4 * 1024 * 1024
+"""Largest body of every request but the image upload (which has its own limits): a review of the most changes
+allowed (10,000) is well under 2 MiB."""
+
+
 def _errors(app: FastAPI) -> None:
-    """The service's own exceptions as JSON answers."""
+    """The service's own exceptions as JSON answers, every one ``{"detail": "one line"}``."""
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
+        return JSONResponse({"detail": validation_message(exc)}, status_code=422)
 
     @app.exception_handler(UploadError)
     async def refused(request: Request, exc: UploadError) -> JSONResponse:
@@ -124,6 +136,7 @@ def create_app(
         license_info={"name": "Apache-2.0", "identifier": "Apache-2.0"},
     )
     app.state.service = service
+    app.add_middleware(BodyLimit, limit=JSON_BODY_LIMIT, exempt=(("POST", "/v1/analyses"),))
     _errors(app)
     app.include_router(router)
     app.include_router(review_router)

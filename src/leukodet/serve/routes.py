@@ -24,6 +24,9 @@ from .worker import AnalysisQueue
 
 __all__ = ["Id", "Service", "Svc", "analysis_links", "router"]
 
+MAX_OFFSET = 1_000_000_000
+"""Largest ``offset`` of the analyses list (a larger one is a 422, never an overflow in the index query)."""
+
 HTML_POLICY = "default-src 'none'; img-src data:; style-src 'unsafe-inline'; script-src 'unsafe-inline'"
 """Content-Security-Policy of report.html: the page is self-contained and may fetch nothing."""
 
@@ -131,7 +134,7 @@ async def create_analysis(request: Request, svc: Svc) -> JSONResponse:
 def list_analyses(
     svc: Svc,
     limit: Annotated[int, Query(ge=1, le=200, description="analyses per page")] = 20,
-    offset: Annotated[int, Query(ge=0, description="analyses to skip")] = 0,
+    offset: Annotated[int, Query(ge=0, le=MAX_OFFSET, description="analyses to skip")] = 0,
 ) -> dict[str, Any]:
     records, total = svc.storage.page(limit, offset)
     return {"items": [r.to_json() for r in records], "total": total, "limit": limit, "offset": offset}

@@ -108,7 +108,9 @@ class ModelDescription(BaseModel):
 class _Change(BaseModel):
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
 
-    cell: int = Field(ge=0, description="the cell's id in report.cells")
+    cell: int = Field(
+        ge=0, strict=True, description="the cell's id in report.cells (an integer; true is not 1)"
+    )
 
 
 class Reclassify(_Change):
