@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -11,6 +12,8 @@ from .records.io import write_dataset
 from .records.sources import load_source
 from .records.sparsify import sparsify_dataset
 from .records.stats import dataset_stats
+
+_log = logging.getLogger(__name__)
 
 __all__ = [
     "stats",
@@ -154,6 +157,15 @@ def train(
         if not config_path.is_file():
             raise DataError(f"{config_path}: nothing to resume (no config.yaml in the run folder)")
         cfg = load_config(config_path, overrides)
+        if (
+            Path(cfg.out).resolve() != Path(out).resolve()
+        ):  # a copied or moved run folder: write where it is now
+            _log.info(
+                "resuming in %s (its config.yaml names %s: a copied or moved run; the folder given wins)",
+                out,
+                cfg.out,
+            )
+            cfg = apply_overrides(cfg, {"out": str(out)})
     else:
         cfg = apply_overrides(
             load_config(None, overrides),

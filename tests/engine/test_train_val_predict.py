@@ -79,6 +79,24 @@ def test_resume_continues_exactly(synth_data: Path, tmp_path: Path) -> None:
     assert len((tmp_path / "split" / "results.csv").read_text().splitlines()) == 3
 
 
+def test_resume_of_a_copied_run_writes_into_the_copy(synth_data: Path, tmp_path: Path) -> None:
+    import shutil
+
+    _train(synth_data, tmp_path / "a", epochs=1)
+    cfg = (tmp_path / "a" / "config.yaml").read_text().replace("epochs: 1", "epochs: 2")
+    (tmp_path / "a" / "config.yaml").write_text(cfg)
+    ckpt = torch.load(tmp_path / "a" / "weights" / "last.pt", weights_only=True)
+    ckpt["train_state"]["planned"] = 2
+    torch.save(ckpt, tmp_path / "a" / "weights" / "last.pt")
+    shutil.copytree(tmp_path / "a", tmp_path / "b")
+    stamp = (tmp_path / "a" / "weights" / "last.pt").stat().st_mtime_ns
+    _train(synth_data, tmp_path / "b", epochs=2, resume=True)
+    assert len((tmp_path / "b" / "results.csv").read_text().splitlines()) == 3
+    assert len((tmp_path / "a" / "results.csv").read_text().splitlines()) == 2  # the original is untouched
+    assert (tmp_path / "a" / "weights" / "last.pt").stat().st_mtime_ns == stamp
+    assert f"out: {tmp_path / 'b'}" in (tmp_path / "b" / "config.yaml").read_text()
+
+
 def test_cli_refuses_existing_run_and_bad_data(synth_data: Path, tmp_path: Path) -> None:
     (tmp_path / "empty.yaml").write_text("names: [a]\nval: .\n")
     proc = subprocess.run(
