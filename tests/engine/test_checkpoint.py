@@ -33,8 +33,37 @@ def test_tampered_weights_refused(tmp_path: Path) -> None:
     ckpt = torch.load(path, weights_only=True)
     ckpt["model"]["a.weight"][0, 0] = 42.0
     torch.save(ckpt, path)
-    with pytest.raises(CheckpointError, match="do not match their digest"):
+    with pytest.raises(CheckpointError, match="does not match its digest"):
         load_checkpoint(path)
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        lambda c: c["model"]["a.weight"].__setitem__((0, 0), 42.0),  # the training weights --resume reads
+        lambda c: c["train_state"].__setitem__("epoch", 4),
+        lambda c: c["train_state"]["optimizer"]["param_groups"][0].__setitem__("lr", 1.0),
+        lambda c: c.__setitem__("metadata", c["metadata"].replace("WBC", "RBC")),
+    ],
+)
+def test_a_change_anywhere_is_refused(tmp_path: Path, change: object) -> None:
+    ema = {k: v + 1 for k, v in _weights().items()}
+    state = {"epoch": 3, "optimizer": {"param_groups": [{"lr": 0.01}], "state": {0: {"m": torch.ones(2)}}}}
+    path = save_checkpoint(tmp_path / "x.pt", _weights(), {"classes": ["WBC"]}, ema=ema, train_state=state)
+    assert load_checkpoint(path)["train_state"]["epoch"] == 3
+    ckpt = torch.load(path, weights_only=True)
+    change(ckpt)  # type: ignore[operator]
+    torch.save(ckpt, path)
+    with pytest.raises(CheckpointError, match="does not match its digest"):
+        load_checkpoint(path)
+
+
+def test_a_checkpoint_from_before_the_full_digest_still_loads(tmp_path: Path) -> None:
+    path = save_checkpoint(tmp_path / "x.pt", _weights(), {})
+    ckpt = torch.load(path, weights_only=True)
+    del ckpt["full_digest"]
+    torch.save(ckpt, path)
+    assert torch.equal(load_checkpoint(path)["model"]["a.bias"], torch.zeros(2))
 
 
 def test_truncated_file_refused(tmp_path: Path) -> None:
