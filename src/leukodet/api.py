@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from .records.diagnostics import DataError, Diagnostics
+from .records.images import decodable_records
 from .records.io import write_dataset
 from .records.sources import load_source
 from .records.sparsify import sparsify_dataset
@@ -49,6 +51,8 @@ def ensure_empty_dir(path: Path, overwrite: bool) -> None:
 def stats(source: str | Path, *, strict: bool = False, progress: bool = False) -> dict[str, Any]:
     """Statistics of any supported source (the ``stats --json`` object)."""
     ds, diag = load_source(source, Diagnostics(strict=strict, progress=progress))
+    if strict:  # every image decoded, so that training never meets a bad one first
+        ds = replace(ds, records=decodable_records(ds.records, diag))
     return dataset_stats(ds, diag)
 
 

@@ -11,7 +11,7 @@ import pytest
 import torch
 
 from leukodet import api
-from leukodet.engine.checkpoint import load_checkpoint
+from leukodet.engine.checkpoint import full_digest, load_checkpoint
 from leukodet.engine.predict import Detector
 
 
@@ -70,6 +70,7 @@ def test_resume_continues_exactly(synth_data: Path, tmp_path: Path) -> None:
     (tmp_path / "split" / "config.yaml").write_text(cfg)
     ckpt = torch.load(tmp_path / "split" / "weights" / "last.pt", weights_only=True)
     ckpt["train_state"]["planned"] = 2
+    ckpt["full_digest"] = full_digest(ckpt)  # an honest edit: the digest follows it
     torch.save(ckpt, tmp_path / "split" / "weights" / "last.pt")
     _train(synth_data, tmp_path / "split", epochs=2, resume=True)
     a = load_checkpoint(tmp_path / "straight" / "weights" / "last.pt")
@@ -87,6 +88,7 @@ def test_resume_of_a_copied_run_writes_into_the_copy(synth_data: Path, tmp_path:
     (tmp_path / "a" / "config.yaml").write_text(cfg)
     ckpt = torch.load(tmp_path / "a" / "weights" / "last.pt", weights_only=True)
     ckpt["train_state"]["planned"] = 2
+    ckpt["full_digest"] = full_digest(ckpt)
     torch.save(ckpt, tmp_path / "a" / "weights" / "last.pt")
     shutil.copytree(tmp_path / "a", tmp_path / "b")
     stamp = (tmp_path / "a" / "weights" / "last.pt").stat().st_mtime_ns

@@ -154,3 +154,73 @@ def test_a_split_list_line_outside_the_root_is_named_with_its_line(tmp_path: Pat
     assert [r.path.name for r in ds.records] == ["a.png"]
     (problem,) = [p for p in diag.problems if p.reason == "outside_root"]
     assert problem.file.endswith("train.txt") and problem.line == 2
+
+
+def _bomb_png(path: Path, side: int = 20_000) -> Path:
+    """A small PNG whose header declares ``side``×``side`` pixels (over Pillow's decompression-bomb limit)."""
+    import struct
+    import zlib
+
+    write_image(path, 8, 8)
+    data = bytearray(path.read_bytes())
+    ihdr = data.index(b"IHDR")
+    data[ihdr + 4 : ihdr + 12] = struct.pack(">II", side, side)
+    data[ihdr + 17 : ihdr + 21] = struct.pack(">I", zlib.crc32(bytes(data[ihdr : ihdr + 17])))
+    path.write_bytes(bytes(data))
+    return path
+
+
+def _coco_with(tmp_path: Path, bad: str) -> Path:
+    """A COCO data set (train split) of two good images and one bad one (``truncated`` or ``bomb``)."""
+    root = tmp_path / "data"
+    for name in ("a.png", "b.png"):
+        write_image(root / name, 64, 64)
+    if bad == "truncated":
+        good = write_image(root / "c.png", 64, 64).read_bytes()
+        (root / "c.png").write_bytes(good[: len(good) // 2])
+    else:
+        _bomb_png(root / "c.png")
+    images = ",".join(
+        f'{{"id": {i}, "file_name": "{n}.png", "width": 64, "height": 64}}' for i, n in enumerate("abc", 1)
+    )
+    anns = ",".join(
+        f'{{"id": {i}, "image_id": {i}, "category_id": 1, "bbox": [10, 10, 20, 20]}}' for i in (1, 2, 3)
+    )
+    (root / "train.json").write_text(
+        f'{{"images": [{images}], "annotations": [{anns}], "categories": [{{"id": 1, "name": "WBC"}}]}}'
+    )
+    (root / "data.yaml").write_text("names: [WBC]\ntrain: train.json\n")
+    return root / "data.yaml"
+
+
+@pytest.mark.parametrize("bad", ["truncated", "bomb"])
+def test_stats_strict_decodes_every_image_and_names_the_bad_one(tmp_path: Path, bad: str) -> None:
+    from click.testing import CliRunner
+
+    from leukodet import api
+    from leukodet.cli import main
+
+    data = _coco_with(tmp_path, bad)
+    assert api.stats(data)["splits"]["train"]["images"] == 3  # without --strict: headers only
+    result = CliRunner().invoke(main, ["stats", str(data), "--strict"])
+    assert result.exit_code == 2 and "Traceback" not in result.output
+    assert str(data.parent / "c.png") in result.output
+    assert ("decompression bomb" if bad == "bomb" else "does not decode") in result.output
+
+
+def test_training_leaves_an_unreadable_image_out_and_says_so(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    from leukodet.engine.run_data import load_data
+
+    data = _coco_with(tmp_path, "truncated")
+    with caplog.at_level("WARNING"):
+        bundle = load_data(str(data))
+    assert sorted(r.path.name for r in bundle.train) == ["a.png", "b.png"]
+    assert "1 unreadable images left out of training" in caplog.text and "c.png" in caplog.text
+
+
+def test_a_binary_dataset_yaml_is_named(tmp_path: Path) -> None:
+    (tmp_path / "data.yaml").write_bytes(b"\xff\xfe\x00\x00garbage\x80\x81")
+    with pytest.raises(DataError, match=r"data\.yaml: not a text file"):
+        load_source(tmp_path / "data.yaml")

@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from ..model.anchors import box_sizes_for_input
 from ..records.diagnostics import DataError
+from ..records.images import decodable_records
 from ..records.schema import AttributeSchema, ImageRecord
 from ..records.sources import load_source
 
 __all__ = ["DataBundle", "load_data", "box_sizes"]
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -28,11 +32,17 @@ class DataBundle:
 
 
 def load_data(source: str) -> DataBundle:
-    """Read a dataset; clear errors for a missing train split or a training split without boxes."""
-    ds, _ = load_source(source)
+    """Read a dataset and decode every training and validation image once; an image that does not decode is
+    reported (file and reason) and left out. Clear errors for a missing train split or one without boxes."""
+    ds, diag = load_source(source)
     if "train" not in ds.splits:
         raise DataError(f"{source}: no 'train' split (found: {', '.join(ds.splits) or 'none'})")
-    train, val = ds.split("train"), ds.split("val")
+    kept = decodable_records([r for r in ds.records if r.split in ("train", "val")], diag)
+    skipped = sorted({str(p.file) for p in diag.problems if p.reason == "unreadable_image"})
+    if skipped:
+        shown = ", ".join(skipped[:5]) + (f" and {len(skipped) - 5} more" if len(skipped) > 5 else "")
+        log.warning("%s: %d unreadable images left out of training: %s", source, len(skipped), shown)
+    train, val = [r for r in kept if r.split == "train"], [r for r in kept if r.split == "val"]
     if not any(c for r in train for c in r.cells):
         raise DataError(f"{source}: the training split has no boxes")
     if not ds.classes:

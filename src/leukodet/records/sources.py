@@ -142,7 +142,10 @@ def read_dataset_yaml(path: Path, diag: Diagnostics) -> Dataset:
     path named like an LLD subset, the YAML's ``domain``. ``roles`` (a list in class order or a mapping
     ``{class: role}``) declares what each class is for the film report (:mod:`leukodet.records.roles`).
     """
-    text = path.read_text(encoding="utf-8")
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        raise DataError(f"{path}: not a text file (a dataset YAML must be UTF-8 text)") from None
     try:
         doc = yaml.safe_load(text)
     except yaml.YAMLError as exc:
