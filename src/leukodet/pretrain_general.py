@@ -187,7 +187,7 @@ def pretrain_general(
             seed=s.seed, recipe="short", resume=(run / "weights" / "last.pt").is_file(),
             overrides=list(s.overrides), progress=progress,
         )  # fmt: skip
-    best = run / "weights" / "best.pt"
+    best = run / "weights" / "last.pt"  # a fixed-epoch recipe releases its last epoch (see leukodet.pretrain)
     figures: dict[str, Any] = {}
     for name in sorted(real):
         test_yaml = work / "real" / name / "data.yaml"
