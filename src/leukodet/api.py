@@ -245,6 +245,7 @@ def predict(
     resume: bool = True,
     progress: bool = False,
     backend: str = "torch",
+    strict: bool = False,
 ) -> list[Path]:
     """Predict images/folders into ``out``: ``<name>.json`` and annotated ``<name>.png`` per image, a CSV.
 
@@ -253,6 +254,9 @@ def predict(
     ``predictions.shard{i}of{N}.csv``); under torchrun (``RANK``/``WORLD_SIZE`` set) it defaults to
     ``(RANK, WORLD_SIZE)``. ``resume`` skips images whose JSON is already in ``out``. Returns the shard's images.
     ``backend``: ``torch`` (``weights`` a ``.pt`` checkpoint) or ``onnx`` (an exported ``model.onnx``).
+    An image that does not decode is warned about, skipped and listed in ``predictions.unreadable.csv``; the
+    others are predicted. ``strict`` makes any such image an error (after the others are written), as does a
+    run where no image could be read. Returns the images predicted (or already done, with ``resume``).
     """
     import os
 
@@ -284,6 +288,12 @@ def predict(
         tile=tile,
         tile_overlap=tile_overlap,
     )
+    unreadable = result["unreadable"]
+    if unreadable and (strict or not result["images"]):
+        listed = "; ".join(f"{p}: {why}" for p, why in unreadable[:5])
+        more = f" (and {len(unreadable) - 5} more)" if len(unreadable) > 5 else ""
+        what = "no image could be read" if not result["images"] else f"{len(unreadable)} unreadable images"
+        raise DataError(f"{what}: {listed}{more}")
     return list(result["images"])
 
 

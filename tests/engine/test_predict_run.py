@@ -149,3 +149,33 @@ def test_output_folder_inside_the_source_is_not_input(
     assert (out / "x.png").is_file()  # an annotated PNG now sits inside the source folder
     seen = _counting(monkeypatch)
     assert len(api.predict(weights, [str(tmp_path)], out, conf=1e-4, max_det=3)) == 2 and not seen
+
+
+def test_a_corrupt_image_is_skipped_listed_and_the_rest_written(
+    tmp_path: Path, weights: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    src = tmp_path / "film"
+    for name in ("a", "b", "c"):
+        write_image(src / f"{name}.png", 70, 50)
+    good = (src / "b.png").read_bytes()
+    (src / "b.png").write_bytes(good[: len(good) // 3])  # truncated
+    (src / "anim.gif").write_bytes(b"GIF89a" + b"\0" * 20)  # an image type leukodet does not read
+    with caplog.at_level("WARNING"):
+        res = _run(tmp_path / "o", weights, src)
+    assert res.exit_code == 0, res.output  # type: ignore[attr-defined]
+    assert "Traceback" not in res.output  # type: ignore[attr-defined]
+    assert sorted(p.name for p in (tmp_path / "o").glob("*.json")) == ["a.json", "c.json"]
+    listing = (tmp_path / "o" / "predictions.unreadable.csv").read_text().splitlines()
+    assert listing[0] == "image,reason" and len(listing) == 2 and listing[1].startswith(str(src / "b.png"))
+    assert "skipped 1 unreadable images" in res.stderr  # type: ignore[attr-defined]
+    assert "b.png: unreadable image skipped" in caplog.text
+    assert "anim.gif" in caplog.text and "not a supported image type" in caplog.text
+    strict = _run(tmp_path / "s", weights, src, "--strict")
+    assert strict.exit_code == 2 and "1 unreadable images" in strict.stderr  # type: ignore[attr-defined]
+    assert (tmp_path / "s" / "a.json").is_file()  # the readable ones are written before the error
+
+
+def test_nothing_readable_is_an_error(tmp_path: Path, weights: Path) -> None:
+    (tmp_path / "bad.png").write_bytes(b"\x89PNG not really")
+    res = _run(tmp_path / "o", weights, tmp_path / "bad.png")
+    assert res.exit_code == 2 and "no image could be read" in res.stderr  # type: ignore[attr-defined]

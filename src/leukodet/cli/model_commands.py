@@ -268,6 +268,9 @@ def val(
 @click.option("--tile-overlap", type=float, default=0.2, show_default=True, help="Tile overlap, 0.15-0.5.")
 @click.option("--shard", default=None, help="I/N: images k with k % N == I (torchrun: RANK/WORLD_SIZE).")
 @click.option("--resume/--no-resume", default=True, show_default=True, help="Skip images done in --out.")
+@click.option(
+    "--strict", is_flag=True, help="Exit with an error if any image is unreadable (others are written)."
+)
 @_backend
 @_progress
 @_user_errors
@@ -286,6 +289,7 @@ def predict(
     tile_overlap: float,
     shard: str | None,
     resume: bool,
+    strict: bool,
     backend: str,
     progress: bool | None,
 ) -> None:
@@ -307,8 +311,13 @@ def predict(
         resume=resume,
         progress=_show_progress(progress),
         backend=backend,
+        strict=strict,
     )
     click.echo(f"wrote predictions for {len(paths)} images to {out}", err=True)
+    listed = sorted(Path(out).glob("*.unreadable.csv"))
+    if listed:
+        n = sum(len(p.read_text().splitlines()) - 1 for p in listed)
+        click.echo(f"skipped {n} unreadable images, listed in {', '.join(map(str, listed))}", err=True)
 
 
 @main.command()

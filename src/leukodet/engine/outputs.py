@@ -9,6 +9,8 @@ from __future__ import annotations
 import csv
 import io
 import json
+import logging
+import mimetypes
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -20,6 +22,8 @@ from ..eval.prediction import Prediction
 from ..records.files import atomic_write_bytes, atomic_write_text
 from ..records.images import IMAGE_SUFFIXES
 from ..report.annotate import draw_prediction
+
+log = logging.getLogger(__name__)
 
 __all__ = [
     "csv_name",
@@ -46,6 +50,7 @@ def expand_sources(sources: Sequence[str | Path], exclude: Path | None = None) -
         if path.is_dir():
             found = sorted(p for p in path.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES)
             out += [p for p in found if skip is None or skip not in p.resolve().parents]
+            _warn_unsupported(path)
         elif path.is_file():
             out.append(path)
         else:
@@ -53,6 +58,23 @@ def expand_sources(sources: Sequence[str | Path], exclude: Path | None = None) -
     if not out:
         raise FileNotFoundError(f"no images found in {', '.join(map(str, sources))}")
     return out
+
+
+def _warn_unsupported(folder: Path) -> None:
+    """Say which files of ``folder`` look like images (by name) but are not a supported type (a GIF, HEIC ...)."""
+    odd = sorted(
+        p
+        for p in folder.rglob("*")
+        if p.is_file()
+        and p.suffix.lower() not in IMAGE_SUFFIXES
+        and (mimetypes.guess_type(p.name)[0] or "").startswith("image/")
+    )
+    if odd:
+        names = ", ".join(p.name for p in odd[:5]) + (f" and {len(odd) - 5} more" if len(odd) > 5 else "")
+        log.warning(
+            "%s: %d files skipped, not a supported image type (%s): %s",
+            folder, len(odd), " ".join(IMAGE_SUFFIXES), names,
+        )  # fmt: skip
 
 
 def prediction_json(pred: Prediction, model: str) -> dict[str, object]:

@@ -5,6 +5,10 @@ with ``k % N == i``. Output names (stem, ``_1`` … on collisions) are computed 
 sharding, so every shard names an image the same way and all shards can write into one folder; shard ``i``
 writes its CSV as ``predictions.shard{i}of{N}.csv`` (``predictions.csv`` when ``N = 1``).
 
+**Unreadable images.** An image that does not decode (truncated, corrupt, not an image) is reported once with
+its reason, left out, and listed in ``<csv>.unreadable.csv`` (``image,reason``); the others are predicted as
+usual. The caller decides whether that is fatal (``leukodet predict --strict``).
+
 **Resume.** With ``resume`` an image whose ``<name>.json`` already exists in the folder is skipped. Each
 image's PNG and then JSON are written atomically as soon as it is predicted, so an interrupted run loses at
 most the images of the batch in flight. The CSV is rebuilt at the end from the JSONs of all the shard's
@@ -13,6 +17,8 @@ images (skipped ones included). A skipped JSON is not checked against the curren
 
 from __future__ import annotations
 
+import csv
+import io
 import logging
 import sys
 import time
@@ -22,6 +28,7 @@ from typing import Any
 
 from tqdm import tqdm
 
+from ..records.files import atomic_write_text
 from .outputs import csv_name, output_names, write_csv, write_image_outputs
 from .predict import Detector
 from .sharding import shard_indices
@@ -64,7 +71,8 @@ def predict_to_folder(
         **predict_kwargs: passed to :meth:`Detector.predict` (imgsz, conf, iou, max_det, tile, tile_overlap).
 
     Returns:
-        ``{"images": [this shard's paths], "predicted": n, "skipped": n, "cells": n, "csv": path}``.
+        ``{"images": [this shard's paths that were read], "predicted": n, "skipped": n, "cells": n, "csv": path,
+        "unreadable": [(path, reason)]}``.
     """
     out.mkdir(parents=True, exist_ok=True)
     names = output_names(paths)
@@ -73,22 +81,57 @@ def predict_to_folder(
     if len(todo) < len(mine):
         log.info("%s: %d of %d images already predicted, skipped", out, len(mine) - len(todo), len(mine))
     cells, start = 0, time.monotonic()
+    bad: dict[int, str] = {}
     bar = tqdm(total=len(todo), desc="predict", unit="field", file=sys.stderr, disable=not progress)
     with bar:
         for first in range(0, len(todo), batch):
             chunk = todo[first : first + batch]
-            preds = det.predict([str(paths[k]) for k in chunk], batch=batch, **predict_kwargs)
-            for k, pred in zip(chunk, preds):
+            for k, pred in _predict_chunk(det, [paths[k] for k in chunk], chunk, batch, bad, predict_kwargs):
                 write_image_outputs(out, paths[k], pred, names[k], model_name, annotate)
                 cells += len(pred)
             bar.update(len(chunk))
             bar.set_postfix_str(_rate_postfix(bar.n, cells, time.monotonic() - start))
     csv_path = out / csv_name(shard)
-    write_csv(csv_path, [(paths[k], out / f"{names[k]}.json") for k in mine])
+    write_csv(csv_path, [(paths[k], out / f"{names[k]}.json") for k in mine if k not in bad])
+    unreadable = [(paths[k], bad[k]) for k in mine if k in bad]
+    listing = csv_path.with_suffix(".unreadable.csv")
+    if unreadable:
+        _write_unreadable(listing, unreadable)
+    else:
+        listing.unlink(missing_ok=True)  # left by an earlier run whose images have since been fixed
     return {
-        "images": [paths[k] for k in mine],
-        "predicted": len(todo),
+        "images": [paths[k] for k in mine if k not in bad],
+        "predicted": len(todo) - len(bad),
         "skipped": len(mine) - len(todo),
         "cells": cells,
         "csv": csv_path,
+        "unreadable": unreadable,
     }
+
+
+def _predict_chunk(
+    det: Detector, paths: list[Path], ks: list[int], batch: int, bad: dict[int, str], kwargs: dict[str, Any]
+) -> list[tuple[int, Any]]:
+    """Predict a chunk in one call; when an image in it does not decode, image by image, recording each one
+    that fails in ``bad`` (index → reason) and warning once per image."""
+    try:
+        return list(zip(ks, det.predict([str(p) for p in paths], batch=batch, **kwargs)))
+    except (OSError, ValueError):
+        pass
+    done = []
+    for k, path in zip(ks, paths):
+        try:
+            done += [(k, pred) for pred in det.predict([str(path)], batch=1, **kwargs)]
+        except (OSError, ValueError) as exc:
+            reason = str(exc).replace(f"{path}: ", "") or type(exc).__name__
+            log.warning("%s: unreadable image skipped (%s)", path, reason)
+            bad[k] = reason
+    return done
+
+
+def _write_unreadable(path: Path, rows: list[tuple[Path, str]]) -> None:
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\n")
+    writer.writerow(["image", "reason"])
+    writer.writerows([str(p), reason] for p, reason in rows)
+    atomic_write_text(path, buf.getvalue())
