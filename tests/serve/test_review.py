@@ -243,6 +243,22 @@ def test_a_report_left_behind_its_log_by_a_crash_is_brought_up_to_date(
     assert len(client.get(f"/v1/analyses/{aid}/audit").json()["entries"]) == 1
 
 
+def test_a_restart_rebuilds_a_report_a_crash_left_behind_its_log(
+    truth: TruthDetector, tmp_path: Path
+) -> None:
+    with TestClient(create_app(truth, tmp_path / "data")) as client:
+        aid, report = _film(client, truth)
+        reviewed = _review(client, aid, {"action": "reclassify", "cell": 0, "class": "Basophil"}).json()
+        folder = client.app.state.service.storage.folder(aid)
+    for name in ("report.json", "report.html", "report.md"):  # killed after the log, before the pages
+        (folder / name).write_text(json.dumps(report) if name == "report.json" else "stale")
+    (folder / ".report.html.x1y2.tmp").write_text("half-written")
+    with TestClient(create_app(truth, tmp_path / "data")) as client:  # the restart repairs
+        assert client.get(f"/v1/analyses/{aid}").json()["report"] == reviewed["report"]
+        assert "Basophil" in client.get(f"/v1/analyses/{aid}/cells.csv").text
+    assert (folder / "report.html").read_text() != "stale" and not list(folder.glob(".*.tmp"))
+
+
 def test_a_rebuild_without_change_is_the_original_report(client: TestClient, truth: TruthDetector) -> None:
     aid, report = _film(client, truth)
     folder = client.app.state.service.storage.folder(aid)

@@ -67,10 +67,30 @@ def test_reconcile_after_an_unclean_stop(tmp_path: Path) -> None:
     (storage.staging_root / new_id()).mkdir()  # an analysis that never finished
     (storage.analyses / "not-an-id!").mkdir()
     again = Storage(tmp_path)
-    assert again.reconcile() == {"reindexed": 1, "dropped": 1}
+    (storage.folder(kept.id) / ".report.html.abc123.tmp").write_text("half")  # an interrupted atomic write
+    assert again.reconcile() == {"reindexed": 1, "dropped": 1, "temporary_files_removed": 1}
     assert {r.id for r in again.page(10, 0)[0]} == {lost_row.id, kept.id}
-    assert not any(again.staging_root.iterdir())
-    assert again.reconcile() == {"reindexed": 0, "dropped": 0}
+    assert not any(again.staging_root.iterdir()) and not list(storage.folder(kept.id).glob(".*.tmp"))
+    assert again.reconcile() == {"reindexed": 0, "dropped": 0, "temporary_files_removed": 0}
+
+
+def test_a_crash_inside_delete_never_brings_the_analysis_back(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    storage = Storage(tmp_path)
+    record = _stored(storage)
+
+    def crash(analysis_id: str) -> bool:
+        raise KeyboardInterrupt("killed")  # the process dies between the two steps of a delete
+
+    monkeypatch.setattr(storage, "_unindex", crash)
+    with pytest.raises(KeyboardInterrupt):
+        storage.delete(record.id)
+    again = Storage(tmp_path)  # the restart
+    again.reconcile()
+    assert again.page(10, 0) == ([], 0) and not again.folder(record.id).exists()
+    with pytest.raises(UnknownAnalysis):
+        again.get(record.id)
 
 
 def test_delete_unindexes_then_removes(tmp_path: Path) -> None:

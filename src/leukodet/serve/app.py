@@ -18,6 +18,7 @@ from ..report.bank import PredictorLike, check_conf, model_roles
 from ..report.flags import RuleSet
 from .analysis import Settings
 from .guards import BodyLimit
+from .review import repair_reviews
 from .review_routes import router as review_router
 from .review_routes import validation_message
 from .routes import Service, router
@@ -116,6 +117,7 @@ def create_app(
     queue = AnalysisQueue(workers=workers, queue_size=queue_size)
     storage = Storage(data_dir)
     repaired = storage.reconcile()
+    repaired["reports_rebuilt"] = repair_reviews(storage.analysis_folders(), rules)
     if any(repaired.values()):
         _log.warning("data directory %s repaired after an unclean stop: %s", storage.root, repaired)
     model, loaded_name = _load(detector, device, backend)

@@ -23,7 +23,7 @@ from .audit import AuditEntry, append_audit, read_audit
 from .rebuild import MODEL_REPORT, apart_class, apply_entry, load_json, rebuild_report, replay
 from .schemas import Change, Confirm, NotWbc, Reclassify, ReviewRequest, SetAttribute
 
-__all__ = ["ReviewRefused", "apply_review", "model_report", "plan_changes"]
+__all__ = ["ReviewRefused", "apply_review", "model_report", "plan_changes", "repair_reviews"]
 
 _LOCK = threading.Lock()
 """One review at a time (one service process per data directory), so no change is lost to a race."""
@@ -144,6 +144,22 @@ def apply_review(folder: Path, request: ReviewRequest, rules: RuleSet | None) ->
             _keep_model_report(folder)
         append_audit(folder, entries)
         return rebuild_report(folder, original, log + entries, rules)
+
+
+def repair_reviews(folders: Sequence[Path], rules: RuleSet | None) -> int:
+    """Rebuild every report that a crash left behind its audit log (the log is the record of what was
+    done; the report, pages and exports are rebuilt from it); returns how many were rebuilt."""
+    repaired = 0
+    for folder in folders:
+        log = read_audit(folder)
+        if not log:
+            continue
+        current = load_json(folder / "report.json")
+        if (current.get("review") or {}).get("changes", 0) != len(log):
+            with _LOCK:
+                rebuild_report(folder, model_report(folder), log, rules)
+            repaired += 1
+    return repaired
 
 
 def _keep_model_report(folder: Path) -> None:

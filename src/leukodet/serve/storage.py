@@ -110,6 +110,10 @@ class Storage:
             raise UnknownAnalysis(analysis_id)
         return self.analyses / analysis_id
 
+    def analysis_folders(self) -> list[Path]:
+        """The folders of the stored analyses (by valid id), sorted."""
+        return sorted(p for p in self.analyses.iterdir() if p.is_dir() and valid_id(p.name))
+
     def staging(self, analysis_id: str) -> Path:
         """A fresh, empty folder in which to write analysis ``analysis_id`` before :meth:`commit`."""
         if not valid_id(analysis_id):
@@ -167,27 +171,35 @@ class Storage:
         return path
 
     def delete(self, analysis_id: str) -> None:
-        """Unindex an analysis, then remove its folder; :class:`UnknownAnalysis` when there is none."""
-        folder = self.folder(analysis_id)
-        with self._lock, self._db() as db:
-            gone = db.execute("DELETE FROM analyses WHERE id = ?", (analysis_id,)).rowcount
-        if not gone:
-            raise UnknownAnalysis(analysis_id)
+        """Move the analysis's folder out (into staging), then unindex it, then remove the folder;
+        :class:`UnknownAnalysis` when there is none. A crash after the move leaves a row without a folder,
+        which :meth:`reconcile` drops: the analysis stays deleted (never re-indexed from its folder)."""
+        self.get(analysis_id)
         trash = self.staging_root / f"deleted-{analysis_id}-{secrets.token_hex(4)}"
         try:
-            os.replace(folder, trash)
+            os.replace(self.folder(analysis_id), trash)
         except FileNotFoundError:
-            return
+            pass
+        if not self._unindex(analysis_id):
+            raise UnknownAnalysis(analysis_id)
         shutil.rmtree(trash, ignore_errors=True)
+
+    def _unindex(self, analysis_id: str) -> bool:
+        with self._lock, self._db() as db:
+            return bool(db.execute("DELETE FROM analyses WHERE id = ?", (analysis_id,)).rowcount)
 
     def reconcile(self) -> dict[str, int]:
         """Make index and folders agree after a crash; returns what was done.
 
-        Clears the staging area (unfinished analyses and half-deleted folders), indexes complete folders
-        that have no row, and drops rows whose folder is gone.
+        Clears the staging area (unfinished analyses and half-deleted folders), removes temporary files an
+        interrupted atomic write left in analysis folders, indexes complete folders that have no row, and drops
+        rows whose folder is gone.
         """
         for leftover in self.staging_root.iterdir():
             shutil.rmtree(leftover, ignore_errors=True)
+        temporary = [p for p in self.analyses.glob("*/**/.*.tmp") if p.is_file()]
+        for path in temporary:
+            path.unlink(missing_ok=True)
         with self._db() as db:
             indexed = {r[0] for r in db.execute("SELECT id FROM analyses")}
         on_disk = {p.name for p in self.analyses.iterdir() if p.is_dir() and valid_id(p.name)}
@@ -200,7 +212,7 @@ class Storage:
         dropped = sorted(indexed - on_disk)
         with self._lock, self._db() as db:
             db.executemany("DELETE FROM analyses WHERE id = ?", [(i,) for i in dropped])
-        return {"reindexed": added, "dropped": len(dropped)}
+        return {"reindexed": added, "dropped": len(dropped), "temporary_files_removed": len(temporary)}
 
 
 def _read_record(path: Path) -> AnalysisRecord | None:
