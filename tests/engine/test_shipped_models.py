@@ -33,7 +33,11 @@ def test_synth_n_is_bundled_and_finds_the_wbcs_of_synthetic_fields() -> None:
     found = total = named = right = 0
     for seed in FIELDS:
         field = render_field(seed, "HCM_100x_C2", size=416)
-        gt = [c.box for c in field.cells if c.class_id not in (RBC_CLASS_ID, PLATELET_CLASS_ID) and c.class_id != 0]
+        gt = [
+            c.box
+            for c in field.cells
+            if c.class_id not in (RBC_CLASS_ID, PLATELET_CLASS_ID) and c.class_id != 0
+        ]
         (pred,) = det.predict(field.image, conf=CONF)
         is_wbc = np.array([pred.class_names[k] in wbc_names for k in pred.class_ids], bool)
         boxes = torch.as_tensor(np.array(pred.boxes[is_wbc]), dtype=torch.float32).reshape(-1, 4)

@@ -44,7 +44,9 @@ def test_cli_report_end_to_end(tiny: tuple[Path, Path], tmp_path: Path) -> None:
     assert doc["schema"] == "leukodet.report/2" and doc["model"]["weights"] == "last.pt"
     assert doc["model"]["classes"][1] == "Myeloblast" and doc["model"]["training_data"]["train_images"] >= 1
     assert len(doc["fields"]) == 6 and doc["threshold"] == 0.001
-    assert doc["differential"]["total"] + sum(a["count"] for a in doc["differential"]["apart"]) == len(doc["cells"])
+    assert doc["differential"]["total"] + sum(a["count"] for a in doc["differential"]["apart"]) == len(
+        doc["cells"]
+    )
     assert doc["attributes"]["schema"] == doc["model"]["attributes"]  # what the model predicts, if anything
     if doc["model"]["attributes"] and doc["cells"]:
         assert set(doc["cells"][0]["attributes"]) == set(doc["model"]["attributes"])

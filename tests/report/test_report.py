@@ -180,7 +180,9 @@ def test_only_none_cells_is_no_wbc(tmp_path: Path) -> None:
     ]
     doc = _doc(only_none)
     assert (
-        doc["text"] == NO_WBC and sum(a["count"] for a in doc["differential"]["apart"]) == 3 and doc["differential"]["total"] == 0
+        doc["text"] == NO_WBC
+        and sum(a["count"] for a in doc["differential"]["apart"]) == 3
+        and doc["differential"]["total"] == 0
     )
 
 

@@ -33,7 +33,9 @@ def test_post_analysis_returns_the_film_report(
     assert [f["image"] for f in report["fields"]] == ["a.png", "b.jpg", "c.tif"]  # names, not server paths
     assert all(f["width"] == f["height"] == 160 for f in report["fields"])
     assert report["cells"], "the conf fixture keeps a few cells"
-    assert report["differential"]["total"] + sum(a["count"] for a in report["differential"]["apart"]) == len(report["cells"])
+    assert report["differential"]["total"] + sum(a["count"] for a in report["differential"]["apart"]) == len(
+        report["cells"]
+    )
     assert "not a diagnosis" in report["disclaimer"]
 
 

@@ -91,6 +91,20 @@ def test_size_pixel_and_count_limits(
     assert post("/v1/analyses", files=upload(("a.png", tiny_png)) * 2).status_code == 201
 
 
+def test_a_request_has_a_pixel_budget(
+    make_client: Callable[..., TestClient], images: dict[str, bytes], tmp_path: Path
+) -> None:
+    client = make_client(limits=Limits(max_pixels=160 * 160, max_request_pixels=2 * 160 * 160))
+    three = upload(*((f"f{i}.png", images["PNG"]) for i in range(3)))
+    _refused(
+        client.post("/v1/analyses", files=three),
+        413,
+        "3 images of 0.0768 megapixels in all are over the 0.0512-megapixel limit",
+    )
+    _nothing_stored(client, tmp_path / "data")
+    assert client.post("/v1/analyses", files=three[:2]).status_code == 201
+
+
 @pytest.mark.parametrize("side", [8000, 20000, 1_000_000])  # 64 MP, 400 MP, 10^12 pixels
 def test_pixel_bombs_are_refused_from_the_header(
     make_client: Callable[..., TestClient], tmp_path: Path, side: int

@@ -96,7 +96,9 @@ def test_attribute_edit_and_not_a_wbc_recompute(client: TestClient, truth: Truth
     after = _review(client, aid, {"action": "not_wbc", "cell": gone["id"]}).json()["report"]
     diff = after["differential"]
     assert diff["total"] == before["differential"]["total"] - 1
-    assert sum(a["count"] for a in diff["apart"]) == sum(a["count"] for a in before["differential"]["apart"]) + 1
+    assert (
+        sum(a["count"] for a in diff["apart"]) == sum(a["count"] for a in before["differential"]["apart"]) + 1
+    )
     assert _counts(after)[gone["class"]] == _counts(before)[gone["class"]] - 1
     assert after["text"].startswith(f"{len(wbcs) - 1} WBCs in 2 fields.")
     assert after["cells"][gone["id"]]["class"] == "None" and len(after["cells"]) == len(before["cells"])
@@ -315,9 +317,9 @@ def test_not_a_wbc_without_a_none_class(tmp_path: Path) -> None:
         aid, report = _film(client, truth)
         cell = report["cells"][0]
         after = _review(client, aid, {"action": "not_wbc", "cell": cell["id"]}).json()["report"]
-        assert (
-            after["cells"][0]["class"] == "not a WBC" and after["differential"]["apart"] == [{"class": "not a WBC", "role": "artefact", "count": 1}]
-        )
+        assert after["cells"][0]["class"] == "not a WBC" and after["differential"]["apart"] == [
+            {"class": "not a WBC", "role": "artefact", "count": 1}
+        ]
         assert after["differential"]["total"] == report["differential"]["total"] - 1
         refused = _review(client, aid, {"action": "reclassify", "cell": 1, "class": "None"})
         assert refused.status_code == 422

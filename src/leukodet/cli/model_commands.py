@@ -392,6 +392,13 @@ def ablate(
 @click.option("--max-file-mb", type=float, default=20.0, show_default=True, help="Largest image (MiB).")
 @click.option("--max-files", type=int, default=64, show_default=True, help="Most images per request.")
 @click.option("--max-megapixels", type=float, default=50.0, show_default=True, help="Largest image (MP).")
+@click.option(
+    "--max-request-megapixels",
+    type=float,
+    default=400.0,
+    show_default=True,
+    help="Most pixels of one request's images together (MP): bounds one analysis's worker time.",
+)
 @_role
 @_backend
 @_user_errors

@@ -40,6 +40,7 @@ def run_server(
     max_file_mb: float = 20.0,
     max_files: int = 64,
     max_megapixels: float = 50.0,
+    max_request_megapixels: float = 400.0,
     roles: Mapping[str, str] | None = None,
 ) -> None:
     """Load ``weights``, open ``data_dir`` and serve until interrupted (see :func:`~.app.create_app`).
@@ -53,7 +54,9 @@ def run_server(
 
     if not 0 < port < 65536:
         raise ValueError(f"--port must be in 1-65535, got {port}")
-    limits = Limits(round(max_file_mb * MiB), max_files, round(max_megapixels * 1e6))
+    limits = Limits(
+        round(max_file_mb * MiB), max_files, round(max_megapixels * 1e6), round(max_request_megapixels * 1e6)
+    )
     rules = load_rules(flags)
     check_backend(backend)
     app = create_app(

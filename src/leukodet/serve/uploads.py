@@ -54,14 +54,17 @@ class Limits:
         max_file_bytes: largest image file.
         max_files: most images per request.
         max_pixels: most pixels (width x height) per image, checked from the header before decoding.
+        max_request_pixels: most pixels of all the images of one request together (the worker time one
+            request may take), checked from the headers before any image is decoded.
     """
 
     max_file_bytes: int = 20 * MiB
     max_files: int = 64
     max_pixels: int = 50_000_000
+    max_request_pixels: int = 400_000_000
 
     def __post_init__(self) -> None:
-        for name in ("max_file_bytes", "max_files", "max_pixels"):
+        for name in ("max_file_bytes", "max_files", "max_pixels", "max_request_pixels"):
             if int(getattr(self, name)) < 1:
                 raise ValueError(f"{name} must be at least 1, got {getattr(self, name)}")
 
@@ -223,12 +226,42 @@ def _decode(path: Path, kind: str, limits: Limits, name: str) -> Image.Image:
         ) from None
 
 
+def _header_pixels(upload: Upload) -> int:
+    """Pixels an upload declares in its header (0 when the header does not read: decoding will say why)."""
+    upload.file.seek(0)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            with Image.open(upload.file, formats=[KINDS[upload.kind][1]]) as image:
+                width, height = image.size
+    except Exception:  # a malformed header is refused, with its reason, when the image is decoded
+        return 0
+    finally:
+        upload.file.seek(0)
+    return int(width) * int(height)
+
+
+def _check_request_pixels(uploads: list[Upload], limits: Limits) -> None:
+    """413 when the request's images declare more pixels together than ``limits.max_request_pixels``."""
+    pixels = [_header_pixels(u) for u in uploads]
+    if max(pixels, default=0) > limits.max_pixels:
+        return  # one image over its own limit: refused by name when it is decoded
+    total = sum(pixels)
+    if total > limits.max_request_pixels:
+        raise UploadError(
+            413,
+            f"{len(uploads)} images of {total / 1e6:.3g} megapixels in all are over the "
+            f"{limits.max_request_pixels / 1e6:.3g}-megapixel limit of one request; send fewer or smaller images",
+        )
+
+
 def stage_uploads(uploads: list[Upload], folder: Path, limits: Limits) -> list[StagedField]:
     """Write each upload into ``folder`` (``000.png``, ``001.jpg``, ...) and decode it once to check it.
 
     A TIFF is also saved as ``NNN.png`` (RGB), which the detector reads instead of the TIFF.
     """
     folder.mkdir(parents=True, exist_ok=True)
+    _check_request_pixels(uploads, limits)
     staged = []
     for i, upload in enumerate(uploads):
         original = folder / f"{i:03d}.{KINDS[upload.kind][2]}"
