@@ -191,7 +191,7 @@ def test_serve_answers_an_analysis_with_onnx_backend(weights: Path, exported: Pa
     reports = {}
     for backend, model in (("onnx", exported), ("torch", weights)):
         app = create_app(str(model), tmp_path / backend, backend=backend, conf=CONF)
-        with TestClient(app) as client:
+        with TestClient(app, base_url="http://127.0.0.1") as client:
             answer = client.post("/v1/analyses", files=[("files", ("a.png", png.getvalue()))])
             assert answer.status_code == 201, answer.text
             reports[backend] = answer.json()["report"]

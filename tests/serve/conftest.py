@@ -20,9 +20,19 @@ from leukodet.synth import render_field
 
 with warnings.catch_warnings():  # starlette prefers the httpx2 fork; plain httpx works
     warnings.simplefilter("ignore")
-    from fastapi.testclient import TestClient
+    from fastapi.testclient import TestClient as _TestClient
 
 SIZE = 160
+
+
+class TestClient(_TestClient):
+    """FastAPI's client, addressing the service as ``http://127.0.0.1`` (it refuses other host names)."""
+
+    __test__ = False  # not a test class
+
+    def __init__(self, app: Any, **options: Any) -> None:
+        options.setdefault("base_url", "http://127.0.0.1")
+        super().__init__(app, **options)
 
 
 @pytest.fixture(scope="session")

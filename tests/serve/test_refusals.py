@@ -184,3 +184,45 @@ def test_well_formed_unknown_id_and_bad_cell_numbers(
     aid = client.post("/v1/analyses", files=upload(("f.png", images["PNG"]))).json()["id"]
     for cell in ["-1.png", "x.png", "99999.png", "..%2Freport.json", "0.jpg"]:
         assert client.get(f"/v1/analyses/{aid}/cells/{cell}").status_code == 404, cell
+
+
+def test_other_host_names_are_refused_against_dns_rebinding(
+    make_client: Callable[..., TestClient], images: dict[str, bytes], tmp_path: Path
+) -> None:
+    client = make_client()
+    stored = client.post("/v1/analyses", files=upload(("a.png", images["PNG"])))
+    assert stored.status_code == 201
+    aid = stored.json()["id"]
+    for host in ("evil.example", "evil.example:8000", "127.0.0.1.evil.example"):
+        answer = client.get(f"/v1/analyses/{aid}", headers={"host": host})
+        assert answer.status_code == 400 and "--allowed-host" in answer.json()["detail"], host
+        assert client.get("/", headers={"host": host}).status_code == 400
+    for host in ("localhost:8000", "127.0.0.1", "[::1]:8000"):
+        assert client.get(f"/v1/analyses/{aid}", headers={"host": host}).status_code == 200, host
+    proxied = make_client(allowed_hosts=["films.lab.example"])
+    assert proxied.get("/v1/analyses", headers={"host": "films.lab.example"}).status_code == 200
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {"origin": "http://evil.example"},
+        {"origin": "null"},
+        {"origin": "http://localhost.evil.example:8000"},
+        {"sec-fetch-site": "cross-site"},
+    ],
+)
+def test_cross_site_writes_are_refused(
+    make_client: Callable[..., TestClient], images: dict[str, bytes], tmp_path: Path, headers: dict[str, str]
+) -> None:
+    client = make_client()
+    answer = client.post("/v1/analyses", files=upload(("a.png", images["PNG"])), headers=headers)
+    assert answer.status_code == 403 and answer.json()["detail"].startswith("cross-site request refused")
+    _nothing_stored(client, tmp_path / "data")
+    same = client.post(
+        "/v1/analyses", files=upload(("a.png", images["PNG"])), headers={"origin": "http://127.0.0.1:8000"}
+    )
+    assert same.status_code == 201
+    aid = same.json()["id"]
+    assert client.delete(f"/v1/analyses/{aid}", headers=headers).status_code == 403
+    assert client.get(f"/v1/analyses/{aid}", headers=headers).status_code == 200  # reads are not writes

@@ -393,6 +393,13 @@ def ablate(
 @click.option("--max-files", type=int, default=64, show_default=True, help="Most images per request.")
 @click.option("--max-megapixels", type=float, default=50.0, show_default=True, help="Largest image (MP).")
 @click.option(
+    "--allowed-host",
+    "allowed_hosts",
+    multiple=True,
+    metavar="NAME",
+    help="A host name the service answers to besides loopback and --host (e.g. behind a proxy; repeatable).",
+)
+@click.option(
     "--max-request-megapixels",
     type=float,
     default=400.0,

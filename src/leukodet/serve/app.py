@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
 
@@ -17,7 +17,7 @@ from .. import __version__
 from ..report.bank import PredictorLike, check_conf, model_roles
 from ..report.flags import RuleSet
 from .analysis import Settings
-from .guards import BodyLimit
+from .guards import BodyLimit, HostOriginGuard
 from .review import repair_reviews
 from .review_routes import router as review_router
 from .review_routes import validation_message
@@ -94,6 +94,7 @@ def create_app(
     backend: str = "torch",
     weights_name: str | None = None,
     roles: Mapping[str, str] | None = None,
+    allowed_hosts: Sequence[str] = (),
 ) -> FastAPI:
     """The leukodet service as an ASGI app (serve it with uvicorn; test it with FastAPI's ``TestClient``).
 
@@ -112,6 +113,8 @@ def create_app(
         weights_name: the checkpoint name to report (default: the file name of a ``detector`` path).
         roles: ``{class: role}`` for classes whose role the checkpoint does not store and the names do not
             tell (:mod:`leukodet.records.roles`); checked now, so a class without a role fails at start.
+        allowed_hosts: host names the service answers to besides its loopback names (``Host`` header; also
+            the ``Origin`` of a state-changing browser request), e.g. the name a reverse proxy forwards.
     """
     check_conf(conf)
     queue = AnalysisQueue(workers=workers, queue_size=queue_size)
@@ -139,6 +142,7 @@ def create_app(
     )
     app.state.service = service
     app.add_middleware(BodyLimit, limit=JSON_BODY_LIMIT, exempt=(("POST", "/v1/analyses"),))
+    app.add_middleware(HostOriginGuard, allowed=frozenset(allowed_hosts))  # outermost: runs first
     _errors(app)
     app.include_router(router)
     app.include_router(review_router)

@@ -1,4 +1,5 @@
-"""Request guards that run before any route: the body size of every request but the image upload.
+"""Request guards that run before any route: ``Host`` and ``Origin`` checks, and the body size of every request
+but the image upload.
 
 The upload route reads its multipart body under its own limits (:mod:`.uploads`). Every other body is JSON of
 bounded size (a review holds at most 10,000 changes), so :class:`BodyLimit` refuses a larger one with 413 before
@@ -13,7 +14,7 @@ from typing import Any
 
 from fastapi import HTTPException
 
-__all__ = ["BodyLimit"]
+__all__ = ["LOOPBACK_HOSTS", "BodyLimit", "HostOriginGuard", "host_name"]
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -36,10 +37,7 @@ class BodyLimit:
         message = f"request body over {self.limit} bytes"
         declared = dict(scope.get("headers") or ()).get(b"content-length", b"")
         if declared.isdigit() and int(declared) > self.limit:
-            body = json.dumps({"detail": message}).encode()
-            headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
-            await send({"type": "http.response.start", "status": 413, "headers": headers})
-            await send({"type": "http.response.body", "body": body})
+            await _refuse(send, 413, message)
             return
         seen = 0
 
@@ -52,3 +50,64 @@ class BodyLimit:
             return msg
 
         await self.app(scope, counted, send)
+
+
+LOOPBACK_HOSTS: frozenset[str] = frozenset({"localhost", "127.0.0.1", "::1"})
+"""Host names a service always answers to (its own loopback names)."""
+
+_STATE_CHANGING = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+
+
+def host_name(value: str) -> str | None:
+    """The host name of a ``Host`` header or an ``Origin`` (port, scheme and IPv6 brackets removed, lower case);
+    ``None`` when it has none."""
+    from urllib.parse import urlsplit
+
+    text = value.strip()
+    try:
+        return urlsplit(text if "//" in text else "//" + text).hostname
+    except ValueError:
+        return None
+
+
+async def _refuse(send: Send, status: int, message: str) -> None:
+    body = json.dumps({"detail": message}).encode()
+    headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
+
+
+class HostOriginGuard:
+    """ASGI middleware against DNS rebinding and cross-site requests.
+
+    * ``Host`` must name this service: a loopback name or one of ``allowed`` (400 otherwise). A page on
+      ``evil.example`` whose name was rebound to 127.0.0.1 sends ``Host: evil.example`` and is refused.
+    * A state-changing request (POST, PUT, PATCH, DELETE) that a browser marks as coming from another site (an
+      ``Origin`` whose host is not allowed, ``Origin: null``, or ``Sec-Fetch-Site: cross-site``) is refused
+      with 403, so a page the user visits cannot create analyses, review or delete. Clients that send no
+      ``Origin`` (curl, scripts) are not browsers and are let through.
+    """
+
+    def __init__(self, app: ASGIApp, allowed: frozenset[str]) -> None:
+        self.app, self.allowed = app, frozenset(h.lower() for h in allowed) | LOOPBACK_HOSTS
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        headers = {k.lower(): v.decode("latin-1") for k, v in scope.get("headers") or ()}
+        host = host_name(headers.get(b"host", ""))
+        if host not in self.allowed:
+            await _refuse(
+                send,
+                400,
+                f"host {host!r} is not served here (start the service with --allowed-host NAME to add it)",
+            )
+            return
+        if scope["method"] in _STATE_CHANGING:
+            origin = headers.get(b"origin")
+            cross = headers.get(b"sec-fetch-site", "") == "cross-site"
+            if cross or (origin is not None and host_name(origin) not in self.allowed):
+                await _refuse(send, 403, f"cross-site request refused (origin {origin or 'another site'})")
+                return
+        await self.app(scope, receive, send)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import ipaddress
 import logging
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from .app import create_app
@@ -42,6 +42,7 @@ def run_server(
     max_megapixels: float = 50.0,
     max_request_megapixels: float = 400.0,
     roles: Mapping[str, str] | None = None,
+    allowed_hosts: Sequence[str] = (),
 ) -> None:
     """Load ``weights``, open ``data_dir`` and serve until interrupted (see :func:`~.app.create_app`).
 
@@ -62,6 +63,7 @@ def run_server(
     app = create_app(
         weights, data_dir, limits=limits, queue_size=queue_size, workers=workers, conf=conf, imgsz=imgsz,
         rules=rules, device=device, backend=backend, roles=roles,
+        allowed_hosts=[*allowed_hosts, *([] if host in ("0.0.0.0", "::", "") else [host])],
     )  # fmt: skip
     if not _loopback(host):
         _log.warning(
