@@ -226,3 +226,43 @@ def test_cross_site_writes_are_refused(
     aid = same.json()["id"]
     assert client.delete(f"/v1/analyses/{aid}", headers=headers).status_code == 403
     assert client.get(f"/v1/analyses/{aid}", headers=headers).status_code == 200  # reads are not writes
+
+
+TOKEN = "s3cret-token-for-tests"
+
+
+def test_api_tokens_guard_the_api_and_name_the_reviewer(
+    make_client: Callable[..., TestClient], images: dict[str, bytes]
+) -> None:
+    from leukodet.serve.guards import parse_tokens
+
+    client = make_client(tokens=parse_tokens([f"Dr Token:{TOKEN}"]))
+    bearer = {"authorization": f"Bearer {TOKEN}"}
+    refused = client.get("/v1/analyses")
+    assert refused.status_code == 401 and refused.headers["www-authenticate"] == "Bearer"
+    assert refused.json() == {"detail": "missing or wrong API token (send Authorization: Bearer TOKEN)"}
+    assert client.get("/v1/analyses", headers={"authorization": "Bearer wrong-token-000000"}).status_code == 401
+    assert client.get("/v1/health").status_code == 200 and client.get("/").status_code == 200
+    stored = client.post("/v1/analyses", files=upload(("a.png", images["PNG"])), headers=bearer)
+    assert stored.status_code == 201
+    aid = stored.json()["id"]
+    cell = client.get(f"/v1/analyses/{aid}/cells/0.png", headers={"cookie": f"leukodet_token={TOKEN}"})
+    assert cell.status_code == 200  # the page's images carry the token as a cookie
+    review = {"reviewer": "Mallory", "changes": [{"action": "confirm", "cell": 0}]}
+    assert client.post(f"/v1/analyses/{aid}/review", json=review, headers=bearer).status_code == 200
+    log = client.get(f"/v1/analyses/{aid}/audit", headers=bearer).json()["entries"]
+    assert [e["reviewer"] for e in log] == ["Dr Token"]  # the token's name, not what the body claims
+
+
+def test_tokens_are_checked_and_required_off_loopback(tmp_path: Path) -> None:
+    from leukodet.serve.guards import parse_tokens
+    from leukodet.serve.server import run_server
+
+    with pytest.raises(ValueError, match="expected NAME:SECRET"):
+        parse_tokens(["no-colon"])
+    with pytest.raises(ValueError, match="shorter than 16"):
+        parse_tokens(["a:short"])
+    with pytest.raises(ValueError, match="same secret"):
+        parse_tokens([f"a:{TOKEN}", f"b:{TOKEN}"])
+    with pytest.raises(ValueError, match="--host 0.0.0.0 lets other machines reach the service"):
+        run_server(tmp_path / "never-loaded.pt", tmp_path / "data", host="0.0.0.0")

@@ -230,3 +230,28 @@ def test_the_page_and_its_files_come_from_the_package(tmp_path: Path) -> None:
     assert not any("@import" in t or "url(" in t or "@font-face" in t for t in texts)
     pyproject = Path(__file__).resolve().parents[2] / "pyproject.toml"
     assert '"serve/static/*"' in pyproject.read_text()  # shipped in the wheel
+
+
+def test_the_page_asks_for_the_api_token_once_and_sends_it(tmp_path: Path) -> None:
+    executable = find_browser()
+    sync_playwright = _sync_playwright()
+    truth = TruthDetector(SEEDS, size=640)
+    labels = [c for f in truth.fields for c in f.cells if c.class_id < len(LLD_CLASSES)]
+    secret = "page-token-0123456789"
+    app = create_app(truth, tmp_path / "data", tokens={secret: "Dr Token"})
+    with serving(app) as base, sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=executable, args=["--no-sandbox"])
+        page = browser.new_page(viewport=VIEWPORT, device_scale_factor=1)
+        asked: list[str] = []
+
+        def answer(dialog: Any) -> None:
+            asked.append(dialog.message)
+            dialog.accept(secret)
+
+        page.on("dialog", answer)
+        page.goto(base + "/")
+        page.fill("#reviewer", "Someone")
+        _upload(page, truth, tmp_path)
+        _check_analysis(page, len(labels))  # every crop and field image loaded: the cookie carries the token
+        browser.close()
+    assert len(asked) == 1 and "API token" in asked[0]

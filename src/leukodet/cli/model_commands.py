@@ -393,6 +393,13 @@ def ablate(
 @click.option("--max-files", type=int, default=64, show_default=True, help="Most images per request.")
 @click.option("--max-megapixels", type=float, default=50.0, show_default=True, help="Largest image (MP).")
 @click.option(
+    "--token",
+    "tokens",
+    multiple=True,
+    metavar="NAME:SECRET",
+    help="API token (repeatable; also LEUKODET_TOKENS): /v1 then needs one; required off loopback.",
+)
+@click.option(
     "--allowed-host",
     "allowed_hosts",
     multiple=True,

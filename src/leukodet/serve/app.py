@@ -17,7 +17,7 @@ from .. import __version__
 from ..report.bank import PredictorLike, check_conf, model_roles
 from ..report.flags import RuleSet
 from .analysis import Settings
-from .guards import BodyLimit, HostOriginGuard
+from .guards import BodyLimit, HostOriginGuard, TokenGuard
 from .review import repair_reviews
 from .review_routes import router as review_router
 from .review_routes import validation_message
@@ -95,6 +95,7 @@ def create_app(
     weights_name: str | None = None,
     roles: Mapping[str, str] | None = None,
     allowed_hosts: Sequence[str] = (),
+    tokens: Mapping[str, str] | None = None,
 ) -> FastAPI:
     """The leukodet service as an ASGI app (serve it with uvicorn; test it with FastAPI's ``TestClient``).
 
@@ -115,6 +116,8 @@ def create_app(
             tell (:mod:`leukodet.records.roles`); checked now, so a class without a role fails at start.
         allowed_hosts: host names the service answers to besides its loopback names (``Host`` header; also
             the ``Origin`` of a state-changing browser request), e.g. the name a reverse proxy forwards.
+        tokens: ``{secret: name}`` (:func:`~.guards.parse_tokens`): when given, every ``/v1`` request but
+            health needs one, and a review's reviewer is the token's name.
     """
     check_conf(conf)
     queue = AnalysisQueue(workers=workers, queue_size=queue_size)
@@ -142,6 +145,8 @@ def create_app(
     )
     app.state.service = service
     app.add_middleware(BodyLimit, limit=JSON_BODY_LIMIT, exempt=(("POST", "/v1/analyses"),))
+    if tokens:
+        app.add_middleware(TokenGuard, tokens=dict(tokens))
     app.add_middleware(HostOriginGuard, allowed=frozenset(allowed_hosts))  # outermost: runs first
     _errors(app)
     app.include_router(router)

@@ -1,5 +1,5 @@
-"""Request guards that run before any route: ``Host`` and ``Origin`` checks, and the body size of every request
-but the image upload.
+"""Request guards that run before any route: ``Host`` and ``Origin`` checks, API tokens, and the body size of
+every request but the image upload.
 
 The upload route reads its multipart body under its own limits (:mod:`.uploads`). Every other body is JSON of
 bounded size (a review holds at most 10,000 changes), so :class:`BodyLimit` refuses a larger one with 413 before
@@ -8,13 +8,24 @@ it is parsed: from ``Content-Length`` when the client sends it, else while the b
 
 from __future__ import annotations
 
+import hmac
 import json
-from collections.abc import Awaitable, Callable, MutableMapping
+from collections.abc import Awaitable, Callable, MutableMapping, Sequence
 from typing import Any
+from urllib.parse import unquote
 
 from fastapi import HTTPException
 
-__all__ = ["LOOPBACK_HOSTS", "BodyLimit", "HostOriginGuard", "host_name"]
+__all__ = [
+    "LOOPBACK_HOSTS",
+    "REVIEWER_KEY",
+    "TOKEN_COOKIE",
+    "BodyLimit",
+    "HostOriginGuard",
+    "TokenGuard",
+    "host_name",
+    "parse_tokens",
+]
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -110,4 +121,75 @@ class HostOriginGuard:
             if cross or (origin is not None and host_name(origin) not in self.allowed):
                 await _refuse(send, 403, f"cross-site request refused (origin {origin or 'another site'})")
                 return
+        await self.app(scope, receive, send)
+
+
+TOKEN_COOKIE = "leukodet_token"
+"""Cookie the web page sets (SameSite=Strict) so that the images it shows carry the token too."""
+
+MIN_TOKEN_LENGTH = 16
+REVIEWER_KEY = "leukodet.reviewer"
+"""ASGI scope key of the name of the token a request carried (the reviewer of its changes)."""
+
+
+def parse_tokens(values: Sequence[str]) -> dict[str, str]:
+    """``["NAME:SECRET", ...]`` → ``{secret: name}``; ``ValueError`` naming a malformed, short or repeated one."""
+    tokens: dict[str, str] = {}
+    for value in values:
+        name, sep, secret = value.partition(":")
+        name, secret = name.strip(), secret.strip()
+        if not sep or not name or not secret:
+            raise ValueError(f"token {name or value!r}: expected NAME:SECRET")
+        if len(secret) < MIN_TOKEN_LENGTH:
+            raise ValueError(f"token of {name!r} is shorter than {MIN_TOKEN_LENGTH} characters")
+        if secret in tokens:
+            raise ValueError(f"tokens of {tokens[secret]!r} and {name!r} are the same secret")
+        tokens[secret] = name
+    return tokens
+
+
+class TokenGuard:
+    """ASGI middleware: every ``/v1`` request but ``/v1/health`` must carry one of the service's tokens
+    (``Authorization: Bearer SECRET``, or the page's :data:`TOKEN_COOKIE`), else 401. The name of the token
+    goes into the scope (:data:`REVIEWER_KEY`): it is the reviewer of the request's review changes. The page
+    itself (``/``, its script and style) holds no data and needs no token."""
+
+    def __init__(self, app: ASGIApp, tokens: dict[str, str]) -> None:
+        self.app, self.tokens = app, tokens
+
+    def _name(self, headers: dict[bytes, str]) -> str | None:
+        given = ""
+        auth = headers.get(b"authorization", "")
+        if auth[:7].lower() == "bearer ":
+            given = auth[7:].strip()
+        else:
+            for part in headers.get(b"cookie", "").split(";"):
+                key, _, value = part.strip().partition("=")
+                if key == TOKEN_COOKIE:
+                    given = unquote(value.strip())
+        found = None
+        for secret, name in self.tokens.items():  # every secret compared, in constant time each
+            if hmac.compare_digest(given.encode(), secret.encode()):
+                found = name
+        return found
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        path = scope.get("path", "")
+        if scope["type"] != "http" or not (path == "/v1" or path.startswith("/v1/")) or path == "/v1/health":
+            await self.app(scope, receive, send)
+            return
+        name = self._name({k.lower(): v.decode("latin-1") for k, v in scope.get("headers") or ()})
+        if name is None:
+            body = json.dumps(
+                {"detail": "missing or wrong API token (send Authorization: Bearer TOKEN)"}
+            ).encode()
+            headers = [
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(body)).encode()),
+                (b"www-authenticate", b"Bearer"),
+            ]
+            await send({"type": "http.response.start", "status": 401, "headers": headers})
+            await send({"type": "http.response.body", "body": body})
+            return
+        scope[REVIEWER_KEY] = name
         await self.app(scope, receive, send)

@@ -25,6 +25,7 @@ from starlette.background import BackgroundTask
 
 from .audit import read_audit
 from .export import NothingReviewed, cells_csv, coco_zip
+from .guards import REVIEWER_KEY
 from .rebuild import field_image, load_json
 from .review import ReviewRefused, apply_review
 from .routes import Id, Svc, analysis_links
@@ -114,9 +115,12 @@ def get_cells_csv(analysis_id: Id, svc: Svc) -> Response:
     },
     summary="Review cells: reclassify, set an attribute, mark not-a-WBC or confirm; the report is rebuilt",
 )
-def review(analysis_id: Id, body: ReviewRequest, svc: Svc) -> dict[str, Any]:
-    """Apply the changes in order (all or none), log them, rebuild differential, flags and text."""
+def review(analysis_id: Id, body: ReviewRequest, svc: Svc, request: Request) -> dict[str, Any]:
+    """Apply the changes in order (all or none), log them, rebuild differential, flags and text. With API
+    tokens the reviewer is the name of the request's token, whatever the body says."""
     record = svc.storage.get(analysis_id)
+    if request.scope.get(REVIEWER_KEY):
+        body = body.model_copy(update={"reviewer": request.scope[REVIEWER_KEY]})
     try:
         doc = apply_review(svc.storage.folder(analysis_id), body, svc.settings.rules)
     except ReviewRefused as exc:

@@ -32,8 +32,28 @@
 
   function clear(node) { while (node.firstChild) { node.removeChild(node.firstChild); } return node; }
 
-  async function api(path, options) {
-    var response = await fetch(API + path, options);
+  /* API tokens (a service started with --token): kept for this tab, sent as a Bearer header and as a
+     SameSite=Strict cookie so that the images the page shows carry it too. */
+  var TOKEN_KEY = "leukodet.token";
+
+  function token() {
+    try { return sessionStorage.getItem(TOKEN_KEY) || ""; } catch (e) { return ""; }
+  }
+
+  function keepToken(value) {
+    try { sessionStorage.setItem(TOKEN_KEY, value); } catch (e) { /* storage off: this page only */ }
+    document.cookie = "leukodet_token=" + encodeURIComponent(value) + "; path=/; SameSite=Strict";
+  }
+
+  async function api(path, options, retried) {
+    options = options || {};
+    var headers = Object.assign({}, options.headers || {});
+    if (token()) { headers.Authorization = "Bearer " + token(); }
+    var response = await fetch(API + path, Object.assign({}, options, { headers: headers }));
+    if (response.status === 401 && !retried) {
+      var given = window.prompt("This service needs an API token (ask whoever runs it):", "");
+      if (given && given.trim()) { keepToken(given.trim()); return api(path, options, true); }
+    }
     var type = response.headers.get("content-type") || "";
     var body = type.indexOf("json") >= 0 ? await response.json() : null;
     if (!response.ok) {
@@ -458,6 +478,7 @@
   }
 
   document.addEventListener("DOMContentLoaded", function () {
+    if (token()) { keepToken(token()); }
     setUpUpload();
     setUpReview();
     $("newer").addEventListener("click", function () { page(-1); });
