@@ -82,3 +82,56 @@ def test_coco_shapes_never_crash(doc: object) -> None:
             load_source(path)
         except DataError as exc:
             assert "a.json" in str(exc)
+
+
+def _mutated(data: bytes, cut: int, flips: list[tuple[int, int]]) -> bytes:
+    out = bytearray(data[: max(1, len(data) - cut)])
+    for pos, value in flips:
+        out[pos % len(out)] = value
+    return bytes(out)
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    cut=st.integers(0, 400),
+    flips=st.lists(st.tuples(st.integers(0, 10_000), st.integers(0, 255)), max_size=6),
+    name=st.sampled_from(["b.png", "sub/../b.png", "../b.png", "../../etc/passwd", "/etc/hosts", "b.png\0x"]),
+    fmt=st.sampled_from(["PNG", "JPEG"]),
+)
+def test_image_bytes_and_file_names_never_crash_nor_write_outside(
+    cut: int, flips: list[tuple[int, int]], name: str, fmt: str
+) -> None:
+    import io
+    import json
+
+    from PIL import Image
+
+    from leukodet import api
+
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp) / "data"
+        write_image(root / "a.png", 48, 40)
+        buf = io.BytesIO()
+        Image.new("RGB", (48, 40), (200, 90, 120)).save(buf, format=fmt)
+        (root / "b.png").write_bytes(_mutated(buf.getvalue(), cut, flips))
+        images = [{"id": 1, "file_name": "a.png", "width": 48, "height": 40}]
+        images.append({"id": 2, "file_name": name, "width": 48, "height": 40})
+        anns = [{"id": i, "image_id": i, "category_id": 1, "bbox": [4, 4, 10, 10]} for i in (1, 2)]
+        coco = {"images": images, "annotations": anns, "categories": [{"id": 1, "name": "WBC"}]}
+        (root / "train.json").write_text(json.dumps(coco))
+        (root / "data.yaml").write_text("names: [WBC]\ntrain: train.json\n")
+        before = sorted(p for p in Path(tmp).rglob("*"))
+        for strict in (False, True):
+            try:
+                api.stats(root / "data.yaml", strict=strict)
+            except DataError as exc:
+                assert "\n" not in str(exc) and str(root) in str(exc)
+        out = Path(tmp) / "out"
+        try:
+            api.convert(root / "data.yaml", out, "coco")
+        except DataError as exc:
+            assert "\n" not in str(exc)
+        after = sorted(p for p in Path(tmp).rglob("*") if out not in p.parents and p != out)
+        assert after == before  # nothing written outside the output folder
+        copied = [p.name for p in (out / "images").rglob("*") if p.is_file()] if out.exists() else []
+        assert not {"passwd", "hosts"} & set(copied)

@@ -96,6 +96,9 @@ def _image_record(
     except (KeyError, TypeError, ValueError):
         diag.report(path, None, "bad_image_entry", f"image {img.get('id')} needs file_name, width and height")
         return None
+    if "\0" in name:
+        diag.report(path, None, "bad_image_entry", f"{where}: file_name {name!r} contains a NUL character")
+        return None
     candidates = [p for p in (inside(root, name) for root in roots) if p is not None]
     if not candidates:
         folders = ", ".join(str(r) for r in roots)

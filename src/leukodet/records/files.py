@@ -34,6 +34,8 @@ def inside(root: Path, name: str) -> Path | None:
     The check is lexical: a path a label file names must not leave its data set's folder, but a symbolic link
     the owner of the data set placed inside it is followed as usual.
     """
+    if "\0" in name:
+        return None
     base = os.path.normpath(os.path.abspath(root))
     target = os.path.normpath(os.path.join(base, name))
     return Path(target) if os.path.commonpath([base, target]) == base else None
