@@ -98,3 +98,24 @@ def test_cli_report_user_errors(
 def test_cli_report_missing_source(tiny: tuple[Path, Path], tmp_path: Path) -> None:
     result = _run("--weights", str(tiny[0]), str(tmp_path / "nothing"), "--out", str(tmp_path / "o"))
     assert result.exit_code == 2 and "nothing: no such image or folder" in result.stderr  # type: ignore[attr-defined]
+
+
+def test_an_unreadable_field_is_left_out_and_said(tiny: tuple[Path, Path], tmp_path: Path) -> None:
+    import shutil
+
+    weights, images = tiny
+    film = tmp_path / "film"
+    shutil.copytree(images, film)
+    first = sorted(film.rglob("*.png"))[0]
+    (film / "broken.png").write_bytes(first.read_bytes()[:200])
+    result = _run("--weights", str(weights), str(film), "--out", str(tmp_path / "r"), "--conf", "0.001")
+    assert result.exit_code == 0, result.output  # type: ignore[attr-defined]
+    doc = json.loads((tmp_path / "r" / "report.json").read_text())
+    assert [s["image"] for s in doc["skipped_fields"]] == [str(film / "broken.png")]
+    assert len(doc["fields"]) == len(list(images.rglob("*.png")))
+    assert "1 field could not be read and is left out of every count" in result.output  # type: ignore[attr-defined]
+    assert "broken.png" in (tmp_path / "r" / "report.html").read_text()
+    (tmp_path / "only").mkdir()
+    (tmp_path / "only" / "bad.png").write_bytes(b"\x89PNG nothing")
+    failed = _run("--weights", str(weights), str(tmp_path / "only"), "--out", str(tmp_path / "r2"))
+    assert failed.exit_code == 2 and "no field of the film could be read" in failed.output  # type: ignore[attr-defined]

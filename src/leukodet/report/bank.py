@@ -11,8 +11,9 @@ The bank is torch-free: it takes either a loaded :class:`~leukodet.engine.predic
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -39,6 +40,8 @@ __all__ = [
 
 NONE_CLASS = "None"
 """The LLD class of artefacts and cells the hematologists could not name; counted apart from the WBCs."""
+
+log = logging.getLogger(__name__)
 
 CROP_SIDE = 96
 """Long side of a cell crop in pixels (the crop keeps the box's aspect ratio)."""
@@ -112,6 +115,7 @@ class MorphologyBank:
         threshold: the confidence a cell needed to be kept.
         roles: the role of each class (:mod:`leukodet.records.roles`), same order as ``classes``; empty: the
             defaults of the names.
+        skipped: ``(image, reason)`` of the film's fields that could not be read (left out of every count).
     """
 
     fields: tuple[BankField, ...]
@@ -120,6 +124,7 @@ class MorphologyBank:
     attributes: dict[str, tuple[str, ...]]
     threshold: float
     roles: tuple[str, ...] = ()
+    skipped: tuple[tuple[str, str], ...] = ()
 
     def __post_init__(self) -> None:
         roles = self.roles or class_roles(self.classes)
@@ -338,17 +343,33 @@ def build_bank(
         from tqdm import tqdm
 
         chunks = tqdm(chunks, desc="report", unit="batch")
+    readable, skipped = [], []
     for start in chunks:
-        preds += det.predict(paths[start : start + batch], imgsz=imgsz, conf=conf)
+        chunk = paths[start : start + batch]
+        try:
+            preds += det.predict(chunk, imgsz=imgsz, conf=conf)
+            readable += chunk
+        except (OSError, ValueError):  # a field that does not decode: the others, one by one
+            for path in chunk:
+                try:
+                    preds += det.predict([path], imgsz=imgsz, conf=conf)
+                    readable.append(path)
+                except (OSError, ValueError) as exc:
+                    reason = str(exc).replace(f"{path}: ", "") or type(exc).__name__
+                    log.warning("%s: field not readable, left out of the report (%s)", path, reason)
+                    skipped.append((path, reason))
+    if not readable:
+        raise ValueError(f"no field of the film could be read: {'; '.join(f'{p}: {r}' for p, r in skipped)}")
+    paths = readable
     if (
         schema is None
     ):  # what the model predicts (a Detector without an AttriHead has none), else the metadata's
         predicted = getattr(det, "attributes", None)
         schema = predicted if isinstance(predicted, Mapping) else det.metadata.get("attributes") or {}
     bank = bank_from_predictions(preds, conf, fields=paths, schema=schema, crops=crops, roles=final_roles)
-    if not classes:
-        return bank
-    return MorphologyBank(bank.fields, bank.cells, classes, bank.attributes, conf, final_roles)
+    if classes:
+        bank = MorphologyBank(bank.fields, bank.cells, classes, bank.attributes, conf, final_roles)
+    return replace(bank, skipped=tuple(skipped))
 
 
 def model_roles(

@@ -1,7 +1,7 @@
 """The film report as one JSON-ready document (schema ``leukodet.report/2``), from which every page is written.
 
 Top-level keys: ``schema``, ``generated_by``, ``created``, ``disclaimer``, ``model``, ``threshold``, ``fields``,
-``differential``, ``smear``, ``flags``, ``attributes``, ``text``, ``cells`` (see docs/report.md for each key).
+``skipped_fields`` (fields that could not be read: left out of every count), ``differential``, ``smear``, ``flags``, ``attributes``, ``text``, ``cells`` (see docs/report.md for each key).
 Every class has a role (``model.roles``, :mod:`leukodet.records.roles`): only ``wbc`` classes enter the
 differential, flags and morphology; red cells and platelets are counted per field (``smear``). Every key
 is present on an empty film (no cell above the threshold): counts 0, percentages and intervals null, text
@@ -139,6 +139,7 @@ def build_report(
         "model": {**model, "roles": list(bank.roles)},
         "threshold": bank.threshold,
         "fields": _fields_json(bank),
+        "skipped_fields": [{"image": image, "reason": reason} for image, reason in bank.skipped],
         "differential": diff.to_json(),
         "smear": smear.to_json(),
         "flags": flags.to_json(),

@@ -19,7 +19,7 @@ from typing import Any
 from ..records.roles import ROLES, WBC
 from .annotate import class_colour
 from .bank import BankCell, MorphologyBank
-from .text import apart_lines, attribute_clause, field_counts, model_classes, review_summary
+from .text import apart_lines, attribute_clause, field_counts, model_classes, review_summary, skipped_line
 
 __all__ = ["GALLERY_LIMIT", "FIELD_LIMIT", "render_html"]
 
@@ -255,6 +255,9 @@ def render_html(doc: Mapping[str, Any], bank: MorphologyBank) -> str:
         f"{n_fields} field{'s' if n_fields != 1 else ''}; cells kept at confidence ≥ {doc['threshold']:g}; "
         f"model {_e(doc['model']['weights'])}."
     )
+    skipped = skipped_line(doc)
+    if skipped:
+        summary += f'</p><p class="warning" id="skipped-fields">{_e(skipped)}'
     disclaimer = f'<p class="disclaimer" role="note">{_e(doc["disclaimer"])}</p>'
     reviewed = review_summary(doc.get("review"))
     note = f'<p class="review" id="review-note">{_e(reviewed)}</p>' if reviewed else ""

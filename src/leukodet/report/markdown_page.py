@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from .text import apart_lines, field_counts, model_classes, review_summary
+from .text import apart_lines, field_counts, model_classes, review_summary, skipped_line
 
 __all__ = ["render_markdown"]
 
@@ -120,6 +120,7 @@ def render_markdown(doc: Mapping[str, Any]) -> str:
         f"{len(doc['fields'])} fields; cells kept at confidence ≥ {doc['threshold']:g}; model {_v(doc['model']['weights'])}.",
         "",
         *_review(doc),
+        *([f"**Warning: {skipped_line(doc)}**", ""] if skipped_line(doc) else []),
         "## Film description",
         "",
         doc["text"],

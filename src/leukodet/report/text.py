@@ -39,6 +39,7 @@ __all__ = [
     "join_clauses",
     "model_classes",
     "review_summary",
+    "skipped_line",
     "smear_text",
 ]
 
@@ -156,6 +157,17 @@ def field_counts(info: Mapping[str, Any]) -> str:
     if info.get("apart", 0):
         parts.append(f"{info['apart']} counted apart")
     return f"{_plural(info['cells'], 'cell')}: {', '.join(parts)}"
+
+
+def skipped_line(doc: Mapping[str, Any]) -> str | None:
+    """``2 fields could not be read and are left out of every count: a.png (cannot decode image), ...``."""
+    skipped = doc.get("skipped_fields") or []
+    if not skipped:
+        return None
+    listed = ", ".join(f"{s['image']} ({s['reason']})" for s in skipped[:10])
+    more = f" and {len(skipped) - 10} more" if len(skipped) > 10 else ""
+    verb = "could not be read and is" if len(skipped) == 1 else "could not be read and are"
+    return f"{_plural(len(skipped), 'field')} {verb} left out of every count: {listed}{more}."
 
 
 def apart_lines(doc: Mapping[str, Any]) -> list[str]:
