@@ -29,9 +29,9 @@ from leukodet import api
 from leukodet.engine.predict import Detector
 
 
-def measure(data: Path, run: Path, minutes: float, model: str) -> dict:
+def measure(data: Path, run: Path, minutes: float, model: str, overrides: list[str] | None = None) -> dict:
     reused = (run / "weights" / "last.pt").exists()
-    train_once(data, run, minutes, model=model)
+    train_once(data, run, minutes, overrides=overrides, model=model)
     rows = list(csv.DictReader(open(run / "results.csv")))
     det = Detector.load(run / "weights" / "best.pt")
     test = _score(data, "test", _leukodet_preds(det, sorted((data.parent / "images" / "test").iterdir())))
@@ -79,6 +79,10 @@ def main() -> None:
     p.add_argument(
         "--reference", type=Path, default=None, help="bccd_peer.json: its leukodet run is scratch-15"
     )
+    p.add_argument(
+        "--finetune-lr", type=float, default=None, help="train.finetune_lr of runs from a checkpoint"
+    )
+    p.add_argument("--name", default="convergence_bccd", help="result file name under benchmarks/results/")
     args = p.parse_args()
     torch.set_num_threads(2)
     work = Path(args.work)
@@ -86,6 +90,8 @@ def main() -> None:
     if not data.exists():
         api.convert(SHARED / "bccd" / "BCCD", work / "bccd", "yolo", overwrite=True)
     result: dict = {"benchmark": "convergence_bccd", "imgsz": 416, "batch": 16, "seed": 0, "model": "n"}
+    tuned = [] if args.finetune_lr is None else [f"train.finetune_lr={args.finetune_lr}"]
+    result["finetune_lr"] = args.finetune_lr if args.finetune_lr is not None else "default (0.1)"
     for start in args.start.split(","):
         for minutes in (float(m) for m in args.minutes.split(",")):
             if (start, minutes) == ("scratch", 15.0) and args.reference is not None:
@@ -93,8 +99,11 @@ def main() -> None:
                 continue
             name = "leukodet" if (start, minutes) == ("scratch", 15.0) else f"conv-{start}-{minutes:g}"
             model = "n" if start == "scratch" else start
-            result.setdefault(start, []).append(measure(data, work / name, minutes, model))
-    publish("convergence_bccd", result)
+            extra = [] if start == "scratch" else tuned
+            if extra:
+                name += f"-lr{args.finetune_lr:g}"
+            result.setdefault(start, []).append(measure(data, work / name, minutes, model, extra or None))
+    publish(args.name, result)
 
 
 if __name__ == "__main__":
