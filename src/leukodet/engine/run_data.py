@@ -13,7 +13,7 @@ from ..records.images import decodable_records
 from ..records.schema import AttributeSchema, ImageRecord
 from ..records.sources import load_source
 
-__all__ = ["DataBundle", "load_data", "box_sizes"]
+__all__ = ["DataBundle", "load_data", "box_sizes", "box_size_groups"]
 
 log = logging.getLogger(__name__)
 
@@ -48,6 +48,15 @@ def load_data(source: str) -> DataBundle:
     if not ds.classes:
         raise DataError(f"{source}: the dataset names no classes")
     return DataBundle(str(source), list(ds.classes), ds.attributes, train, val, dict(ds.roles))
+
+
+def box_size_groups(records: list[ImageRecord], imgsz: int) -> list[np.ndarray]:
+    """:func:`box_sizes` per data source (acquisition domain; records without one form one group), so the
+    anchor check sees a minority source whose cells have other sizes."""
+    groups: dict[str, list[ImageRecord]] = {}
+    for r in records:
+        groups.setdefault(r.domain.name if not r.domain.is_empty() else "", []).append(r)
+    return [box_sizes(g, imgsz) for _, g in sorted(groups.items())]
 
 
 def box_sizes(records: list[ImageRecord], imgsz: int) -> np.ndarray:

@@ -36,7 +36,7 @@ from .checkpoint import load_checkpoint, save_checkpoint
 from .distributed import DistContext, GlobalBatchSampler, convert_sync_batchnorm, resolve_device
 from .loop import StepState, default_loss, evaluate_model, fitness, train_one_epoch
 from .optim import ModelEMA, Schedule, build_optimizer, choose_recipe
-from .run_data import box_sizes, load_data
+from .run_data import box_size_groups, box_sizes, load_data
 from .run_dir import RunDir
 from .sparse_training import SparseLoss, area_min_of, resolve_method
 
@@ -181,7 +181,7 @@ class Trainer:
                 raise DataError(f"{self.data.source}: train.freeze_detector needs attributes to train")
             model.freeze_detector()
             return model
-        sizes = box_sizes(self.data.train, self.cfg.train.imgsz)
+        sizes = box_size_groups(self.data.train, self.cfg.train.imgsz)
         anchors, bpr, changed = check_anchors(
             sizes, model.anchors.cpu().numpy(), self.cfg.loss.anchor_t, seed=self.cfg.train.seed
         )

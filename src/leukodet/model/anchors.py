@@ -140,8 +140,15 @@ def fit_anchors(wh: np.ndarray, n: int = 9, thr: float = 4.0, iters: int = 300, 
     return k[np.argsort(k.prod(axis=1))]
 
 
+def _balanced(groups: list[np.ndarray], per_group: int = 2000, seed: int = 0) -> np.ndarray:
+    """The boxes of every group resampled to the same count (with replacement for small groups)."""
+    rng = np.random.default_rng(seed)
+    n = min(per_group, max(len(g) for g in groups))
+    return np.concatenate([g[rng.integers(0, len(g), n)] for g in groups if len(g)])
+
+
 def check_anchors(
-    wh: np.ndarray,
+    wh: np.ndarray | list[np.ndarray],
     anchors: np.ndarray,
     thr: float = 4.0,
     min_bpr: float = 0.98,
@@ -150,8 +157,12 @@ def check_anchors(
 ) -> tuple[np.ndarray, float, bool]:
     """Keep the anchors if their BPR is at least ``min_bpr``, otherwise fit new ones (AutoAnchor behaviour).
 
+    ``wh`` may be a list of box groups (one per data source, e.g. per acquisition domain): the BPR is then the
+    lowest of the groups', and new anchors are fitted on the groups resampled to equal size, so a minority source
+    with other cell sizes (real 640x480 fields beside many synthetic ones) is not outvoted.
+
     Args:
-        wh: ``[N, 2]`` training box ``(w, h)`` in input pixels.
+        wh: ``[N, 2]`` training box ``(w, h)`` in input pixels, or a list of such groups.
         anchors: ``[3, 3, 2]`` current anchors (any shape with a trailing 2).
         thr: Size-ratio threshold (``anchor_t``).
         min_bpr: Required best-possible recall.
@@ -165,11 +176,20 @@ def check_anchors(
     current = np.asarray(anchors, dtype=np.float64)
     shape = current.shape if current.ndim == 3 else (3, -1, 2)
     current = current.reshape(shape)
-    bpr = best_possible_recall(wh, current, thr)
-    if bpr >= min_bpr or len(np.asarray(wh).reshape(-1, 2)) == 0:
+    groups = [np.asarray(g, dtype=np.float64).reshape(-1, 2) for g in (wh if isinstance(wh, list) else [wh])]
+    groups = [g for g in groups if len(g)]
+    if not groups:
+        return current, 0.0, False
+
+    def lowest(a: np.ndarray) -> float:
+        return min(best_possible_recall(g, a, thr) for g in groups)
+
+    bpr = lowest(current)
+    if bpr >= min_bpr:
         return current, bpr, False
-    fitted = fit_anchors(wh, n=current.reshape(-1, 2).shape[0], thr=thr, iters=iters, seed=seed)
-    new_bpr = best_possible_recall(wh, fitted, thr)
+    sample = _balanced(groups, seed=seed) if len(groups) > 1 else groups[0]
+    fitted = fit_anchors(sample, n=current.reshape(-1, 2).shape[0], thr=thr, iters=iters, seed=seed)
+    new_bpr = lowest(fitted)
     if new_bpr <= bpr:
         return current, bpr, False
     return fitted.reshape(current.shape), new_bpr, True
