@@ -103,6 +103,8 @@ def main() -> None:
             if extra:
                 name += f"-lr{args.finetune_lr:g}"
             result.setdefault(start, []).append(measure(data, work / name, minutes, model, extra or None))
+    if args.reference is not None and not any(r.get("from") for r in result.get("scratch", [])):
+        result.setdefault("scratch", []).append(reference(args.reference))  # the 15-minute target
     publish(args.name, result)
 
 

@@ -109,7 +109,7 @@ def test_coco_labels_keep_attributes_regions_and_domain(pair, tmp_path) -> None:
     assert (out / "view.json").is_file() and not list(out.glob("*.txt"))
     ds, diag = load_source(out / "view.json")
     (mapped,) = ds.records
-    assert diag.problems == [] and mapped.path.resolve() == pair["target"].resolve()
+    assert diag.problems == [] and mapped.path.samefile(pair["target"])  # linked beside the labels
     assert mapped.domain.name == "LCM_40x_C1" and len(ds.attributes) == 7
     signatures = {(c.class_id, tuple(sorted(c.attributes.items()))) for c in rec.cells}
     assert all((c.class_id, tuple(sorted(c.attributes.items()))) in signatures for c in mapped.cells)

@@ -14,7 +14,6 @@ above it, else the LLD classes (12/16 columns) or the class ids as names.
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -23,7 +22,7 @@ import yaml
 
 from ..records.coco_io import coco_classes, coco_document, coco_schema, load_coco_json, read_coco
 from ..records.diagnostics import DataError, Diagnostics
-from ..records.files import atomic_write_text
+from ..records.files import atomic_write_text, place_image
 from ..records.images import image_size
 from ..records.schema import AttributeSchema, Dataset, ImageRecord
 from ..records.sources import load_source
@@ -213,18 +212,12 @@ def read_image_labels(
     return out
 
 
-def _relative(path: Path, start: Path) -> str:
-    try:
-        return Path(os.path.relpath(path.resolve(), start.resolve())).as_posix()
-    except ValueError:  # another drive (Windows)
-        return path.resolve().as_posix()
-
-
 def write_image_labels(labels: ImageLabels, out_dir: Path) -> list[Path]:
     """Write ``labels.record`` as ``out_dir/<image stem><suffix>`` in ``labels.fmt``; returns the files written.
 
     YOLO-family output is exactly one ``.txt`` (plus ``regions.json`` for ``lld16`` regions its lines cannot
-    carry); COCO ``file_name`` is the image's path relative to ``out_dir``.
+    carry). COCO output links (or copies) the image into ``out_dir`` and names it there: a COCO file must not
+    reach outside its folder (:func:`leukodet.records.files.inside`), so it carries its image with it.
     """
     rec, fmt = labels.record, labels.fmt
     path = out_dir / f"{rec.stem}{LABEL_SUFFIXES[fmt]}"
@@ -242,6 +235,9 @@ def write_image_labels(labels: ImageLabels, out_dir: Path) -> list[Path]:
         atomic_write_text(path, voc_annotation_text(rec, rec.path.name, labels.classes))
     else:
         ds = Dataset([rec], labels.classes, labels.schema)
-        doc: dict[str, Any] = coco_document([rec], [_relative(rec.path, out_dir)], ds)
+        if rec.path.resolve().parent != out_dir.resolve():
+            place_image(rec.path, out_dir / rec.path.name)
+            written.append(out_dir / rec.path.name)
+        doc: dict[str, Any] = coco_document([rec], [rec.path.name], ds)
         atomic_write_text(path, json.dumps(doc, indent=1) + "\n")
     return written

@@ -99,7 +99,7 @@ def _image_record(
     if "\0" in name:
         diag.report(path, None, "bad_image_entry", f"{where}: file_name {name!r} contains a NUL character")
         return None
-    candidates = [p for p in (inside(root, name) for root in roots) if p is not None]
+    candidates = [p for p in (inside(root, name, list(roots)) for root in roots) if p is not None]
     if not candidates:
         folders = ", ".join(str(r) for r in roots)
         diag.report(

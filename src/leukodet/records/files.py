@@ -28,23 +28,32 @@ def atomic_write_text(path: Path, text: str) -> None:
     atomic_write_bytes(path, text.encode("utf-8"))
 
 
-def inside(root: Path, name: str) -> Path | None:
-    """``root / name`` when it stays inside ``root`` (no ``..`` escape, no absolute path), else ``None``.
+def inside(root: Path, name: str, within: list[Path] | None = None) -> Path | None:
+    """``root / name`` when it stays inside ``root`` (or inside one of ``within``, the data set's folders): no
+    ``..`` escape beyond them, no absolute path elsewhere; else ``None``.
 
-    The check is lexical: a path a label file names must not leave its data set's folder, but a symbolic link
-    the owner of the data set placed inside it is followed as usual.
+    The check is lexical: a path a label file names must not leave its data set's folders, but a symbolic link
+    the owner of the data set placed inside them is followed as usual.
     """
     if "\0" in name:
         return None
-    base = os.path.normpath(os.path.abspath(root))
-    target = os.path.normpath(os.path.join(base, name))
-    return Path(target) if os.path.commonpath([base, target]) == base else None
+    target = os.path.normpath(os.path.join(os.path.abspath(root), name))
+    for folder in within or [root]:
+        base = os.path.normpath(os.path.abspath(folder))
+        if os.path.commonpath([base, target]) == base:
+            return Path(target)
+    return None
 
 
 def place_image(source: Path, target: Path) -> None:
-    """Put a copy of ``source`` at ``target`` (hard link when possible); no-op if they are the same file."""
+    """Put a copy of ``source`` at ``target`` (hard link when possible); no-op if they are the same file;
+    ``DataError`` naming ``source`` when it does not exist."""
     if target.exists() and source.resolve() == target.resolve():
         return
+    if not source.is_file():
+        from .diagnostics import DataError
+
+        raise DataError(f"{source}: image file is missing (cannot copy it to {target})")
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = target.with_name(f".{target.name}.tmp")
     tmp.unlink(missing_ok=True)
