@@ -116,7 +116,7 @@ def test_general_stage_trains_on_real_train_and_val_only_and_refuses_bcdd(tmp_pa
     assert ckpt["metadata"]["card"] == card and card["start"] == "synth-n.pt"
     assert ckpt["metadata"]["classes"] == data["names"] and card["epochs"] == 1
     assert set(card["figures"]) == {"bccd_test", "synthetic_test"}
-    assert card["training_data"]["real"]["bccd"]["splits"] == ["train", "val"]
+    assert card["training_data"]["real"]["bccd"]["trained_on"] == ["train"]
     assert any("fine-tuning from" in line and "synth-n.pt" in line for line in lines)
     bcdd = tmp_path / "bcdd"
     (bcdd / "images").mkdir(parents=True)

@@ -1,8 +1,8 @@
 """``leukodet pretrain --stage general``: the recipe behind ``general-n``, the bundled product model for labs.
 
 ``general-n`` starts from ``synth-n`` (the synthetic stage's output in the same folder, else the bundled one) and
-is fine-tuned on the synthetic corpus together with the **training and validation** splits of real data sets
-whose licence allows it (BCCD: MIT). Its classes are the synthetic corpus's: the 14 LLD classes, ``RBC``,
+is fine-tuned on the synthetic corpus together with the **training** splits of real data sets whose licence
+allows it (BCCD: MIT); their validation splits validate. Its classes are the synthetic corpus's: the 14 LLD classes, ``RBC``,
 ``Platelet`` and the generic ``WBC`` (parent of the 14 types, :mod:`leukodet.model.hierarchy`), so a real data
 set's untyped white cells train the ``WBC`` class while the synthetic fields keep the types alive. Real class
 names are mapped onto that vocabulary by :data:`REAL_NAMES` (``Platelets`` → ``Platelet``).
@@ -160,7 +160,7 @@ def pretrain_general(
 
     Args:
         out: the recipe folder of the synthetic stage (its ``corpus/`` must exist).
-        real: ``{name: source}`` real data sets to train on (train and val splits only).
+        real: ``{name: source}`` real data sets: their train splits train, their val splits validate.
         settings: a :data:`GENERAL_SETTINGS` name or :class:`GeneralSettings`; ``changes`` replace fields.
         cross_lab: a data set never trained on (BCDD), scored with no fine-tuning for the card.
         install: copy the result into the package's bundled models.
@@ -250,7 +250,10 @@ def general_card(
         "start": Path(start).name,
         "training_data": {
             "synthetic_domains": list(s.domains),
-            "real": {k: {"source": str(v), "splits": ["train", "val"]} for k, v in sorted(real.items())},
+            "real": {
+                k: {"source": str(v), "trained_on": ["train"], "validated_on": ["val"]}
+                for k, v in sorted(real.items())
+            },
             "never_trained_on": ["every test split", "BCDD (cross-lab check)"],
         },
         "licences": {**LICENCES, **{k: REAL_LICENCES.get(k, "see the data set") for k in real}},

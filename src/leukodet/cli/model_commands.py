@@ -146,7 +146,7 @@ def train(
     "--real",
     multiple=True,
     metavar="NAME=PATH",
-    help="General stage: a real data set to train on (train and val splits only), e.g. bccd=data/BCCD.",
+    help="General stage: a real data set (its train split trains, val validates), e.g. bccd=data/BCCD.",
 )
 @click.option("--cross-lab", default=None, help="General stage: a data set never trained on (BCDD), scored.")
 @click.option("--epochs", type=int, default=None, help="Replace the setting's epoch count.")
