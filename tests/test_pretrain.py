@@ -98,7 +98,7 @@ def test_general_stage_trains_on_real_train_and_val_only_and_refuses_bcdd(tmp_pa
     import pytest
     import yaml
 
-    from leukodet.pretrain_general import pretrain_general, prepare_real
+    from leukodet.pretrain_general import prepare_real, pretrain_general
 
     out = tmp_path / "p"
     pretrain(out, "cpu", echo=lambda _: None, **TINY)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Mapping
 from dataclasses import replace
 from pathlib import Path
@@ -14,8 +13,6 @@ from .records.io import write_dataset
 from .records.sources import load_source
 from .records.sparsify import sparsify_dataset
 from .records.stats import dataset_stats
-
-_log = logging.getLogger(__name__)
 
 __all__ = [
     "stats",
@@ -154,22 +151,11 @@ def train(
     ``out/weights/last.pt`` with the run's own ``config.yaml``.
     """
     from .config import apply_overrides, load_config
+    from .engine.run_dir import ensure_new_run, resume_config
     from .engine.trainer import Trainer
 
     if resume:
-        config_path = Path(out) / "config.yaml"
-        if not config_path.is_file():
-            raise DataError(f"{config_path}: nothing to resume (no config.yaml in the run folder)")
-        cfg = load_config(config_path, overrides)
-        if (
-            Path(cfg.out).resolve() != Path(out).resolve()
-        ):  # a copied or moved run folder: write where it is now
-            _log.info(
-                "resuming in %s (its config.yaml names %s: a copied or moved run; the folder given wins)",
-                out,
-                cfg.out,
-            )
-            cfg = apply_overrides(cfg, {"out": str(out)})
+        cfg = resume_config(Path(out), overrides)
     else:
         cfg = apply_overrides(
             load_config(None, overrides),
@@ -187,16 +173,8 @@ def train(
                 "train.recipe": recipe,
             },
         )
-        ensure_run_dir(Path(out))
+        ensure_new_run(Path(out))
     return Trainer(cfg, resume=resume, progress=progress).fit()
-
-
-def ensure_run_dir(out: Path) -> None:
-    """A new run must not overwrite another run's weights (use --resume to continue it)."""
-    if (out / "weights" / "last.pt").exists():
-        raise DataError(
-            f"{out}: already holds a run (weights/last.pt); pass --resume or choose another --out"
-        )
 
 
 def val(
@@ -252,17 +230,15 @@ def predict(
     ``tile``: ``None`` tiles images whose long side exceeds ``2 * imgsz`` (see ``engine.tiling``).
     ``shard=(i, N)`` predicts images ``k`` of the sorted list with ``k % N == i`` (CSV
     ``predictions.shard{i}of{N}.csv``); under torchrun (``RANK``/``WORLD_SIZE`` set) it defaults to
-    ``(RANK, WORLD_SIZE)``. ``resume`` skips images whose JSON is already in ``out``. Returns the shard's images.
-    ``backend``: ``torch`` (``weights`` a ``.pt`` checkpoint) or ``onnx`` (an exported ``model.onnx``).
-    An image that does not decode is warned about, skipped and listed in ``predictions.unreadable.csv``; the
-    others are predicted. ``strict`` makes any such image an error (after the others are written), as does a
-    run where no image could be read. Returns the images predicted (or already done, with ``resume``).
+    ``(RANK, WORLD_SIZE)``. ``resume`` skips images whose JSON is already in ``out``. ``backend``: ``torch`` (a
+    ``.pt``) or ``onnx`` (an exported ``model.onnx``). An unreadable image is warned about, skipped and listed in
+    ``predictions.unreadable.csv`` (an error with ``strict``, and when none is read). Returns the images read.
     """
     import os
 
     from .engine.backends import check_backend, load_detector
     from .engine.outputs import expand_sources
-    from .engine.predict_run import predict_to_folder
+    from .engine.predict_run import checked_images, predict_to_folder
     from .engine.sharding import check_shard, rank_device, torchrun_shard
     from .engine.tiling import check_tile_overlap
 
@@ -288,13 +264,7 @@ def predict(
         tile=tile,
         tile_overlap=tile_overlap,
     )
-    unreadable = result["unreadable"]
-    if unreadable and (strict or not result["images"]):
-        listed = "; ".join(f"{p}: {why}" for p, why in unreadable[:5])
-        more = f" (and {len(unreadable) - 5} more)" if len(unreadable) > 5 else ""
-        what = "no image could be read" if not result["images"] else f"{len(unreadable)} unreadable images"
-        raise DataError(f"{what}: {listed}{more}")
-    return list(result["images"])
+    return checked_images(result, strict)
 
 
 def report(

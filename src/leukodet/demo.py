@@ -91,19 +91,8 @@ def demo(
     data, sparse, full = _data(out, images, seed, size, echo)
     start = _start(model, echo)
     shown = _shown(showcase, start)
-    before = shown_metrics = shown_doc = None
     images_dir = Path(data).parent / "images" / "test"
-    if shown is not None:
-        shown_metrics = api.val(
-            shown, data, split="test", imgsz=imgsz, json_out=out / "start_test_metrics.json"
-        )
-        echo(f"3. {shown} as it comes (never trained on these fields), test split: {_figures(shown_metrics)}")
-        shown_doc = api.report(shown, images_dir, out / "start_report", imgsz=imgsz)
-        echo(f"   its film report ({shown_doc['text']}): {out / 'start_report' / 'report.html'}")
-    if start is not None:
-        before = shown_metrics if shown == start else api.val(start, data, split="test", imgsz=imgsz)
-        if shown != start:
-            echo(f"   {start} as it comes (the start of step 4), test split: {_figures(before)}")
+    shown_metrics, shown_doc, before = _as_they_come(shown, start, data, images_dir, out, imgsz, echo)
     what = f"fine-tuning {start}" if start else "training the n preset from random weights"
     echo(f"4. {what} with SLA-Det on the sparse split for {minutes:g} min at {imgsz} px ...")
     summary = api.train(
@@ -119,21 +108,7 @@ def demo(
         progress=False,
     )
     echo(f"   {summary['epochs']} epochs ({summary['recipe']} recipe), weights: {summary['best']}")
-    metrics = api.val(summary["best"], data, split="test", json_out=out / "run" / "test_metrics.json")
-    echo(f"5. test split after training: {_figures(metrics)}")
-    if before is not None:
-        echo(
-            f"   gain: mAP50 {metrics['map50'] - before['map50']:+.3f}, mAP50-95 {metrics['map50_95'] - before['map50_95']:+.3f}"
-        )
-    api.predict(summary["best"], [str(images_dir)], out / "predict")
-    echo(f"6. predictions (JSON per field, predictions.csv, annotated PNGs): {out / 'predict'}")
-    attrs = metrics.get("attributes_mean") or {}
-    if attrs:
-        echo(
-            f"   attributes (test): mean accuracy {attrs['accuracy']:.3f}, mean macro-F1 {attrs['macro_f1']:.3f}"
-        )
-    doc = api.report(summary["best"], images_dir, out / "report")
-    echo(f"7. film report of the test fields ({doc['text']}): {out / 'report' / 'report.html'}")
+    metrics, doc = _after(summary["best"], data, images_dir, out, before, echo)
     return {
         "full": full,
         "showcase": {"model": shown, "test": shown_metrics, "report": shown_doc},
@@ -142,6 +117,51 @@ def demo(
         "test": metrics,
         "report": doc,
     }
+
+
+def _after(
+    best: str, data: Path, images_dir: Path, out: Path, before: dict[str, Any] | None, echo: Any
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Steps 5-7: the trained model's test figures (and gain), predictions and film report."""
+    from . import api
+
+    metrics = api.val(best, data, split="test", json_out=out / "run" / "test_metrics.json")
+    echo(f"5. test split after training: {_figures(metrics)}")
+    if before is not None:
+        gain = f"mAP50 {metrics['map50'] - before['map50']:+.3f}"
+        echo(f"   gain: {gain}, mAP50-95 {metrics['map50_95'] - before['map50_95']:+.3f}")
+    api.predict(best, [str(images_dir)], out / "predict")
+    echo(f"6. predictions (JSON per field, predictions.csv, annotated PNGs): {out / 'predict'}")
+    attrs = metrics.get("attributes_mean") or {}
+    if attrs:
+        echo(
+            f"   attributes (test): mean accuracy {attrs['accuracy']:.3f}, mean macro-F1 {attrs['macro_f1']:.3f}"
+        )
+    doc = api.report(best, images_dir, out / "report")
+    echo(f"7. film report of the test fields ({doc['text']}): {out / 'report' / 'report.html'}")
+    return metrics, doc
+
+
+def _as_they_come(
+    shown: str | None, start: str | None, data: Path, images_dir: Path, out: Path, imgsz: int, echo: Any
+) -> tuple[dict[str, Any] | None, dict[str, Any] | None, dict[str, Any] | None]:
+    """Step 3: the shown model's test figures and film report, and the start's figures (the same when the
+    start is the shown model); ``None`` for what is not there."""
+    from . import api
+
+    shown_metrics = shown_doc = before = None
+    if shown is not None:
+        shown_metrics = api.val(
+            shown, data, split="test", imgsz=imgsz, json_out=out / "start_test_metrics.json"
+        )
+        echo(f"3. {shown} as it comes (never trained on these fields), test split: {_figures(shown_metrics)}")
+        shown_doc = api.report(shown, images_dir, out / "start_report", imgsz=imgsz)
+        echo(f"   its film report ({shown_doc['text']}): {out / 'start_report' / 'report.html'}")
+    if start is not None:
+        before = shown_metrics if shown == start else api.val(start, data, split="test", imgsz=imgsz)
+        if shown != start:
+            echo(f"   {start} as it comes (the start of step 4), test split: {_figures(before)}")
+    return shown_metrics, shown_doc, before
 
 
 def _shown(showcase: str | None, start: str | None) -> str | None:

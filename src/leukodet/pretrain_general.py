@@ -191,17 +191,7 @@ def pretrain_general(
             overrides=list(s.overrides), progress=progress,
         )  # fmt: skip
     best = run / "weights" / "last.pt"  # a fixed-epoch recipe releases its last epoch (see leukodet.pretrain)
-    figures: dict[str, Any] = {}
-    for name in sorted(real):
-        test_yaml = work / "real" / name / "data.yaml"
-        if "test" in (yaml.safe_load(test_yaml.read_text()) or {}):
-            figures[f"{name}_test"] = _scores(api.val(best, test_yaml, split="test", device=s.device))
-    if cross_lab is not None:
-        figures["cross_lab"] = {
-            "source": str(cross_lab),
-            **_scores(api.val(best, cross_lab, split="all", device=s.device)),
-        }
-    figures["synthetic_test"] = _scores(api.val(best, corpus / "data.yaml", split="test", device=s.device))
+    figures = _figures(best, work, sorted(real), cross_lab, corpus, s.device)
     echo(f"3. figures: {json.dumps(figures)}")
     card = general_card(s, start, real, figures, _finished_epochs(run), _train_seconds(run))
     target = out / f"{s.name}.pt"
@@ -214,6 +204,26 @@ def pretrain_general(
         entry = install_bundled(s.name, target, card=f"docs/models.md#{s.name}")
         echo(f"5. installed as bundled model {s.name!r}: {entry.path} (sha256 {entry.sha256[:16]}…)")
     return card
+
+
+def _figures(
+    best: Path, work: Path, names: list[str], cross_lab: Path | None, corpus: Path, device: str
+) -> dict[str, Any]:
+    """The card's figures: each real set's test split, the cross-lab set (never trained on), synthetic test."""
+    from . import api
+
+    figures: dict[str, Any] = {}
+    for name in names:
+        test_yaml = work / "real" / name / "data.yaml"
+        if "test" in (yaml.safe_load(test_yaml.read_text()) or {}):
+            figures[f"{name}_test"] = _scores(api.val(best, test_yaml, split="test", device=device))
+    if cross_lab is not None:
+        figures["cross_lab"] = {
+            "source": str(cross_lab),
+            **_scores(api.val(best, cross_lab, split="all", device=device)),
+        }
+    figures["synthetic_test"] = _scores(api.val(best, corpus / "data.yaml", split="test", device=device))
+    return figures
 
 
 def _scores(result: dict[str, Any]) -> dict[str, Any]:

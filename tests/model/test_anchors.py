@@ -69,7 +69,9 @@ def test_a_minority_source_of_large_cells_is_not_outvoted() -> None:
     rng = np.random.default_rng(0)
     small = rng.uniform(4, 12, (3000, 2))  # synthetic 40x/100x cells at 416 px
     large = rng.uniform(110, 150, (40, 2))  # one real data set's cells (BCCD at 416 px)
-    tiny_anchors = np.array([[3, 5], [7, 4], [6, 10], [6, 11], [7, 12], [7, 14], [17, 16], [14, 27], [18, 32]])
+    tiny_anchors = np.array(
+        [[3, 5], [7, 4], [6, 10], [6, 11], [7, 12], [7, 14], [17, 16], [14, 27], [18, 32]]
+    )
     kept, bpr, changed = check_anchors(np.concatenate([small, large]), tiny_anchors)
     assert not changed and bpr >= 0.98  # pooled: 40 of 3,040 boxes do not move the recall
     fitted, bpr, changed = check_anchors([small, large], tiny_anchors)

@@ -241,7 +241,9 @@ def test_api_tokens_guard_the_api_and_name_the_reviewer(
     refused = client.get("/v1/analyses")
     assert refused.status_code == 401 and refused.headers["www-authenticate"] == "Bearer"
     assert refused.json() == {"detail": "missing or wrong API token (send Authorization: Bearer TOKEN)"}
-    assert client.get("/v1/analyses", headers={"authorization": "Bearer wrong-token-000000"}).status_code == 401
+    assert (
+        client.get("/v1/analyses", headers={"authorization": "Bearer wrong-token-000000"}).status_code == 401
+    )
     assert client.get("/v1/health").status_code == 200 and client.get("/").status_code == 200
     stored = client.post("/v1/analyses", files=upload(("a.png", images["PNG"])), headers=bearer)
     assert stored.status_code == 201

@@ -18,6 +18,7 @@ from ..records.diagnostics import DataError
 
 __all__ = [
     "main",
+    "backend_option",
     "progress_option",
     "role_option",
     "strict_option",
@@ -46,6 +47,14 @@ def _roles(ctx: click.Context, param: click.Parameter, values: tuple[str, ...]) 
         out[name.strip()] = role.strip()
     return out or None
 
+
+backend_option = click.option(
+    "--backend",
+    type=click.Choice(["torch", "onnx"]),
+    default="torch",
+    show_default=True,
+    help="torch: --weights is a .pt checkpoint; onnx: an exported model.onnx run by ONNX Runtime.",
+)
 
 role_option = click.option(
     "--role",

@@ -1,5 +1,5 @@
-"""Model commands: ``train`` (also under torchrun), ``pretrain``, ``val``, ``predict``, ``report``, ``ablate``,
-``serve`` and ``export``."""
+"""Model commands: ``train`` (also under torchrun), ``val``, ``predict``, ``report``, ``ablate``, ``export`` and
+``domains`` (``pretrain`` and ``serve`` have modules of their own)."""
 
 from __future__ import annotations
 
@@ -12,19 +12,12 @@ import click
 
 from .. import api
 from ..report.console import summary_lines
+from .base import backend_option as _backend
 from .base import main
 from .base import progress_option as _progress
 from .base import role_option as _role
 from .base import show_progress as _show_progress
 from .base import user_errors as _user_errors
-
-_backend = click.option(
-    "--backend",
-    type=click.Choice(["torch", "onnx"]),
-    default="torch",
-    show_default=True,
-    help="torch: --weights is a .pt checkpoint; onnx: an exported model.onnx run by ONNX Runtime.",
-)
 
 
 @main.command()
@@ -122,86 +115,6 @@ def train(
     )
     if os.environ.get("RANK", "0") == "0":  # under torchrun only rank 0 prints the summary
         click.echo(json.dumps(summary))
-
-
-@main.command()
-@click.option(
-    "--out", default="runs/pretrain", show_default=True, help="Recipe folder (corpus/, run/, NAME.pt)."
-)
-@click.option(
-    "--setting",
-    type=click.Choice(["cpu", "gpu"]),
-    default="cpu",
-    show_default=True,
-    help="cpu: the bundled synth-n's setting (2 cores); gpu: more fields, epochs and pixels.",
-)
-@click.option(
-    "--stage",
-    type=click.Choice(["synth", "general"]),
-    default="synth",
-    show_default=True,
-    help="synth: make synth-n; general: fine-tune general-n from it on real data (--real).",
-)
-@click.option(
-    "--real",
-    multiple=True,
-    metavar="NAME=PATH",
-    help="General stage: a real data set (its train split trains, val validates), e.g. bccd=data/BCCD.",
-)
-@click.option("--cross-lab", default=None, help="General stage: a data set never trained on (BCDD), scored.")
-@click.option("--epochs", type=int, default=None, help="Replace the setting's epoch count.")
-@click.option("--fields", type=int, default=None, help="Replace the setting's fields per 100x domain.")
-@click.option("--seed", type=int, default=None, help="Replace the setting's seed (0).")
-@click.option("--device", default=None, help="Replace the setting's device.")
-@click.option(
-    "--install", is_flag=True, help="Copy the result into the package's bundled models (maintainers)."
-)
-@_progress
-@_user_errors
-def pretrain(
-    out: str,
-    setting: str,
-    stage: str,
-    real: tuple[str, ...],
-    cross_lab: str | None,
-    epochs: int | None,
-    fields: int | None,
-    seed: int | None,
-    device: str | None,
-    install: bool,
-    progress: bool | None,
-) -> None:
-    """Make synth-n (render the 12-domain synthetic corpus, train on it), or with --stage general fine-tune
-    general-n from it on real data; pack an fp16 checkpoint with its card.
-
-    Deterministic given its seed; re-running the same command resumes where it stopped."""
-    if stage == "general":
-        sources = {}
-        for item in real:
-            name, sep, path = item.partition("=")
-            if not sep or not name or not path:
-                raise click.BadParameter(f"{item!r}: expected NAME=PATH", param_hint="--real")
-            sources[name] = Path(path)
-        general = {"epochs": epochs, "seed": seed, "device": device}
-        card = api.pretrain_general(
-            out, sources, setting, cross_lab=Path(cross_lab) if cross_lab else None,
-            progress=_show_progress(progress), echo=click.echo, install=install,
-            **{k: v for k, v in general.items() if v is not None},
-        )  # fmt: skip
-        click.echo(json.dumps(card["figures"]))
-        return
-    if real or cross_lab:
-        raise click.BadParameter("--real and --cross-lab belong to --stage general", param_hint="--real")
-    changes = {"epochs": epochs, "fields_100x": fields, "seed": seed, "device": device}
-    card = api.pretrain(
-        out,
-        setting,
-        progress=_show_progress(progress),
-        echo=click.echo,
-        install=install,
-        **{k: v for k, v in changes.items() if v is not None},
-    )
-    click.echo(json.dumps(card["figures"]))
 
 
 @main.command()
@@ -372,53 +285,6 @@ def ablate(
         progress=_show_progress(progress),
     )  # fmt: skip
     click.echo(json.dumps(doc["summary"]))
-
-
-@main.command()
-@click.option(
-    "--weights",
-    required=True,
-    help="Checkpoint (.pt), bundled model name or model.onnx (--backend onnx), loaded once.",
-)
-@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on (only this one).")
-@click.option("--port", type=int, default=8000, show_default=True)
-@click.option("--data-dir", default="leukodet-data", show_default=True, help="Analyses + SQLite index.")
-@click.option("--conf", type=float, default=0.25, show_default=True, help="Keep cells with score >= conf.")
-@click.option("--flags", default=None, help="Flag rules YAML (default: the packaged rules).")
-@click.option("--imgsz", type=int, default=None, help="Default: the checkpoint's size.")
-@click.option("--device", default="cpu", show_default=True)
-@click.option("--queue-size", type=int, default=16, show_default=True, help="Waiting requests; more get 503.")
-@click.option("--workers", type=int, default=1, show_default=True, help="Analyses run at the same time.")
-@click.option("--max-file-mb", type=float, default=20.0, show_default=True, help="Largest image (MiB).")
-@click.option("--max-files", type=int, default=64, show_default=True, help="Most images per request.")
-@click.option("--max-megapixels", type=float, default=50.0, show_default=True, help="Largest image (MP).")
-@click.option(
-    "--token",
-    "tokens",
-    multiple=True,
-    metavar="NAME:SECRET",
-    help="API token (repeatable; also LEUKODET_TOKENS): /v1 then needs one; required off loopback.",
-)
-@click.option(
-    "--allowed-host",
-    "allowed_hosts",
-    multiple=True,
-    metavar="NAME",
-    help="A host name the service answers to besides loopback and --host (e.g. behind a proxy; repeatable).",
-)
-@click.option(
-    "--max-request-megapixels",
-    type=float,
-    default=400.0,
-    show_default=True,
-    help="Most pixels of one request's images together (MP): bounds one analysis's worker time.",
-)
-@_role
-@_backend
-@_user_errors
-def serve(weights: str, data_dir: str, **options: Any) -> None:
-    """Serve the REST API on HOST:PORT (docs at /docs; analyses kept in --data-dir) until Ctrl-C."""
-    api.serve(weights, data_dir, **options)
 
 
 @main.command()

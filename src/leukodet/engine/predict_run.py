@@ -33,7 +33,7 @@ from .outputs import csv_name, output_names, write_csv, write_image_outputs
 from .predict import Detector
 from .sharding import shard_indices
 
-__all__ = ["predict_to_folder"]
+__all__ = ["checked_images", "predict_to_folder"]
 
 log = logging.getLogger(__name__)
 
@@ -80,17 +80,9 @@ def predict_to_folder(
     todo = [k for k in mine if not (resume and (out / f"{names[k]}.json").is_file())]
     if len(todo) < len(mine):
         log.info("%s: %d of %d images already predicted, skipped", out, len(mine) - len(todo), len(mine))
-    cells, start = 0, time.monotonic()
     bad: dict[int, str] = {}
-    bar = tqdm(total=len(todo), desc="predict", unit="field", file=sys.stderr, disable=not progress)
-    with bar:
-        for first in range(0, len(todo), batch):
-            chunk = todo[first : first + batch]
-            for k, pred in _predict_chunk(det, [paths[k] for k in chunk], chunk, batch, bad, predict_kwargs):
-                write_image_outputs(out, paths[k], pred, names[k], model_name, annotate)
-                cells += len(pred)
-            bar.update(len(chunk))
-            bar.set_postfix_str(_rate_postfix(bar.n, cells, time.monotonic() - start))
+    write = lambda k, pred: write_image_outputs(out, paths[k], pred, names[k], model_name, annotate)  # noqa: E731
+    cells = _run_batches(det, paths, todo, batch, bad, write, progress, predict_kwargs)
     csv_path = out / csv_name(shard)
     write_csv(csv_path, [(paths[k], out / f"{names[k]}.json") for k in mine if k not in bad])
     unreadable = [(paths[k], bad[k]) for k in mine if k in bad]
@@ -107,6 +99,30 @@ def predict_to_folder(
         "csv": csv_path,
         "unreadable": unreadable,
     }
+
+
+def _run_batches(
+    det: Detector,
+    paths: Sequence[Path],
+    todo: list[int],
+    batch: int,
+    bad: dict[int, str],
+    write: Any,
+    progress: bool,
+    kwargs: dict[str, Any],
+) -> int:
+    """Predict ``todo`` batch by batch, writing each image's outputs as it comes; returns the cells found."""
+    cells, start = 0, time.monotonic()
+    bar = tqdm(total=len(todo), desc="predict", unit="field", file=sys.stderr, disable=not progress)
+    with bar:
+        for first in range(0, len(todo), batch):
+            chunk = todo[first : first + batch]
+            for k, pred in _predict_chunk(det, [paths[k] for k in chunk], chunk, batch, bad, kwargs):
+                write(k, pred)
+                cells += len(pred)
+            bar.update(len(chunk))
+            bar.set_postfix_str(_rate_postfix(bar.n, cells, time.monotonic() - start))
+    return cells
 
 
 def _predict_chunk(
@@ -135,3 +151,16 @@ def _write_unreadable(path: Path, rows: list[tuple[Path, str]]) -> None:
     writer.writerow(["image", "reason"])
     writer.writerows([str(p), reason] for p, reason in rows)
     atomic_write_text(path, buf.getvalue())
+
+
+def checked_images(result: dict[str, Any], strict: bool) -> list[Path]:
+    """The images a run read; ``DataError`` for its unreadable ones when ``strict`` or when none was read."""
+    from ..records.diagnostics import DataError
+
+    unreadable = result["unreadable"]
+    if unreadable and (strict or not result["images"]):
+        listed = "; ".join(f"{p}: {why}" for p, why in unreadable[:5])
+        more = f" (and {len(unreadable) - 5} more)" if len(unreadable) > 5 else ""
+        what = "no image could be read" if not result["images"] else f"{len(unreadable)} unreadable images"
+        raise DataError(f"{what}: {listed}{more}")
+    return list(result["images"])

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import csv
 import io
+import logging
 from pathlib import Path
 from typing import Any
 
 from ..records.files import atomic_write_bytes, atomic_write_text
 
-__all__ = ["RunDir"]
+__all__ = ["RunDir", "ensure_new_run", "resume_config"]
+
+log = logging.getLogger(__name__)
 
 
 class RunDir:
@@ -103,3 +106,29 @@ def _number(value: str) -> Any:
             return float(value)
         except ValueError:
             return value
+
+
+def ensure_new_run(out: Path) -> None:
+    """A new run must not overwrite another run's weights (use --resume to continue it)."""
+    from ..records.diagnostics import DataError
+
+    if (out / "weights" / "last.pt").exists():
+        raise DataError(
+            f"{out}: already holds a run (weights/last.pt); pass --resume or choose another --out"
+        )
+
+
+def resume_config(out: Path, overrides: list[str] | None) -> Any:
+    """The run config of the run folder ``out`` (its ``config.yaml`` with ``overrides``), writing into ``out``
+    whatever ``config.yaml`` says: a copied or moved run folder resumes where it is now."""
+    from ..config import apply_overrides, load_config
+    from ..records.diagnostics import DataError
+
+    config_path = out / "config.yaml"
+    if not config_path.is_file():
+        raise DataError(f"{config_path}: nothing to resume (no config.yaml in the run folder)")
+    cfg = load_config(config_path, overrides)
+    if Path(cfg.out).resolve() != out.resolve():
+        log.info("resuming in %s (its config.yaml names %s: a copied or moved run)", out, cfg.out)
+        cfg = apply_overrides(cfg, {"out": str(out)})
+    return cfg

@@ -38,6 +38,7 @@ __all__ = [
     "default_role",
     "is_untyped_wbc",
     "known_roles",
+    "model_roles",
 ]
 
 WBC, RBC, PLATELET, ARTEFACT, OTHER = "wbc", "rbc", "platelet", "artefact", "other"
@@ -149,3 +150,26 @@ def class_roles(
             f"of {', '.join(ROLES)} (dataset YAML 'roles:' beside 'names:' before training, or --role NAME=ROLE)"
         )
     return tuple(r for r in roles if r is not None)
+
+
+def model_roles(
+    metadata: Mapping[str, Any],
+    classes: Sequence[str],
+    override: Sequence[str | None] | Mapping[str, str] | None = None,
+) -> tuple[str, ...]:
+    """The role of every class of a checkpoint: ``override`` (list or ``{class: role}``), else the stored
+    ``class_roles``, else the names' defaults; :class:`~leukodet.records.roles.RolesError` for a class with none."""
+    stored = metadata.get("class_roles")
+    merged: dict[str, str] = {}
+    if stored is not None and len(stored) == len(classes):
+        merged.update({c: r for c, r in zip(classes, stored) if r is not None})
+    if isinstance(override, Mapping):
+        merged.update({str(k): str(v) for k, v in override.items()})
+    elif override is not None:
+        return class_roles(classes, override)
+    name = (
+        metadata.get("model_config", {}).get("name")
+        if isinstance(metadata.get("model_config"), dict)
+        else None
+    )
+    return class_roles(classes, merged, where=f"model {name}" if name else "the model")

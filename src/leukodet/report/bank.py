@@ -22,13 +22,12 @@ import numpy as np
 
 from ..data.dataset import load_image
 from ..eval.prediction import Prediction
-from ..records.roles import OTHER, WBC, class_roles, default_role
+from ..records.roles import OTHER, WBC, class_roles, default_role, model_roles
 from ..records.vocab import LLD_ATTRIBUTES
 from .annotate import draw_prediction
 
 __all__ = [
     "NONE_CLASS",
-    "model_roles",
     "BankCell",
     "BankField",
     "MorphologyBank",
@@ -336,31 +335,7 @@ def build_bank(
         det.metadata, classes, roles
     )  # before predicting: a class without role fails fast
     conf = check_conf(conf)
-    paths = [str(f) for f in fields]
-    preds: list[Prediction] = []
-    chunks = range(0, len(paths), batch)
-    if progress:
-        from tqdm import tqdm
-
-        chunks = tqdm(chunks, desc="report", unit="batch")
-    readable, skipped = [], []
-    for start in chunks:
-        chunk = paths[start : start + batch]
-        try:
-            preds += det.predict(chunk, imgsz=imgsz, conf=conf)
-            readable += chunk
-        except (OSError, ValueError):  # a field that does not decode: the others, one by one
-            for path in chunk:
-                try:
-                    preds += det.predict([path], imgsz=imgsz, conf=conf)
-                    readable.append(path)
-                except (OSError, ValueError) as exc:
-                    reason = str(exc).replace(f"{path}: ", "") or type(exc).__name__
-                    log.warning("%s: field not readable, left out of the report (%s)", path, reason)
-                    skipped.append((path, reason))
-    if not readable:
-        raise ValueError(f"no field of the film could be read: {'; '.join(f'{p}: {r}' for p, r in skipped)}")
-    paths = readable
+    preds, paths, skipped = _predict_fields(det, [str(f) for f in fields], batch, imgsz, conf, progress)
     if (
         schema is None
     ):  # what the model predicts (a Detector without an AttriHead has none), else the metadata's
@@ -372,24 +347,34 @@ def build_bank(
     return replace(bank, skipped=tuple(skipped))
 
 
-def model_roles(
-    metadata: Mapping[str, Any],
-    classes: Sequence[str],
-    override: Sequence[str | None] | Mapping[str, str] | None = None,
-) -> tuple[str, ...]:
-    """The role of every class of a checkpoint: ``override`` (list or ``{class: role}``), else the stored
-    ``class_roles``, else the names' defaults; :class:`~leukodet.records.roles.RolesError` for a class with none."""
-    stored = metadata.get("class_roles")
-    merged: dict[str, str] = {}
-    if stored is not None and len(stored) == len(classes):
-        merged.update({c: r for c, r in zip(classes, stored) if r is not None})
-    if isinstance(override, Mapping):
-        merged.update({str(k): str(v) for k, v in override.items()})
-    elif override is not None:
-        return class_roles(classes, override)
-    name = (
-        metadata.get("model_config", {}).get("name")
-        if isinstance(metadata.get("model_config"), dict)
-        else None
-    )
-    return class_roles(classes, merged, where=f"model {name}" if name else "the model")
+def _predict_fields(
+    det: Any, paths: list[str], batch: int, imgsz: int | None, conf: float, progress: bool
+) -> tuple[list[Prediction], list[str], list[tuple[str, str]]]:
+    """Predict every field, ``batch`` at a time; a field that does not decode is warned about and left out.
+    Returns the predictions, the fields read and ``(field, reason)`` of those that were not."""
+    preds: list[Prediction] = []
+    chunks: Iterable[int] = range(0, len(paths), batch)
+    if progress:
+        from tqdm import tqdm
+
+        chunks = tqdm(chunks, desc="report", unit="batch")
+    readable, skipped = [], []
+    for start in chunks:
+        chunk = paths[start : start + batch]
+        try:
+            preds += det.predict(chunk, imgsz=imgsz, conf=conf)
+            readable += chunk
+            continue
+        except (OSError, ValueError):  # a field that does not decode: the others, one by one
+            pass
+        for path in chunk:
+            try:
+                preds += det.predict([path], imgsz=imgsz, conf=conf)
+                readable.append(path)
+            except (OSError, ValueError) as exc:
+                reason = str(exc).replace(f"{path}: ", "") or type(exc).__name__
+                log.warning("%s: field not readable, left out of the report (%s)", path, reason)
+                skipped.append((path, reason))
+    if not readable:
+        raise ValueError(f"no field of the film could be read: {'; '.join(f'{p}: {r}' for p, r in skipped)}")
+    return preds, readable, skipped

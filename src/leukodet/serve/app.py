@@ -14,7 +14,8 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
 from .. import __version__
-from ..report.bank import PredictorLike, check_conf, model_roles
+from ..records.roles import model_roles
+from ..report.bank import PredictorLike, check_conf
 from ..report.flags import RuleSet
 from .analysis import Settings
 from .guards import BodyLimit, HostOriginGuard, TokenGuard
@@ -80,6 +81,41 @@ def _load(
     return detector, None
 
 
+def _open_storage(data_dir: str | Path, rules: RuleSet | None) -> Storage:
+    """The data directory, repaired after an unclean stop (index, temporary files, reports behind their log)."""
+    storage = Storage(data_dir)
+    repaired = storage.reconcile()
+    repaired["reports_rebuilt"] = repair_reviews(storage.analysis_folders(), rules)
+    if any(repaired.values()):
+        _log.warning("data directory %s repaired after an unclean stop: %s", storage.root, repaired)
+    return storage
+
+
+def _guard(app: FastAPI, allowed_hosts: Sequence[str], tokens: Mapping[str, str] | None) -> None:
+    """The request guards, outermost first: Host/Origin, then API tokens, then the body limit."""
+    app.add_middleware(BodyLimit, limit=JSON_BODY_LIMIT, exempt=(("POST", "/v1/analyses"),))
+    if tokens:
+        app.add_middleware(TokenGuard, tokens=dict(tokens))
+    app.add_middleware(HostOriginGuard, allowed=frozenset(allowed_hosts))  # added last: runs first
+
+
+def _fastapi(queue: AnalysisQueue) -> FastAPI:
+    """The FastAPI app (title, licence, description) whose shutdown stops ``queue``."""
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        yield
+        queue.shutdown()
+
+    return FastAPI(
+        title="leukodet",
+        version=__version__,
+        description=DESCRIPTION,
+        lifespan=lifespan,
+        license_info={"name": "Apache-2.0", "identifier": "Apache-2.0"},
+    )
+
+
 def create_app(
     detector: PredictorLike | str | Path,
     data_dir: str | Path,
@@ -121,33 +157,15 @@ def create_app(
     """
     check_conf(conf)
     queue = AnalysisQueue(workers=workers, queue_size=queue_size)
-    storage = Storage(data_dir)
-    repaired = storage.reconcile()
-    repaired["reports_rebuilt"] = repair_reviews(storage.analysis_folders(), rules)
-    if any(repaired.values()):
-        _log.warning("data directory %s repaired after an unclean stop: %s", storage.root, repaired)
+    storage = _open_storage(data_dir, rules)
     model, loaded_name = _load(detector, device, backend)
     model_roles(model.metadata, model.metadata.get("classes") or (), roles)
     settings = Settings(conf=conf, imgsz=imgsz, rules=rules, weights=weights_name or loaded_name, roles=roles)
     service = Service(model, storage, queue, limits or Limits(), settings, time.monotonic())
 
-    @asynccontextmanager
-    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        yield
-        queue.shutdown()
-
-    app = FastAPI(
-        title="leukodet",
-        version=__version__,
-        description=DESCRIPTION,
-        lifespan=lifespan,
-        license_info={"name": "Apache-2.0", "identifier": "Apache-2.0"},
-    )
+    app = _fastapi(queue)
     app.state.service = service
-    app.add_middleware(BodyLimit, limit=JSON_BODY_LIMIT, exempt=(("POST", "/v1/analyses"),))
-    if tokens:
-        app.add_middleware(TokenGuard, tokens=dict(tokens))
-    app.add_middleware(HostOriginGuard, allowed=frozenset(allowed_hosts))  # outermost: runs first
+    _guard(app, allowed_hosts, tokens)
     _errors(app)
     app.include_router(router)
     app.include_router(review_router)

@@ -1,0 +1,94 @@
+"""``leukodet pretrain``: the recipe of the bundled checkpoints (synthetic stage, general stage)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+
+from .. import api
+from .base import main
+from .base import progress_option as _progress
+from .base import show_progress as _show_progress
+from .base import user_errors as _user_errors
+
+
+@main.command()
+@click.option(
+    "--out", default="runs/pretrain", show_default=True, help="Recipe folder (corpus/, run/, NAME.pt)."
+)
+@click.option(
+    "--setting",
+    type=click.Choice(["cpu", "gpu"]),
+    default="cpu",
+    show_default=True,
+    help="cpu: the bundled synth-n's setting (2 cores); gpu: more fields, epochs and pixels.",
+)
+@click.option(
+    "--stage",
+    type=click.Choice(["synth", "general"]),
+    default="synth",
+    show_default=True,
+    help="synth: make synth-n; general: fine-tune general-n from it on real data (--real).",
+)
+@click.option(
+    "--real",
+    multiple=True,
+    metavar="NAME=PATH",
+    help="General stage: a real data set (its train split trains, val validates), e.g. bccd=data/BCCD.",
+)
+@click.option("--cross-lab", default=None, help="General stage: a data set never trained on (BCDD), scored.")
+@click.option("--epochs", type=int, default=None, help="Replace the setting's epoch count.")
+@click.option("--fields", type=int, default=None, help="Replace the setting's fields per 100x domain.")
+@click.option("--seed", type=int, default=None, help="Replace the setting's seed (0).")
+@click.option("--device", default=None, help="Replace the setting's device.")
+@click.option(
+    "--install", is_flag=True, help="Copy the result into the package's bundled models (maintainers)."
+)
+@_progress
+@_user_errors
+def pretrain(
+    out: str,
+    setting: str,
+    stage: str,
+    real: tuple[str, ...],
+    cross_lab: str | None,
+    epochs: int | None,
+    fields: int | None,
+    seed: int | None,
+    device: str | None,
+    install: bool,
+    progress: bool | None,
+) -> None:
+    """Make synth-n (render the 12-domain synthetic corpus, train on it), or with --stage general fine-tune
+    general-n from it on real data; pack an fp16 checkpoint with its card.
+
+    Deterministic given its seed; re-running the same command resumes where it stopped."""
+    if stage == "general":
+        sources = {}
+        for item in real:
+            name, sep, path = item.partition("=")
+            if not sep or not name or not path:
+                raise click.BadParameter(f"{item!r}: expected NAME=PATH", param_hint="--real")
+            sources[name] = Path(path)
+        general = {"epochs": epochs, "seed": seed, "device": device}
+        card = api.pretrain_general(
+            out, sources, setting, cross_lab=Path(cross_lab) if cross_lab else None,
+            progress=_show_progress(progress), echo=click.echo, install=install,
+            **{k: v for k, v in general.items() if v is not None},
+        )  # fmt: skip
+        click.echo(json.dumps(card["figures"]))
+        return
+    if real or cross_lab:
+        raise click.BadParameter("--real and --cross-lab belong to --stage general", param_hint="--real")
+    changes = {"epochs": epochs, "fields_100x": fields, "seed": seed, "device": device}
+    card = api.pretrain(
+        out,
+        setting,
+        progress=_show_progress(progress),
+        echo=click.echo,
+        install=install,
+        **{k: v for k, v in changes.items() if v is not None},
+    )
+    click.echo(json.dumps(card["figures"]))
