@@ -46,11 +46,10 @@ def ensure_empty_dir(path: Path, overwrite: bool) -> None:
 
 
 def stats(source: str | Path, *, strict: bool = False, progress: bool = False) -> dict[str, Any]:
-    """Statistics of any supported source (the ``stats --json`` object)."""
+    """Statistics of any supported source (the ``stats --json`` object); every image is decoded, so an unreadable
+    one is named here (and fatal with ``strict``) before training meets it."""
     ds, diag = load_source(source, Diagnostics(strict=strict, progress=progress))
-    if strict:  # every image decoded, so that training never meets a bad one first
-        ds = replace(ds, records=decodable_records(ds.records, diag))
-    return dataset_stats(ds, diag)
+    return dataset_stats(replace(ds, records=decodable_records(ds.records, diag)), diag)
 
 
 def convert(
@@ -66,7 +65,8 @@ def convert(
     """Convert ``source`` to format ``to`` under ``dest``; returns ``dest/data.yaml``."""
     dest = Path(dest)
     ensure_empty_dir(dest, overwrite)
-    ds, _ = load_source(source, Diagnostics(strict=strict, progress=progress))
+    ds, diag = load_source(source, Diagnostics(strict=strict, progress=progress))
+    ds = replace(ds, records=decodable_records(ds.records, diag))  # an unreadable image is named, not copied
     return write_dataset(ds, dest, to, allow_loss=allow_loss)
 
 

@@ -201,7 +201,13 @@ def test_stats_strict_decodes_every_image_and_names_the_bad_one(tmp_path: Path, 
     from leukodet.cli import main
 
     data = _coco_with(tmp_path, bad)
-    assert api.stats(data)["splits"]["train"]["images"] == 3  # without --strict: headers only
+    summary = api.stats(data)  # without --strict: reported and left out
+    assert (
+        summary["splits"]["train"]["images"] == 2
+        and summary["splits"]["train"]["invalid"]["unreadable_image"] == 1
+    )
+    out = api.convert(data, tmp_path / "copy", "coco")
+    assert sorted(p.name for p in (out.parent / "images").rglob("*.png")) == ["a.png", "b.png"]
     result = CliRunner().invoke(main, ["stats", str(data), "--strict"])
     assert result.exit_code == 2 and "Traceback" not in result.output
     assert str(data.parent / "c.png") in result.output
