@@ -79,6 +79,25 @@ def test_corrupt_and_missing_images(tmp_path: Path) -> None:
     assert any("b.png" in str(p) and "corrupt" in str(p) for p in diag.problems)
 
 
+def test_list_file_split_is_not_an_orphan_of_the_other(tmp_path: Path) -> None:
+    """``train.txt`` / ``val.txt`` naming parts of one folder: each split's labels are not the other's orphans;
+    a label with no image anywhere still is."""
+    root = tmp_path / "ds"
+    (root / "images" / "all").mkdir(parents=True)
+    (root / "labels" / "all").mkdir(parents=True)
+    for stem in ("a", "b"):
+        write_image(root / "images" / "all" / f"{stem}.png", 32, 32)
+        (root / "labels" / "all" / f"{stem}.txt").write_text("0 0.5 0.5 0.2 0.2\n")
+    (root / "labels" / "all" / "gone.txt").write_text("0 0.5 0.5 0.2 0.2\n")
+    (root / "train.txt").write_text("images/all/a.png\n")
+    (root / "val.txt").write_text("images/all/b.png\n")
+    (root / "d.yaml").write_text("names: [a]\ntrain: train.txt\nval: val.txt\n")
+    ds, diag = load_source(root / "d.yaml")
+    orphans = sorted(Path(p.file).name for p in diag.problems if p.reason == "orphan_label")
+    assert orphans == ["gone.txt", "gone.txt"]  # once per split that reads the folder, never a.txt / b.txt
+    assert len(ds.records) == 2
+
+
 def test_coco_missing_image_names_every_path_tried(tmp_path: Path) -> None:
     (tmp_path / "sub").mkdir()
     (tmp_path / "sub" / "a.json").write_text(

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from .diagnostics import DataError, Diagnostics
 from .files import atomic_write_text, place_image, unique_names
-from .images import image_size
+from .images import IMAGE_SUFFIXES, image_size
 from .schema import AttributeSchema, Box, Dataset, Domain, ImageRecord
 from .validate import check_cell
 from .vocab import lld_schema
@@ -104,11 +104,15 @@ def read_yolo_split(
 
 
 def report_orphan_labels(images: list[Path], diag: Diagnostics) -> None:
-    """Report label files that have no image (they would otherwise be ignored silently)."""
-    stems_by_dir: dict[Path, set[str]] = {}
+    """Report label files that have no image on disk (they would otherwise be ignored silently).
+
+    An image that exists but belongs to another split (a ``train.txt`` list naming part of a folder) is not
+    missing: its label is that split's, not an orphan."""
+    image_dirs: dict[Path, set[Path]] = {}
     for image in images:
-        stems_by_dir.setdefault(label_path(image).parent, set()).add(image.stem)
-    for labels_dir, stems in stems_by_dir.items():
+        image_dirs.setdefault(label_path(image).parent, set()).add(image.parent)
+    for labels_dir, dirs in image_dirs.items():
+        stems = {p.stem for d in dirs for p in d.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES}
         for txt in sorted(labels_dir.glob("*.txt")):
             if txt.stem not in stems:
                 diag.report(txt, None, "orphan_label", "label file has no image")
