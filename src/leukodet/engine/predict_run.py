@@ -28,6 +28,7 @@ from typing import Any
 
 from tqdm import tqdm
 
+from ..eval.prediction import predict_readable
 from ..records.files import atomic_write_text
 from .outputs import csv_name, output_names, write_csv, write_image_outputs
 from .predict import Detector
@@ -130,19 +131,13 @@ def _predict_chunk(
 ) -> list[tuple[int, Any]]:
     """Predict a chunk in one call; when an image in it does not decode, image by image, recording each one
     that fails in ``bad`` (index → reason) and warning once per image."""
-    try:
-        return list(zip(ks, det.predict([str(p) for p in paths], batch=batch, **kwargs)))
-    except (OSError, ValueError):
-        pass
-    done = []
-    for k, path in zip(ks, paths):
-        try:
-            done += [(k, pred) for pred in det.predict([str(path)], batch=1, **kwargs)]
-        except (OSError, ValueError) as exc:
-            reason = str(exc).replace(f"{path}: ", "") or type(exc).__name__
-            log.warning("%s: unreadable image skipped (%s)", path, reason)
-            bad[k] = reason
-    return done
+    done, failed = predict_readable(
+        lambda ps: det.predict(ps, batch=batch, **kwargs), [str(p) for p in paths]
+    )
+    for i, reason in failed.items():
+        log.warning("%s: unreadable image skipped (%s)", paths[i], reason)
+        bad[ks[i]] = reason
+    return [(ks[i], pred) for i, pred in done]
 
 
 def _write_unreadable(path: Path, rows: list[tuple[Path, str]]) -> None:

@@ -6,7 +6,7 @@ Boxes are absolute-pixel xyxy in the original image; class ids index the *model'
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
@@ -14,7 +14,7 @@ import numpy as np
 
 from leukodet.eval.boxes import as_boxes
 
-__all__ = ["AttributeCall", "Prediction"]
+__all__ = ["AttributeCall", "Prediction", "predict_readable"]
 
 
 def _readonly(arr: np.ndarray) -> np.ndarray:
@@ -160,3 +160,21 @@ class Prediction:
             height=int(data.get("height", 0)),
             attributes=attrs if any(attrs) else None,
         )
+
+
+def predict_readable(
+    predict: Callable[[list[str]], list[Prediction]], paths: Sequence[str]
+) -> tuple[list[tuple[int, Prediction]], dict[int, str]]:
+    """``predict`` all ``paths`` in one call; when one does not decode (``OSError``/``ValueError``), each on its
+    own. Returns ``(index, prediction)`` of the images read and ``{index: reason}`` of the others."""
+    try:
+        return list(enumerate(predict(list(paths)))), {}
+    except (OSError, ValueError):
+        pass
+    done, failed = [], {}
+    for i, path in enumerate(paths):
+        try:
+            done += [(i, pred) for pred in predict([path])]
+        except (OSError, ValueError) as exc:
+            failed[i] = str(exc).replace(f"{path}: ", "") or type(exc).__name__
+    return done, failed

@@ -21,7 +21,7 @@ import cv2
 import numpy as np
 
 from ..data.dataset import load_image
-from ..eval.prediction import Prediction
+from ..eval.prediction import Prediction, predict_readable
 from ..records.roles import OTHER, WBC, class_roles, default_role, model_roles
 from ..records.vocab import LLD_ATTRIBUTES
 from .annotate import draw_prediction
@@ -361,20 +361,12 @@ def _predict_fields(
     readable, skipped = [], []
     for start in chunks:
         chunk = paths[start : start + batch]
-        try:
-            preds += det.predict(chunk, imgsz=imgsz, conf=conf)
-            readable += chunk
-            continue
-        except (OSError, ValueError):  # a field that does not decode: the others, one by one
-            pass
-        for path in chunk:
-            try:
-                preds += det.predict([path], imgsz=imgsz, conf=conf)
-                readable.append(path)
-            except (OSError, ValueError) as exc:
-                reason = str(exc).replace(f"{path}: ", "") or type(exc).__name__
-                log.warning("%s: field not readable, left out of the report (%s)", path, reason)
-                skipped.append((path, reason))
+        done, failed = predict_readable(lambda ps: det.predict(ps, imgsz=imgsz, conf=conf), chunk)
+        preds += [pred for _, pred in done]
+        readable += [chunk[i] for i, _ in done]
+        for i, reason in failed.items():
+            log.warning("%s: field not readable, left out of the report (%s)", chunk[i], reason)
+            skipped.append((chunk[i], reason))
     if not readable:
         raise ValueError(f"no field of the film could be read: {'; '.join(f'{p}: {r}' for p, r in skipped)}")
     return preds, readable, skipped

@@ -44,6 +44,11 @@ def _text(value: Any) -> str:
     return "'" + text if text.startswith(_FORMULA_START) else text
 
 
+def _role(cell: Mapping[str, Any]) -> str:
+    """A report cell's role (reports older than class roles carry none: the class name's default)."""
+    return str(cell.get("role") or default_role(cell["class"]) or "")
+
+
 def cells_csv(doc: Mapping[str, Any]) -> str:
     """Every cell of report ``doc``: id, field, image, box, class, its role (wbc, rbc, platelet, artefact,
     other), score, review state, then one attribute value per column (the model's schema)."""
@@ -70,7 +75,7 @@ def cells_csv(doc: Mapping[str, Any]) -> str:
     for c in doc["cells"]:
         model_class = (c.get("model_output") or {}).get("class", c["class"])
         row = [c["id"], c["field"], _text(c["image"]), *(round(v, 2) for v in c["box"]), _text(c["class"])]
-        row.append(_text(c.get("role") or default_role(c["class"]) or ""))
+        row.append(_text(_role(c)))
         row += [round(c["score"], 4), int(bool(c.get("reviewed"))), _text(model_class)]
         writer.writerow(row + [_text((c["attributes"].get(a) or {}).get("value")) for a in names])
     return out.getvalue()
@@ -83,7 +88,7 @@ def _cell(c: Mapping[str, Any], classes: Sequence[str], schema: AttributeSchema)
     attrs: dict[str, int | None] = {}
     for attr in schema:
         value = (c["attributes"].get(attr.name) or {}).get("value")
-        ok = (c.get("role") or default_role(c["class"])) == WBC and value in attr.values
+        ok = _role(c) == WBC and value in attr.values
         attrs[attr.name] = attr.values.index(value) if ok else None
     return Cell(tuple(float(v) for v in c["box"]), classes.index(c["class"]), attrs)  # type: ignore[arg-type]
 

@@ -81,9 +81,10 @@ def host_name(value: str) -> str | None:
         return None
 
 
-async def _refuse(send: Send, status: int, message: str) -> None:
+async def _refuse(send: Send, status: int, message: str, extra: tuple[tuple[bytes, bytes], ...] = ()) -> None:
+    """Answer ``{"detail": message}`` with ``status`` (and ``extra`` headers) without calling the app."""
     body = json.dumps({"detail": message}).encode()
-    headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
+    headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()), *extra]
     await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": body})
 
@@ -180,16 +181,8 @@ class TokenGuard:
             return
         name = self._name({k.lower(): v.decode("latin-1") for k, v in scope.get("headers") or ()})
         if name is None:
-            body = json.dumps(
-                {"detail": "missing or wrong API token (send Authorization: Bearer TOKEN)"}
-            ).encode()
-            headers = [
-                (b"content-type", b"application/json"),
-                (b"content-length", str(len(body)).encode()),
-                (b"www-authenticate", b"Bearer"),
-            ]
-            await send({"type": "http.response.start", "status": 401, "headers": headers})
-            await send({"type": "http.response.body", "body": body})
+            message = "missing or wrong API token (send Authorization: Bearer TOKEN)"
+            await _refuse(send, 401, message, ((b"www-authenticate", b"Bearer"),))
             return
         scope[REVIEWER_KEY] = name
         await self.app(scope, receive, send)
