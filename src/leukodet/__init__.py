@@ -6,7 +6,8 @@ Importing the package is light: torch is imported only by the layers that need i
 
 from typing import Any
 
-__version__ = "0.1.0"
+from ._version import __version__
+
 __all__ = ["__version__", "Detector", "train", "val", "create_model"]
 
 

@@ -109,6 +109,11 @@ class TrainConfig:
     grad_clip: float = 10.0
     ema_decay: float = 0.9999
     ema_tau: float = 2000.0
+    ema_horizon: float = 0.0
+    """When > 0, the EMA averages over this fraction of the run's planned optimiser steps, capped by
+    ``ema_decay`` and ``ema_tau`` (``ModelEMA.plan``); 0 (default) = the fixed YOLOv5 decay and ramp whatever
+    the run's length. 0.1 was measured on BCDD-trained runs (issue #16, docs/training.md) and did not remove
+    their late drops, so it is not the default."""
     bn_recalibration: int = 4
     """Batches of (augmented) training images over which the BatchNorm statistics of the EMA weights are
     recomputed before every validation and checkpoint (:mod:`leukodet.engine.batchnorm`); 0 = keep the running
@@ -120,6 +125,8 @@ class TrainConfig:
     val_conf: float = 0.001
     val_iou: float = 0.6
     max_det: int = 300
+    """Validation during training (and the choice of ``best.pt``): confidence floor, NMS IoU and detections
+    per image of the evaluation protocol (spec §6: 0.001, 0.6, 300)."""
     eval_every: int = 1
     """Validate (and choose ``best.pt``) after every this many epochs and after the last one; the epochs in
     between are trained and checkpointed (``last.pt``) but not validated."""
@@ -147,6 +154,8 @@ class TrainConfig:
             )
         if self.eval_every < 1:
             raise ConfigError(f"train.eval_every: expected an integer >= 1, got {self.eval_every}")
+        if not 0 <= self.ema_horizon <= 1:
+            raise ConfigError(f"train.ema_horizon: expected 0 <= h <= 1, got {self.ema_horizon}")
 
 
 @dataclass(frozen=True)

@@ -47,20 +47,20 @@ def _data(out: Path, images: int, seed: int, size: int, echo: Any) -> tuple[Path
     """Steps 1-2: the synthetic fields (with the parent class ``WBC``) and their sparse split, summarised."""
     import shutil
 
-    from . import api
+    from . import tasks
 
     for sub in ("synth", "sparse", "lld16", "run", "predict", "report"):
         shutil.rmtree(out / sub, ignore_errors=True)
-    data = api.synth(out / "synth", images=images, seed=seed, size=size, wbc_parent=True)
-    full = api.stats(data)
+    data = tasks.synth(out / "synth", images=images, seed=seed, size=size, wbc_parent=True)
+    full = tasks.stats(data)
     echo(f"1. synthetic fields (HCM_100x_C2, 14 LLD classes and their parent WBC, 7 attributes): {data}")
     _echo_stats(full, echo)
-    sparse = api.sparsify(data, out / "sparse", fraction=0.2, seed=seed)
-    lld16_yaml = api.convert(sparse, out / "lld16", "lld16")
+    sparse = tasks.sparsify(data, out / "sparse", fraction=0.2, seed=seed)
+    lld16_yaml = tasks.convert(sparse, out / "lld16", "lld16")
     echo(
         f"2. sparse training split (one 1/5-area labelled region per field): {sparse}; as 16-column files: {lld16_yaml}"
     )
-    _echo_stats(api.stats(sparse), echo)
+    _echo_stats(tasks.stats(sparse), echo)
     return data, sparse, full
 
 
@@ -85,7 +85,7 @@ def demo(
     demo's own sub-folders under ``out``.
     """
 
-    from . import api
+    from . import tasks
 
     out = Path(out)
     data, sparse, full = _data(out, images, seed, size, echo)
@@ -95,7 +95,7 @@ def demo(
     shown_metrics, shown_doc, before = _as_they_come(shown, start, data, images_dir, out, imgsz, echo)
     what = f"fine-tuning {start}" if start else "training the n preset from random weights"
     echo(f"4. {what} with SLA-Det on the sparse split for {minutes:g} min at {imgsz} px ...")
-    summary = api.train(
+    summary = tasks.train(
         sparse,
         model=start or "n",
         epochs=1000,
@@ -123,21 +123,21 @@ def _after(
     best: str, data: Path, images_dir: Path, out: Path, before: dict[str, Any] | None, echo: Any
 ) -> tuple[dict[str, Any], dict[str, Any]]:
     """Steps 5-7: the trained model's test figures (and gain), predictions and film report."""
-    from . import api
+    from . import tasks
 
-    metrics = api.val(best, data, split="test", json_out=out / "run" / "test_metrics.json")
+    metrics = tasks.val(best, data, split="test", json_out=out / "run" / "test_metrics.json")
     echo(f"5. test split after training: {_figures(metrics)}")
     if before is not None:
         gain = f"mAP50 {metrics['map50'] - before['map50']:+.3f}"
         echo(f"   gain: {gain}, mAP50-95 {metrics['map50_95'] - before['map50_95']:+.3f}")
-    api.predict(best, [str(images_dir)], out / "predict")
+    tasks.predict(best, [str(images_dir)], out / "predict")
     echo(f"6. predictions (JSON per field, predictions.csv, annotated PNGs): {out / 'predict'}")
     attrs = metrics.get("attributes_mean") or {}
     if attrs:
         echo(
             f"   attributes (test): mean accuracy {attrs['accuracy']:.3f}, mean macro-F1 {attrs['macro_f1']:.3f}"
         )
-    doc = api.report(best, images_dir, out / "report")
+    doc = tasks.report(best, images_dir, out / "report")
     echo(f"7. film report of the test fields ({doc['text']}): {out / 'report' / 'report.html'}")
     return metrics, doc
 
@@ -147,18 +147,18 @@ def _as_they_come(
 ) -> tuple[dict[str, Any] | None, dict[str, Any] | None, dict[str, Any] | None]:
     """Step 3: the shown model's test figures and film report, and the start's figures (the same when the
     start is the shown model); ``None`` for what is not there."""
-    from . import api
+    from . import tasks
 
     shown_metrics = shown_doc = before = None
     if shown is not None:
-        shown_metrics = api.val(
+        shown_metrics = tasks.val(
             shown, data, split="test", imgsz=imgsz, json_out=out / "start_test_metrics.json"
         )
         echo(f"3. {shown} as it comes (never trained on these fields), test split: {_figures(shown_metrics)}")
-        shown_doc = api.report(shown, images_dir, out / "start_report", imgsz=imgsz)
+        shown_doc = tasks.report(shown, images_dir, out / "start_report", imgsz=imgsz)
         echo(f"   its film report ({shown_doc['text']}): {out / 'start_report' / 'report.html'}")
     if start is not None:
-        before = shown_metrics if shown == start else api.val(start, data, split="test", imgsz=imgsz)
+        before = shown_metrics if shown == start else tasks.val(start, data, split="test", imgsz=imgsz)
         if shown != start:
             echo(f"   {start} as it comes (the start of step 4), test split: {_figures(before)}")
     return shown_metrics, shown_doc, before

@@ -114,7 +114,7 @@ def label_small_cells(domain: str) -> bool:
 def build_corpus(root: Path, settings: PretrainSettings, progress: bool = False) -> Path:
     """Render the 12-domain synthetic corpus under ``root`` (one folder per domain) and write ``root/data.yaml``
     whose splits list every domain's COCO file with its domain. Domains already written are kept."""
-    from . import api
+    from . import tasks
     from .records.vocab import LLD_ATTRIBUTES
     from .synth.generate import class_names
 
@@ -123,7 +123,7 @@ def build_corpus(root: Path, settings: PretrainSettings, progress: bool = False)
         k = LLD_DOMAINS.index(domain)  # the seed of a domain does not depend on which others are built
         folder = root / domain
         if not (folder / "data.yaml").is_file():
-            api.synth(
+            tasks.synth(
                 folder,
                 images=settings.fields(domain),
                 seed=settings.seed * 1000 + k,
@@ -160,12 +160,12 @@ def _train_seconds(run: Path) -> float:
 
 def _train(data: Path, run: Path, s: PretrainSettings, progress: bool, echo: Any) -> None:
     """Train (or resume) the recipe's run until its fixed epoch count is reached."""
-    from . import api
+    from . import tasks
 
     done = _finished_epochs(run)
     if done < s.epochs:
         echo(f"2. training {s.model} for {s.epochs} epochs at {s.imgsz} px ({done} done) ...")
-        api.train(
+        tasks.train(
             data,
             model=s.model,
             epochs=s.epochs,
@@ -196,7 +196,7 @@ def pretrain(
     (e.g. ``epochs=2`` for a smoke run). Re-running the same command resumes where it stopped. ``install``
     copies the result into the package's bundled models (:func:`leukodet.bundled.install_bundled`).
     """
-    from . import api
+    from . import tasks
     from .engine.release import pack_release
 
     base = SETTINGS[settings] if isinstance(settings, str) else settings
@@ -212,7 +212,7 @@ def pretrain(
     run = out / "run"
     _train(data, run, s, progress, echo)
     with _timed(timing, "test", accumulate=False):
-        test = api.val(run / "weights" / "last.pt", data, split="test", device=s.device)
+        test = tasks.val(run / "weights" / "last.pt", data, split="test", device=s.device)
     echo(f"3. synthetic test split: mAP50 {test['map50']:.3f}, mAP50-95 {test['map50_95']:.3f}")
     seconds = {k: round(v, 1) for k, v in json.loads(timing.read_text()).items()}
     seconds["train"] = _train_seconds(run)
@@ -246,7 +246,7 @@ def model_card(
     s: PretrainSettings, test: dict[str, Any], seconds: dict[str, float], epochs: int, command: str
 ) -> dict[str, Any]:
     """The model card stored inside the checkpoint and rendered in ``docs/models.md``."""
-    from . import __version__
+    from ._version import __version__
     from .records.vocab import LLD_ATTRIBUTES
     from .synth.generate import class_names
 

@@ -165,7 +165,7 @@ def pretrain_general(
         cross_lab: a data set never trained on (BCDD), scored with no fine-tuning for the card.
         install: copy the result into the package's bundled models.
     """
-    from . import api
+    from . import tasks
     from .engine.release import pack_release
     from .pretrain import _finished_epochs, _train_seconds
 
@@ -185,7 +185,7 @@ def pretrain_general(
     done = _finished_epochs(run)
     if done < s.epochs:
         echo(f"2. fine-tuning from {start} for {s.epochs} epochs at {s.imgsz} px ({done} done) ...")
-        api.train(
+        tasks.train(
             data, model=start, epochs=s.epochs, imgsz=s.imgsz, batch=s.batch, out=run, device=s.device,
             seed=s.seed, recipe="short", resume=(run / "weights" / "last.pt").is_file(),
             overrides=list(s.overrides), progress=progress,
@@ -210,19 +210,19 @@ def _figures(
     best: Path, work: Path, names: list[str], cross_lab: Path | None, corpus: Path, device: str
 ) -> dict[str, Any]:
     """The card's figures: each real set's test split, the cross-lab set (never trained on), synthetic test."""
-    from . import api
+    from . import tasks
 
     figures: dict[str, Any] = {}
     for name in names:
         test_yaml = work / "real" / name / "data.yaml"
         if "test" in (yaml.safe_load(test_yaml.read_text()) or {}):
-            figures[f"{name}_test"] = _scores(api.val(best, test_yaml, split="test", device=device))
+            figures[f"{name}_test"] = _scores(tasks.val(best, test_yaml, split="test", device=device))
     if cross_lab is not None:
         figures["cross_lab"] = {
             "source": str(cross_lab),
-            **_scores(api.val(best, cross_lab, split="all", device=device)),
+            **_scores(tasks.val(best, cross_lab, split="all", device=device)),
         }
-    figures["synthetic_test"] = _scores(api.val(best, corpus / "data.yaml", split="test", device=device))
+    figures["synthetic_test"] = _scores(tasks.val(best, corpus / "data.yaml", split="test", device=device))
     return figures
 
 
@@ -245,7 +245,7 @@ def general_card(
     seconds: float,
 ) -> dict[str, Any]:
     """The model card of ``general-n`` (stored in the checkpoint, rendered in ``docs/models.md``)."""
-    from . import __version__
+    from ._version import __version__
     from .pretrain import LICENCES
     from .records.vocab import LLD_ATTRIBUTES
     from .synth.generate import class_names

@@ -6,8 +6,8 @@ import torch
 
 from leukodet.config import LossConfig
 from leukodet.data.sample import Batch
-from leukodet.engine.loop import attribute_cells, forward_with_loss
 from leukodet.losses.criterion import DetectionCriterion
+from leukodet.losses.objective import attribute_cells, forward_with_loss
 from leukodet.model.registry import create_model
 
 SIZES = (2, 3)

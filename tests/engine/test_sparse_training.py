@@ -9,7 +9,8 @@ import torch
 
 from leukodet import api
 from leukodet.engine.checkpoint import load_checkpoint
-from leukodet.engine.sparse_training import SparseLoss, resolve_method
+from leukodet.losses.build import resolve_method
+from leukodet.losses.sladet import SLADetObjective
 
 OVERRIDES = ["train.plots=false", "sparse.burn_in=0", "sparse.t0=0.0", "train.attr_dropout=0"]
 """Pseudo-labels from the first step, and every prediction a candidate (an untrained model is never sure)."""
@@ -51,16 +52,17 @@ def test_method_resolution_and_schedule(sparse_data: Path) -> None:
 
     cfg = load_config(None, [f"data={sparse_data}", "model=test_tiny", "train.imgsz=128", "out=/tmp/unused"])
     trainer = Trainer(cfg, progress=False)
-    assert isinstance(trainer.loss_fn, SparseLoss) and trainer.loss_fn.method == "sladet"
-    assert trainer.loss_fn.area_min > 0
+    assert isinstance(trainer.objective, SLADetObjective) and trainer.objective.method == "sladet"
+    assert trainer.objective.area_min > 0
     batch = next(iter(trainer.train_loader))
     trainer.net.train()
-    trainer.loss_fn.fraction = 0.1  # inside the burn-in: only the labelled-region terms
-    _, terms = trainer.loss_fn(trainer.net, batch)
+    _, terms = trainer.objective(
+        trainer.net, batch, 0.1
+    )  # inside the burn-in: only the labelled-region terms
     assert "loss_pl_box" not in terms and "n_pseudo" not in terms
     assert torch.isfinite(terms["loss_obj"])
     ema_cfg = load_config(
         None, [f"data={sparse_data}", "model=test_tiny", "train.imgsz=128", "sparse.teacher=ema"]
     )
     with_teacher = Trainer(ema_cfg, progress=False)
-    assert trainer.loss_fn.teacher is None and with_teacher.loss_fn.teacher is with_teacher.ema.module
+    assert trainer.objective.teacher is None and with_teacher.objective.teacher is with_teacher.ema.module

@@ -261,7 +261,7 @@ def report(
 @click.option(
     "--methods",
     default=None,
-    help="Comma-separated subset of naive,region,region+pl,sladet,crop (also sladet-paper, sladet-fixed: the two Eq. 11 hinge signs).",
+    help="Comma-separated subset of naive,region,region+pl,sladet,crop (also sladet-paper, sladet-fixed: the two Eq. 10 hinge signs).",
 )
 @click.option("--model", default="n", show_default=True)
 @click.option("--imgsz", type=int, default=640, show_default=True)

@@ -32,7 +32,7 @@ def transfer(
     ``transfer.json`` and ``transfer_overlay.png``; returns the ``transfer.json`` document (``accepted``
     false = refused). See docs/domains.md.
     """
-    from ..api import ensure_empty_dir
+    from ..records.files import ensure_empty_dir
     from .transfer import run_transfer
 
     if not 0.0 <= min_kept <= 1.0:
@@ -56,7 +56,7 @@ def locate(
     """Where the magnified ``patch`` image (e.g. a 100x view) lies inside the ``field`` image (e.g. 40x): the
     patch corners as a quadrilateral and its box, in field pixels. With ``out``, also writes ``locate.json``
     and ``locate_overlay.png`` there. Returns the ``locate.json`` document. See docs/domains.md."""
-    from ..api import ensure_empty_dir
+    from ..records.files import ensure_empty_dir
     from .locate import run_locate
 
     if out is not None:

@@ -27,7 +27,7 @@ VARIANTS: dict[str, tuple[str, tuple[str, ...]]] = {
     "sladet-paper": ("sladet", ("sparse.triplet_sign=paper",)),
     "sladet-fixed": ("sladet", ("sparse.triplet_sign=fixed",)),
 }
-"""Named variants an ablation may also run: (method, extra config overrides). The two Eq. 11 hinge signs."""
+"""Named variants an ablation may also run: (method, extra config overrides). The two Eq. 10 hinge signs."""
 
 
 def _load(path: Path) -> dict[str, Any]:

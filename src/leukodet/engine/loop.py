@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 import sys
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -13,12 +13,10 @@ from torch import nn
 from torch.utils.data import DataLoader
 from tqdm import tqdm
 
-from ..data.sample import Batch
 from ..eval.attributes import match_cells
 from ..eval.detection import evaluate
 from ..eval.prediction import Prediction
-from ..losses.criterion import DetectionCriterion
-from ..model.output import DetectorOutput
+from ..losses.objective import Objective
 from ..model.postprocess import postprocess
 from ..records.schema import AttributeSchema, ImageRecord
 from .attributes import attach_attributes
@@ -26,8 +24,6 @@ from .optim import ModelEMA, Schedule
 from .predict import to_predictions
 
 __all__ = ["StepState", "train_one_epoch", "predict_loader", "evaluate_model", "fitness"]
-
-LossFn = Callable[[nn.Module, Batch], tuple[torch.Tensor, dict[str, torch.Tensor]]]
 
 
 @dataclass
@@ -38,59 +34,9 @@ class StepState:
     last_step: int = -1
 
 
-def attribute_cells(batch: Batch) -> tuple[list[torch.Tensor], torch.Tensor]:
-    """The ground-truth cells ``L_mor`` can learn from: those with at least one labelled attribute.
-
-    Returns their boxes per image (the AttriHead's input, image order) and their attribute rows in the same
-    order. Cells without any attribute label (red cells, platelets, ``-1`` everywhere) add nothing to Eq. (3)
-    but would cost a ROIAlign and a head pass each (80 red cells a synthetic field), so they are left out.
-    """
-    keep = (batch.attributes >= 0).any(1)
-    targets, attributes = batch.targets[keep], batch.attributes[keep]
-    idx = targets[:, 0].long()
-    order = torch.argsort(idx, stable=True)
-    boxes = [targets[idx == i, 2:6] for i in range(batch.images.shape[0])]
-    return boxes, attributes[order]
-
-
-def forward_with_loss(
-    model: nn.Module,
-    batch: Batch,
-    criterion: DetectionCriterion,
-    weights: list[torch.Tensor] | None = None,
-) -> tuple[DetectorOutput, torch.Tensor, dict[str, torch.Tensor]]:
-    """Forward + Eq. (3): detection terms (``weights``: per-level cell maps, e.g. labelled regions), plus
-    ``L_mor`` on the ground-truth cells with attribute labels (:func:`attribute_cells`) when the model has an
-    AttriHead (the head runs inside the one forward, so DDP and AMP see a single graph). Returns the output,
-    the total and the logged terms."""
-    with_attrs = bool(criterion.attribute_sizes) and batch.attributes.shape[1] > 0
-    boxes, attributes = attribute_cells(batch) if with_attrs else (None, None)
-    out = model(batch.images, boxes)
-    total, terms = criterion(
-        out.levels,
-        out.anchors,
-        torch.tensor(out.strides, device=batch.images.device),
-        batch.targets,
-        weights,
-        out.attribute_logits,
-        attributes,
-    )
-    return out, total, terms
-
-
-def default_loss(criterion: DetectionCriterion) -> LossFn:
-    """The plain training loss: :func:`forward_with_loss` without cell weights."""
-
-    def run(model: nn.Module, batch: Batch) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
-        _, total, terms = forward_with_loss(model, batch, criterion)
-        return total, terms
-
-    return run
-
-
 def train_one_epoch(
     model: nn.Module,
-    loss_fn: LossFn,
+    objective: Objective,
     loader: DataLoader[Any],
     optimizer: torch.optim.Optimizer,
     schedule: Schedule,
@@ -101,8 +47,10 @@ def train_one_epoch(
     grad_clip: float = 10.0,
     progress: bool = True,
     desc: str = "train",
+    fraction: float = 0.0,
 ) -> dict[str, float]:
-    """Train for one pass over ``loader``; returns the mean of each loss term."""
+    """Train for one pass over ``loader``; returns the mean of each loss term. ``fraction``: the share of the
+    run done before this epoch, the ``progress`` every step's objective is given."""
     model.train()
     use_amp = device.type == "cuda"
     scaler = torch.amp.GradScaler("cuda", enabled=use_amp)
@@ -113,7 +61,7 @@ def train_one_epoch(
         batch = batch.to(device)
         schedule.apply(optimizer, state.iteration)
         with torch.autocast(device.type, enabled=use_amp):
-            loss, terms = loss_fn(model, batch)
+            loss, terms = objective(model, batch, fraction)
         if not math.isfinite(float(loss.detach())):
             raise FloatingPointError(
                 f"loss became {float(loss.detach())} at iteration {state.iteration}; lower the LR"
@@ -194,15 +142,19 @@ def evaluate_model(
     pr_curves: bool = False,
     model_attributes: Mapping[str, Sequence[str]] | None = None,
     dataset_attributes: AttributeSchema | None = None,
+    nms: tuple[float, float, int] = (0.001, 0.6, 300),
 ) -> dict[str, Any]:
     """Predict ``loader`` and score it against ``records`` (same order) with :func:`~leukodet.eval.detection.evaluate`;
-    attribute metrics are added when both the model and the dataset have attributes."""
+    attribute metrics are added when both the model and the dataset have attributes. ``nms``: the evaluation
+    protocol's confidence floor, NMS IoU and detections per image (``train.val_conf``, ``val_iou``,
+    ``max_det``)."""
     with_attrs = bool(model_attributes) and dataset_attributes is not None and len(dataset_attributes) > 0
     preds = predict_loader(
         model,
         loader,
         model_classes,
         device,
+        *nms,
         progress=progress,
         attribute_schema=model_attributes if with_attrs else None,
         records=records,

@@ -31,7 +31,7 @@ import torch
 from torch import Tensor, nn
 from torchvision.ops import box_convert, nms, roi_align
 
-from .. import __version__
+from .._version import __version__
 from ..model.attrihead import ROI_SIZE, TAPS, boxes_on_map
 from ..model.decode import decode_boxes
 from ..model.detector import Detector as DetectorModel

@@ -124,7 +124,9 @@ class Schedule:
 
 
 class ModelEMA:
-    """Exponential moving average of the weights: decay ``d * (1 - exp(-updates / tau))`` (spec Sec. 7)."""
+    """Exponential moving average of the weights: decay ``d * (1 - exp(-updates / tau))`` (spec Sec. 7).
+
+    ``decay`` and ``tau`` are ceilings; :meth:`plan` shrinks both to the length of the run."""
 
     def __init__(
         self, model: nn.Module, decay: float = 0.9999, tau: float = 2000.0, updates: int = 0
@@ -132,7 +134,23 @@ class ModelEMA:
         self.module = deepcopy(model).eval()
         for p in self.module.parameters():
             p.requires_grad_(False)
+        self.max_decay, self.max_tau = decay, tau
         self.decay, self.tau, self.updates = decay, tau, updates
+
+    def plan(self, total_updates: int, horizon: float) -> None:
+        """Fit the averaging window to a run of ``total_updates`` optimiser steps.
+
+        With ``horizon`` h > 0 the window is W = h * total_updates steps: the decay ceiling becomes
+        ``min(decay, 1 - 1/W)`` and the ramp ``tau`` becomes ``min(tau, W)``. A long run (W >= 10,000 steps)
+        keeps the YOLOv5 values (0.9999, 2000); a short CPU run gets an EMA that averages its last ~h of the
+        run instead of the fixed ramp, which never got past decay 0.1-0.2 in a few hundred steps and so
+        averaged nothing (issue #16). ``horizon`` 0 keeps the fixed values."""
+        if horizon <= 0:
+            self.decay, self.tau = self.max_decay, self.max_tau
+            return
+        window = max(horizon * total_updates, 1.0)
+        self.decay = min(self.max_decay, 1.0 - 1.0 / window)
+        self.tau = min(self.max_tau, window)
 
     def current_decay(self) -> float:
         return self.decay * (1 - math.exp(-self.updates / self.tau))

@@ -18,10 +18,10 @@ import cv2
 import numpy as np
 
 from ..data.dataset import load_image
+from ..eval.annotate import draw_prediction
 from ..eval.prediction import Prediction
 from ..records.files import atomic_write_bytes, atomic_write_text
 from ..records.images import IMAGE_SUFFIXES
-from ..report.annotate import draw_prediction
 
 log = logging.getLogger(__name__)
 

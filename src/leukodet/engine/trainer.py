@@ -15,30 +15,32 @@ from typing import Any
 import torch
 from torch.utils.data import DataLoader
 
-from .. import __version__
+from .._version import __version__
 from ..bundled import bundled_models
 from ..config import RunConfig
 from ..data.dataset import DetectionDataset
 from ..data.patches import patch_records
 from ..data.sample import collate
 from ..data.stain import fit_on_records
+from ..losses.build import build_objective, resolve_method
 from ..losses.criterion import DetectionCriterion
+from ..losses.objective import Objective, PlainObjective
+from ..losses.sladet import area_min_of
 from ..model.anchors import check_anchors
 from ..model.registry import create_model, resolve_model_name
 from ..model.weight_transfer import transfer_weights
 from ..records.diagnostics import DataError
 from ..records.roles import known_roles
 from ..records.vocab import class_parents
-from .adaptation import ConfMixLoss
+from .adaptation import TargetStream
 from .batchnorm import recalibrate_batchnorm, recalibration_indices
 from .budget import TimeBudget
 from .checkpoint import load_checkpoint, save_checkpoint
 from .distributed import DistContext, GlobalBatchSampler, convert_sync_batchnorm, resolve_device
-from .loop import StepState, default_loss, evaluate_model, fitness, train_one_epoch
+from .loop import StepState, evaluate_model, fitness, train_one_epoch
 from .optim import ModelEMA, Schedule, build_optimizer, choose_recipe
 from .run_data import box_size_groups, box_sizes, load_data
 from .run_dir import RunDir
-from .sparse_training import SparseLoss, area_min_of, resolve_method
 
 __all__ = ["Trainer"]
 
@@ -95,10 +97,7 @@ class Trainer:
         self.net = self._wrap(self.model)
         self.ema = ModelEMA(self.model, t.ema_decay, t.ema_tau)
         self.criterion = self._criterion()
-        self.loss_fn = self._loss_fn()
-        teacher = cfg.adapt.teacher if cfg.adapt.method != "none" else cfg.sparse.teacher
-        if isinstance(self.loss_fn, (SparseLoss, ConfMixLoss)) and teacher == "ema":
-            self.loss_fn.teacher = self.ema.module
+        self.objective = self._objective()
         self.state, self.epoch, self.best_fitness, self.rows = StepState(), 0, -1.0, []
         self.planned = t.epochs
         if resume:
@@ -116,23 +115,29 @@ class Trainer:
             dataset, batch_sampler=sampler, collate_fn=collate, num_workers=self.cfg.train.workers
         )
 
-    def _loss_fn(self) -> Any:
-        """The plain detection loss, :class:`SparseLoss` when the split has regions or a method is asked, or
-        :class:`ConfMixLoss` with ``adapt.method: confmix``."""
-        if self.cfg.adapt.method == "confmix":
+    def _objective(self) -> Objective:
+        """The run's objective (:func:`leukodet.losses.objective.build_objective`): plain, SLA-Det or ConfMix."""
+        cfg, target = self.cfg, None
+        if cfg.adapt.method == "confmix":
             if self.sparse_method != "naive":
                 raise DataError(
                     f"{self.data.source}: --adapt needs a fully labelled source (no sparse method)"
                 )
-            per_process = max(self.cfg.train.batch // self.dist.world_size, 1)
-            return ConfMixLoss.from_config(self.cfg, self.criterion, per_process, self.stain)
-        if self.sparse_method == "crop" or (
-            self.sparse_method == "naive" and self.cfg.sparse.method == "auto"
-        ):
-            return default_loss(self.criterion)
-        area = area_min_of(box_sizes(self.data.train, self.cfg.train.imgsz))
-        log.info("sparse training: %s (smallest training box %.0f px²)", self.sparse_method, area)
-        return SparseLoss(self.criterion, self.cfg.sparse, self.sparse_method, area)
+            target = TargetStream.from_config(
+                cfg, max(cfg.train.batch // self.dist.world_size, 1), self.stain
+            )
+        area = area_min_of(box_sizes(self.data.train, cfg.train.imgsz))
+        objective = build_objective(
+            cfg,
+            self.criterion,
+            self.sparse_method,
+            area_min=area,
+            teacher=self.ema.module,
+            target_images=target,
+        )
+        if cfg.adapt.method == "none" and not isinstance(objective, PlainObjective):
+            log.info("sparse training: %s (smallest training box %.0f px²)", self.sparse_method, area)
+        return objective
 
     def _criterion(self) -> DetectionCriterion:
         """The detection (+ attribute) criterion of this model and data."""
@@ -221,12 +226,12 @@ class Trainer:
 
     def _estimate_epoch(self) -> float:
         """Seconds per epoch from timing two forward/backward passes (before the first epoch of a budget)."""
-        loss_fn = default_loss(self.criterion)
+        loss_fn = PlainObjective(self.criterion)
         batch = next(iter(self.train_loader)).to(self.device)
         self.net.train()
         start = time.monotonic()
         for _ in range(2):
-            loss, _ = loss_fn(self.net, batch)
+            loss, _ = loss_fn(self.net, batch, 0.0)
             loss.backward()
         self.optimizer.zero_grad(set_to_none=True)
         per_iter = (time.monotonic() - start) / 2
@@ -251,20 +256,18 @@ class Trainer:
         if self.epoch == 0 and self.budget.minutes is not None:
             self.planned = self.dist.broadcast(self.budget.planned_epochs(0, self._estimate_epoch()))
         schedule = self._schedule()
-        loss_fn = self.loss_fn
         metrics: dict[str, Any] = {}
         while self.epoch < self.planned:
             start = time.monotonic()
             close = self.cfg.augment.close_mosaic  # once closed, mosaic stays closed under re-planning
             open_ = self.train_set.use_mosaic and self.epoch < round(self.planned * (1 - close))
             self.train_set.set_epoch(self.epoch, mosaic_on=open_)
+            self.ema.plan(schedule.total_iters // self.accumulate, self.cfg.train.ema_horizon)
             self.shuffle_gen.manual_seed(self.cfg.train.seed * 100_003 + self.epoch)
-            if isinstance(loss_fn, (SparseLoss, ConfMixLoss)):
-                loss_fn.fraction = self.epoch / max(self.planned, 1)
             desc = f"epoch {self.epoch + 1}/{self.planned}"
             terms = train_one_epoch(
                 self.net,
-                loss_fn,
+                self.objective,
                 self.train_loader,
                 self.optimizer,
                 schedule,
@@ -275,6 +278,7 @@ class Trainer:
                 self.cfg.train.grad_clip,
                 self.progress,
                 desc,
+                self.epoch / max(self.planned, 1),
             )
             self._recalibrate()
             self.epoch += 1
@@ -310,6 +314,7 @@ class Trainer:
             pr_curves=True,
             model_attributes=self.data.schema.to_mapping() if self.model.attribute_head is not None else None,
             dataset_attributes=self.data.schema,
+            nms=(self.cfg.train.val_conf, self.cfg.train.val_iou, self.cfg.train.max_det),
         )
 
     def _end_epoch(self, terms: dict[str, float], metrics: dict[str, Any], seconds: float) -> None:

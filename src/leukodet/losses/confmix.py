@@ -17,7 +17,7 @@ The pieces of one adaptation step, each a named function:
   (clipped to the cell). :func:`outside_cell` gives the labelled region of a mixed image for the variant
   ``adapt.target_negatives=false`` (the pasted cell unlabelled apart from its pseudo-labels).
 
-:class:`leukodet.engine.adaptation.ConfMixLoss` strings them into the training step; its loss is the source
+:class:`leukodet.losses.confmix_objective.ConfMixObjective` strings them into the training step; its loss is the source
 detection loss plus ``gain`` × the detection loss on the mixed images (ConfMix's consistency term).
 """
 

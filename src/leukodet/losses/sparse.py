@@ -36,7 +36,7 @@ __all__ = [
     "max_other_sim",
     "triplet_margin",
     "loss_tri",
-    "sladet_total",
+    "loss_sla",
 ]
 
 
@@ -253,7 +253,7 @@ def loss_tri(
     return {"loss_tri": tri.mean()}
 
 
-def sladet_total(
+def loss_sla(
     lr_total: Tensor,
     pl_terms: dict[str, Tensor],
     tri: Tensor | None,
@@ -261,9 +261,11 @@ def sladet_total(
     pl_gain: float,
     tri_gain: float,
 ) -> Tensor:
-    """Eq. (12) ``L_SL = L_LR + L_PL + L_Tri`` with the authors' scaling (spec §4.5): ``lr_total`` is the
-    gained, batch-scaled Eq. (4) sum (plus ``L_mor`` for Eq. 13); the pseudo-label terms enter with gain
-    ``pl_gain`` and the triplet term with ``tri_gain`` (both 0.1), times the batch size."""
+    """Eq. (13) ``L_SLA = L_LR + L_PL + L_Tri + L_mor`` — Eq. (12) ``L_SL`` when the model has no AttriHead —
+    with the authors' scaling (spec §4.5). ``lr_total`` is the gained, batch-scaled Eq. (4) sum with ``L_mor``
+    already added (:func:`leukodet.losses.sladet.loss_lr`: the criterion's Eq. 3 adds it to the region-masked
+    detection terms); the pseudo-label terms enter with gain ``pl_gain`` and the triplet term with
+    ``tri_gain`` (both 0.1), times the batch size."""
     total = lr_total
     if pl_terms:
         total = total + batch * pl_gain * sum(pl_terms.values())

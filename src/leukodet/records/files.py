@@ -7,7 +7,16 @@ import shutil
 import tempfile
 from pathlib import Path
 
-__all__ = ["atomic_write_text", "atomic_write_bytes", "inside", "place_image", "unique_names"]
+from .diagnostics import DataError
+
+__all__ = [
+    "atomic_write_text",
+    "atomic_write_bytes",
+    "ensure_empty_dir",
+    "inside",
+    "place_image",
+    "unique_names",
+]
 
 
 def atomic_write_bytes(path: Path, data: bytes) -> None:
@@ -74,3 +83,11 @@ def unique_names(paths: list[Path], where: str) -> list[str]:
             raise DataError(f"{where}: two images share the file name {p.name!r} ({seen[p.name]} and {p})")
         seen[p.name] = p
     return [p.name for p in paths]
+
+
+def ensure_empty_dir(path: Path, overwrite: bool) -> None:
+    """Refuse to write into a non-empty folder unless ``overwrite`` (nothing already written is lost)."""
+    if path.exists() and not path.is_dir():
+        raise DataError(f"{path}: exists and is not a folder")
+    if path.is_dir() and any(path.iterdir()) and not overwrite:
+        raise DataError(f"{path}: folder is not empty (pass --overwrite to write into it)")

@@ -21,10 +21,10 @@ import cv2
 import numpy as np
 
 from ..data.dataset import load_image
+from ..eval.annotate import draw_prediction
 from ..eval.prediction import Prediction, predict_readable
 from ..records.roles import OTHER, WBC, class_roles, default_role, model_roles
 from ..records.vocab import LLD_ATTRIBUTES
-from .annotate import draw_prediction
 
 __all__ = [
     "NONE_CLASS",

@@ -16,7 +16,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from .. import __version__
+from .._version import __version__
 from ..records.roles import ARTEFACT, OTHER, PLATELET, RBC, WBC
 from .bank import MorphologyBank, ordered_schema
 from .differential import differential

@@ -16,8 +16,8 @@ from collections.abc import Mapping, Sequence
 from html import escape
 from typing import Any
 
+from ..eval.annotate import class_colour
 from ..records.roles import ROLES, WBC
-from .annotate import class_colour
 from .bank import BankCell, MorphologyBank
 from .text import apart_lines, attribute_clause, field_counts, model_classes, review_summary, skipped_line
 

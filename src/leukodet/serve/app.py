@@ -13,7 +13,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
-from .. import __version__
+from .._version import __version__
 from ..records.roles import model_roles
 from ..report.bank import PredictorLike, check_conf
 from ..report.flags import RuleSet

@@ -14,7 +14,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.responses import FileResponse, JSONResponse
 
-from .. import __version__
+from .._version import __version__
 from ..report.bank import PredictorLike
 from .analysis import Settings, model_section, run_analysis
 from .schemas import Analysis, AnalysisList, Created, Error, Health, ModelDescription

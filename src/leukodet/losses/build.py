@@ -1,0 +1,48 @@
+"""Which objective a run trains with, made once from its config (:class:`leukodet.losses.objective.Objective`)."""
+
+from __future__ import annotations
+
+from torch import nn
+
+from ..config import RunConfig
+from .confmix_objective import ConfMixObjective
+from .criterion import DetectionCriterion
+from .objective import Objective, PlainObjective, TargetImages
+from .sladet import SLADetObjective
+
+__all__ = ["resolve_method", "build_objective"]
+
+
+def resolve_method(method: str, has_regions: bool) -> str:
+    """``auto`` → ``sladet`` when the training split has labelled regions, else ``naive`` (a standard run)."""
+    if method == "auto":
+        return "sladet" if has_regions else "naive"
+    return method
+
+
+def build_objective(
+    cfg: RunConfig,
+    criterion: DetectionCriterion,
+    method: str,
+    *,
+    area_min: float = 0.0,
+    teacher: nn.Module | None = None,
+    target_images: TargetImages | None = None,
+) -> Objective:
+    """The run's objective: ConfMix with ``adapt.method: confmix`` (``target_images`` required), the plain loss
+    for ``crop`` and for an ``auto`` run without regions, else SLA-Det's ``method``.
+
+    Args:
+        method: the resolved sparse method (:func:`resolve_method`).
+        area_min: smallest training box area, input pixels² (SLA-Det's pseudo-label area filter, Eq. 6).
+        teacher: the EMA model, used for pseudo-labels when ``sparse.teacher`` / ``adapt.teacher`` is ``ema``.
+    """
+    if cfg.adapt.method == "confmix":
+        if target_images is None:
+            raise ValueError("ConfMix needs the target images (adapt.target_data)")
+        mentor = teacher if cfg.adapt.teacher == "ema" else None
+        return ConfMixObjective(criterion, cfg.adapt, target_images, mentor)
+    if method == "crop" or (method == "naive" and cfg.sparse.method == "auto"):
+        return PlainObjective(criterion)
+    mentor = teacher if cfg.sparse.teacher == "ema" else None
+    return SLADetObjective(criterion, cfg.sparse, method, area_min, mentor)

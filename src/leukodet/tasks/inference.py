@@ -1,0 +1,163 @@
+"""Jobs that run a trained model: validation, prediction, the film report, the domain matrix, the service."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+__all__ = ["val", "predict", "report", "domains", "serve"]
+
+
+def val(
+    weights: str | Path,
+    data: str | Path,
+    *,
+    split: str = "val",
+    imgsz: int | None = None,
+    batch: int = 8,
+    conf_op: float = 0.25,
+    device: str = "cpu",
+    json_out: str | Path | None = None,
+    progress: bool = False,
+) -> dict[str, Any]:
+    """Evaluate a checkpoint on a dataset split (COCO + YOLOv5-style figures, operating point)."""
+    import json
+
+    from ..engine.predict import Detector
+    from ..engine.validate import evaluate_records, load_split
+    from ..records.files import atomic_write_text
+
+    det = Detector.load(weights, device)
+    ds, records = load_split(data, split)
+    metrics = evaluate_records(det, records, ds, imgsz=imgsz, batch=batch, conf_op=conf_op, progress=progress)
+    metrics = {"weights": str(weights), "data": str(data), "split": split, **metrics}
+    if json_out is not None:
+        atomic_write_text(Path(json_out), json.dumps(metrics, indent=1) + "\n")
+    return metrics
+
+
+def predict(
+    weights: str | Path,
+    sources: list[str],
+    out: str | Path,
+    *,
+    imgsz: int | None = None,
+    conf: float = 0.25,
+    iou: float = 0.45,
+    max_det: int = 300,
+    batch: int = 8,
+    device: str = "cpu",
+    annotate: bool = True,
+    tile: bool | None = None,
+    tile_overlap: float = 0.2,
+    shard: tuple[int, int] | None = None,
+    resume: bool = True,
+    progress: bool = False,
+    backend: str = "torch",
+    strict: bool = False,
+) -> list[Path]:
+    """Predict images/folders into ``out``: ``<name>.json`` and annotated ``<name>.png`` per image, a CSV.
+
+    ``tile``: ``None`` tiles images whose long side exceeds ``2 * imgsz`` (see ``engine.tiling``).
+    ``shard=(i, N)`` predicts images ``k`` of the sorted list with ``k % N == i`` (CSV
+    ``predictions.shard{i}of{N}.csv``); under torchrun (``RANK``/``WORLD_SIZE`` set) it defaults to
+    ``(RANK, WORLD_SIZE)``. ``resume`` skips images whose JSON is already in ``out``. ``backend``: ``torch`` (a
+    ``.pt``) or ``onnx`` (an exported ``model.onnx``). An unreadable image is warned about, skipped and listed in
+    ``predictions.unreadable.csv`` (an error with ``strict``, and when none is read). Returns the images read.
+    """
+    import os
+
+    from ..engine.backends import check_backend, load_detector
+    from ..engine.outputs import expand_sources
+    from ..engine.predict_run import checked_images, predict_to_folder
+    from ..engine.sharding import check_shard, rank_device, torchrun_shard
+    from ..engine.tiling import check_tile_overlap
+
+    shard = check_shard(shard) if shard is not None else torchrun_shard(os.environ)
+    check_tile_overlap(tile_overlap)
+    check_backend(backend)
+    paths = expand_sources(sources, exclude=Path(out))
+    det = load_detector(weights, backend, rank_device(device, os.environ))
+    result = predict_to_folder(
+        det,
+        paths,
+        Path(out),
+        Path(weights).name,
+        shard=shard,
+        resume=resume,
+        annotate=annotate,
+        batch=batch,
+        progress=progress,
+        imgsz=imgsz,
+        conf=conf,
+        iou=iou,
+        max_det=max_det,
+        tile=tile,
+        tile_overlap=tile_overlap,
+    )
+    return checked_images(result, strict)
+
+
+def report(
+    weights: str | Path,
+    sources: str | Path | list[str] | list[Path],
+    out: str | Path,
+    *,
+    conf: float = 0.25,
+    imgsz: int | None = None,
+    flags: str | Path | None = None,
+    device: str = "cpu",
+    progress: bool = False,
+    roles: Mapping[str, str] | None = None,
+) -> dict[str, Any]:
+    """Film report of ``sources`` (field images and/or folders = one film): differential, flags, text.
+
+    Writes ``out/report.json`` (schema ``leukodet.report/2``), ``out/report.html`` and ``out/report.md``
+    (atomically) and returns the JSON document. ``flags`` is a rules YAML (default: the packaged rules). The
+    rules, threshold and sources are checked before the model is loaded. ``roles`` (``{class: role}``) gives a
+    role to a class whose checkpoint stores none (:mod:`leukodet.records.roles`). See docs/report.md.
+    """
+    from ..engine.outputs import expand_sources
+    from ..engine.predict import Detector
+    from ..report.bank import check_conf
+    from ..report.film import film_report
+    from ..report.flags import load_rules
+
+    check_conf(conf)
+    rules = load_rules(flags)
+    paths = expand_sources([sources] if isinstance(sources, (str, Path)) else list(sources))
+    det = Detector.load(weights, device)
+    return film_report(
+        det, paths, out, weights=weights, conf=conf, imgsz=imgsz, rules=rules, progress=progress, roles=roles
+    )
+
+
+def domains(
+    data: str | Path,
+    weights: list[str | Path],
+    *,
+    split: str = "test",
+    out: str | Path | None = None,
+    **options: Any,
+) -> dict[str, Any]:
+    """Every model on every domain subset of ``split`` (mAP50, mAP50-95, operating point); with ``out``,
+    writes ``out/domains.json`` and ``out/domains.md``. ``options``: ``imgsz``, ``batch``, ``conf_op``,
+    ``device``, ``progress`` (see :func:`leukodet.engine.validate.domain_matrix`)."""
+    from ..engine.validate import domain_matrix, write_matrix
+
+    doc = domain_matrix(weights, data, split=split, **options)
+    if out is not None:
+        write_matrix(doc, Path(out))
+    return doc
+
+
+def serve(weights: str | Path, data_dir: str | Path, **options: Any) -> None:
+    """Serve the REST API (FastAPI + uvicorn) with the model ``weights`` until interrupted; analyses are kept
+    in ``data_dir``. ``options``: ``host`` (default 127.0.0.1), ``port``, ``conf``, ``flags``, ``imgsz``,
+    ``device``, ``backend`` (``torch``, or ``onnx``: ``weights`` is then an exported ``model.onnx``),
+    ``queue_size``, ``workers``, ``max_file_mb``, ``max_files``, ``max_megapixels`` (see
+    :func:`leukodet.serve.server.run_server` and docs/service.md)."""
+    from ..serve.server import run_server
+
+    run_server(weights, data_dir, **options)
