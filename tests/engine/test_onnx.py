@@ -162,7 +162,7 @@ def test_metadata_round_trips(weights: Path, exported: Path) -> None:
     assert list(onnx_det.attributes.items()) == list(torch_det.attributes.items())  # order included
     assert int(props["leukodet.stride"]) == 32 and props["leukodet.source"] == "tiny.pt"
     assert json.loads(props["leukodet.attribute_order"]) == list(lld_schema().names)
-    assert onnx_det._size(100) == 128 and onnx_det._size(None) == SIZE
+    assert onnx_det.input_size(100) == 128 and onnx_det.input_size(None) == SIZE
 
 
 def test_cli_export_and_predict_with_onnx_backend(weights: Path, exported: Path, tmp_path: Path) -> None:

@@ -172,6 +172,6 @@ class OnnxDetector(Detector):
                 calls[i] = call
         return calls
 
-    def _size(self, imgsz: int | None) -> int:
+    def input_size(self, imgsz: int | None) -> int:
         size = imgsz or self.imgsz
         return max(self.stride, (size + self.stride - 1) // self.stride * self.stride)

@@ -233,7 +233,7 @@ def export_onnx(
     if target.exists() and not overwrite:
         raise ValueError(f"{target}: already exists (pass --overwrite to replace it)")
     det = Detector.load(weights, "cpu")
-    det.metadata = {**det.metadata, "imgsz": det._size(imgsz)}
+    det.metadata = {**det.metadata, "imgsz": det.input_size(imgsz)}
     det.imgsz = det.metadata["imgsz"]
     graph = DetectGraph(det.model, attributes=bool(det.attributes))
     outputs = list(OUTPUTS if graph.attributes else OUTPUTS[:-1])

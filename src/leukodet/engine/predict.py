@@ -122,7 +122,7 @@ class Detector:
         """
         if isinstance(images, (str, Path, Image.Image, np.ndarray)):
             images = [images]
-        size = self._size(imgsz)
+        size = self.input_size(imgsz)
         overlap = overlap_pixels(size, tile_overlap)
         out: list[Prediction] = []
         for start in range(0, len(images), batch):
@@ -186,7 +186,9 @@ class Detector:
             return pred
         return replace(pred, attributes=[calls[int(i)] for i in merged.keep_index])
 
-    def _size(self, imgsz: int | None) -> int:
+    def input_size(self, imgsz: int | None) -> int:
+        """The network input size for a requested ``imgsz`` (``None``: the training size), rounded up to a
+        multiple of the model's largest stride."""
         size = imgsz or self.imgsz
         stride = int(self.model.max_stride) if hasattr(self.model, "max_stride") else 32
         return max(stride, (size + stride - 1) // stride * stride)

@@ -52,7 +52,7 @@ def evaluate_records(
 ) -> dict[str, Any]:
     """COCO + YOLOv5-style figures and the operating point of ``det`` on ``records`` of dataset ``ds``."""
     dataset = DetectionDataset(
-        list(records), len(ds.classes), ds.attributes, det._size(imgsz), None, stain=det.stain
+        list(records), len(ds.classes), ds.attributes, det.input_size(imgsz), None, stain=det.stain
     )
     loader = DataLoader(dataset, batch_size=batch, collate_fn=collate)
     metrics = evaluate_model(
