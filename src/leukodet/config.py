@@ -32,6 +32,19 @@ class ConfigError(ValueError):
     """A configuration key or value is wrong; the message names the key."""
 
 
+PREDICT_CONF: float = 0.25
+"""Default confidence threshold of predictions, reports and the service (a cell is kept at score >= it), and the
+operating point of the evaluation."""
+PREDICT_IOU: float = 0.45
+"""Default NMS IoU of predictions (YOLOv5 ``detect.py``)."""
+MAX_DET: int = 300
+"""Detections kept per image, at prediction and in the evaluation protocol."""
+EVAL_CONF: float = 0.001
+"""Confidence floor of the evaluation protocol (spec §6)."""
+EVAL_IOU: float = 0.6
+"""NMS IoU of the evaluation protocol (spec §6)."""
+
+
 @dataclass(frozen=True)
 class AugmentConfig:
     """Augmentation (spec Sec. 7, hyp "scratch-high"; ``none()`` gives the no-augmentation file of phase 2)."""
@@ -122,9 +135,9 @@ class TrainConfig:
     workers: int = 0
     cache: bool = True
     device: str = "cpu"
-    val_conf: float = 0.001
-    val_iou: float = 0.6
-    max_det: int = 300
+    val_conf: float = EVAL_CONF
+    val_iou: float = EVAL_IOU
+    max_det: int = MAX_DET
     """Validation during training (and the choice of ``best.pt``): confidence floor, NMS IoU and detections
     per image of the evaluation protocol (spec §6: 0.001, 0.6, 300)."""
     eval_every: int = 1

@@ -11,6 +11,7 @@ from typing import Any
 import click
 
 from .. import api
+from ..config import MAX_DET, PREDICT_CONF, PREDICT_IOU
 from ..report.console import summary_lines
 from .base import backend_option as _backend
 from .base import main
@@ -124,7 +125,11 @@ def train(
 @click.option("--imgsz", type=int, default=None, help="Default: the checkpoint's size.")
 @click.option("--batch", type=int, default=8, show_default=True)
 @click.option(
-    "--conf-op", type=float, default=0.25, show_default=True, help="Confidence of the operating point."
+    "--conf-op",
+    type=float,
+    default=PREDICT_CONF,
+    show_default=True,
+    help="Confidence of the operating point.",
 )
 @click.option("--device", default="cpu", show_default=True)
 @click.option("--json", "json_out", default=None, help="Write the metrics JSON here.")
@@ -171,9 +176,9 @@ def val(
 )
 @click.option("--out", required=True, help="Folder for <image>.json, predictions.csv and annotated PNGs.")
 @click.option("--imgsz", type=int, default=None, help="Default: the checkpoint's size (also the tile side).")
-@click.option("--conf", type=float, default=0.25, show_default=True)
-@click.option("--iou", type=float, default=0.45, show_default=True)
-@click.option("--max-det", type=int, default=300, show_default=True)
+@click.option("--conf", type=float, default=PREDICT_CONF, show_default=True)
+@click.option("--iou", type=float, default=PREDICT_IOU, show_default=True)
+@click.option("--max-det", type=int, default=MAX_DET, show_default=True)
 @click.option("--batch", type=int, default=8, show_default=True, help="Images (or tiles) per forward pass.")
 @click.option("--device", default="cpu", show_default=True)
 @click.option("--no-annotate", is_flag=True, help="Skip the annotated PNGs.")
@@ -237,7 +242,9 @@ def predict(
 @click.argument("sources", nargs=-1, required=True)
 @click.option("--weights", required=True, help="Checkpoint (.pt) or bundled model name.")
 @click.option("--out", required=True, help="Folder for report.json, report.html and report.md.")
-@click.option("--conf", type=float, default=0.25, show_default=True, help="Keep cells with score >= conf.")
+@click.option(
+    "--conf", type=float, default=PREDICT_CONF, show_default=True, help="Keep cells with score >= conf."
+)
 @click.option("--flags", "flags_file", default=None, help="Flag rules YAML (default: the packaged rules).")
 @click.option("--imgsz", type=int, default=None, help="Default: the checkpoint's size.")
 @click.option("--device", default="cpu", show_default=True)
@@ -309,7 +316,9 @@ def export(weights: str, format_: str, out: str, imgsz: int | None, opset: int, 
 @click.option("--split", default="test", show_default=True)
 @click.option("--out", default=None, help="Folder for domains.json and domains.md.")
 @click.option("--imgsz", type=int, default=None, help="Default: each checkpoint's size.")
-@click.option("--conf-op", type=float, default=0.25, show_default=True, help="Operating-point threshold.")
+@click.option(
+    "--conf-op", type=float, default=PREDICT_CONF, show_default=True, help="Operating-point threshold."
+)
 @click.option("--device", default="cpu", show_default=True)
 @_progress
 @_user_errors

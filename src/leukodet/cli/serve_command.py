@@ -7,6 +7,7 @@ from typing import Any
 import click
 
 from .. import api
+from ..config import PREDICT_CONF
 from .base import backend_option as _backend
 from .base import main
 from .base import role_option as _role
@@ -22,7 +23,9 @@ from .base import user_errors as _user_errors
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on (only this one).")
 @click.option("--port", type=int, default=8000, show_default=True)
 @click.option("--data-dir", default="leukodet-data", show_default=True, help="Analyses + SQLite index.")
-@click.option("--conf", type=float, default=0.25, show_default=True, help="Keep cells with score >= conf.")
+@click.option(
+    "--conf", type=float, default=PREDICT_CONF, show_default=True, help="Keep cells with score >= conf."
+)
 @click.option("--flags", default=None, help="Flag rules YAML (default: the packaged rules).")
 @click.option("--imgsz", type=int, default=None, help="Default: the checkpoint's size.")
 @click.option("--device", default="cpu", show_default=True)

@@ -13,6 +13,7 @@ from torch import nn
 from torch.utils.data import DataLoader
 from tqdm import tqdm
 
+from ..config import EVAL_CONF, EVAL_IOU, MAX_DET, PREDICT_CONF
 from ..eval.attributes import match_cells
 from ..eval.detection import evaluate
 from ..eval.prediction import Prediction
@@ -89,9 +90,9 @@ def predict_loader(
     loader: DataLoader[Any],
     class_names: Sequence[str],
     device: torch.device,
-    conf: float = 0.001,
-    iou: float = 0.6,
-    max_det: int = 300,
+    conf: float = EVAL_CONF,
+    iou: float = EVAL_IOU,
+    max_det: int = MAX_DET,
     progress: bool = False,
     attribute_schema: Mapping[str, Sequence[str]] | None = None,
     records: Sequence[ImageRecord] | None = None,
@@ -138,11 +139,11 @@ def evaluate_model(
     model_classes: Sequence[str],
     device: torch.device,
     progress: bool = False,
-    conf_op: float = 0.25,
+    conf_op: float = PREDICT_CONF,
     pr_curves: bool = False,
     model_attributes: Mapping[str, Sequence[str]] | None = None,
     dataset_attributes: AttributeSchema | None = None,
-    nms: tuple[float, float, int] = (0.001, 0.6, 300),
+    nms: tuple[float, float, int] = (EVAL_CONF, EVAL_IOU, MAX_DET),
 ) -> dict[str, Any]:
     """Predict ``loader`` and score it against ``records`` (same order) with :func:`~leukodet.eval.detection.evaluate`;
     attribute metrics are added when both the model and the dataset have attributes. ``nms``: the evaluation

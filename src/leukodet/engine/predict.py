@@ -17,6 +17,7 @@ import numpy as np
 import torch
 from PIL import Image
 
+from ..config import MAX_DET, PREDICT_CONF, PREDICT_IOU
 from ..data.dataset import load_image
 from ..data.sample import Sample, collate
 from ..data.stain import StainNormalizer
@@ -98,9 +99,9 @@ class Detector:
         self,
         images: Sequence[ImageInput] | ImageInput,
         imgsz: int | None = None,
-        conf: float = 0.25,
-        iou: float = 0.45,
-        max_det: int = 300,
+        conf: float = PREDICT_CONF,
+        iou: float = PREDICT_IOU,
+        max_det: int = MAX_DET,
         batch: int = 8,
         multi_label: bool = False,
         tile: bool | None = None,

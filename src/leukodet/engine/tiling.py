@@ -50,6 +50,7 @@ import torch
 from torch import Tensor
 from torchvision.ops import batched_nms
 
+from ..config import MAX_DET, PREDICT_IOU
 from ..data.transforms import PAD_VALUE
 from ..model.postprocess import Detections
 
@@ -197,8 +198,8 @@ def merge_tiles(
     origins: Sequence[tuple[int, int]],
     tile: int,
     image_size: tuple[int, int],
-    iou: float = 0.45,
-    max_det: int = 300,
+    iou: float = PREDICT_IOU,
+    max_det: int = MAX_DET,
     cover: float = COVER,
 ) -> Detections:
     """Merge per-tile detections into one image's detections (rule in the module docstring).

@@ -15,6 +15,7 @@ from typing import Any
 
 from torch.utils.data import DataLoader
 
+from ..config import PREDICT_CONF
 from ..data.dataset import DetectionDataset
 from ..data.sample import collate
 from ..records.diagnostics import DataError
@@ -47,7 +48,7 @@ def evaluate_records(
     *,
     imgsz: int | None = None,
     batch: int = 8,
-    conf_op: float = 0.25,
+    conf_op: float = PREDICT_CONF,
     progress: bool = False,
 ) -> dict[str, Any]:
     """COCO + YOLOv5-style figures and the operating point of ``det`` on ``records`` of dataset ``ds``."""
@@ -111,7 +112,7 @@ def domain_matrix(
     split: str = "test",
     imgsz: int | None = None,
     batch: int = 8,
-    conf_op: float = 0.25,
+    conf_op: float = PREDICT_CONF,
     device: str = "cpu",
     progress: bool = False,
 ) -> dict[str, Any]:

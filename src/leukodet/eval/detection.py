@@ -32,6 +32,8 @@ from leukodet.eval.yolo_ap import yolo_ap
 from leukodet.records.schema import AttributeSchema, ImageRecord
 from leukodet.records.vocab import class_parents
 
+from ..config import PREDICT_CONF
+
 __all__ = ["evaluate", "with_parent_cells", "YOLOV5_EVALUATOR"]
 
 YOLOV5_EVALUATOR = "leukodet 101-point (YOLOv5 protocol)"
@@ -96,7 +98,7 @@ def evaluate(
     dataset_classes: Sequence[str],
     predictions: Sequence[Prediction],
     *,
-    conf_op: float = 0.25,
+    conf_op: float = PREDICT_CONF,
     iou_op: float = 0.5,
     pr_curves: bool = False,
     attribute_schema: AttributeSchema | None = None,

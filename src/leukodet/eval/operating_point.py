@@ -15,6 +15,8 @@ import numpy as np
 from leukodet.eval.boxes import box_iou
 from leukodet.eval.scored_image import ScoredImage
 
+from ..config import PREDICT_CONF
+
 __all__ = ["match_by_score", "operating_point"]
 
 
@@ -62,7 +64,7 @@ def _figures(
 
 
 def operating_point(
-    images: Sequence[ScoredImage], class_names: Sequence[str], conf: float = 0.25, iou: float = 0.5
+    images: Sequence[ScoredImage], class_names: Sequence[str], conf: float = PREDICT_CONF, iou: float = 0.5
 ) -> dict[str, Any]:
     """Micro-averaged and per-class figures of the detections kept at ``conf``.
 

@@ -18,6 +18,8 @@ from leukodet.model.decode import decode_boxes
 from leukodet.model.hierarchy import choose_class
 from leukodet.model.output import DetectorOutput
 
+from ..config import MAX_DET, PREDICT_CONF, PREDICT_IOU
+
 __all__ = ["Detections", "MAX_CANDIDATES", "postprocess", "postprocess_decoded"]
 
 MAX_CANDIDATES = 30_000
@@ -60,9 +62,9 @@ class Detections:
 
 def postprocess(
     out: DetectorOutput,
-    conf: float = 0.25,
-    iou: float = 0.45,
-    max_det: int = 300,
+    conf: float = PREDICT_CONF,
+    iou: float = PREDICT_IOU,
+    max_det: int = MAX_DET,
     multi_label: bool = False,
     agnostic: bool = False,
 ) -> list[Detections]:
@@ -86,9 +88,9 @@ def postprocess(
 
 def postprocess_decoded(
     decoded: Tensor,
-    conf: float = 0.25,
-    iou: float = 0.45,
-    max_det: int = 300,
+    conf: float = PREDICT_CONF,
+    iou: float = PREDICT_IOU,
+    max_det: int = MAX_DET,
     multi_label: bool = False,
     agnostic: bool = False,
     class_parents: Sequence[int] = (),

@@ -20,6 +20,7 @@ from typing import Any, Protocol
 import cv2
 import numpy as np
 
+from ..config import PREDICT_CONF
 from ..data.dataset import load_image
 from ..eval.annotate import draw_prediction
 from ..eval.prediction import Prediction, predict_readable
@@ -298,7 +299,7 @@ def bank_from_predictions(
 def build_bank(
     source: PredictorLike | Sequence[Prediction],
     fields: Sequence[str | Path] | None = None,
-    conf: float = 0.25,
+    conf: float = PREDICT_CONF,
     *,
     imgsz: int | None = None,
     batch: int = 8,

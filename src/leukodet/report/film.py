@@ -9,6 +9,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from ..config import PREDICT_CONF
 from .bank import PredictorLike, build_bank
 from .document import build_report, model_info
 from .flags import RuleSet
@@ -23,7 +24,7 @@ def film_report(
     out: str | Path,
     *,
     weights: str | Path | None,
-    conf: float = 0.25,
+    conf: float = PREDICT_CONF,
     imgsz: int | None = None,
     rules: RuleSet | None = None,
     progress: bool = False,

@@ -21,6 +21,7 @@ from typing import Any
 
 from PIL import Image
 
+from ..config import PREDICT_CONF
 from ..records.files import atomic_write_bytes
 from ..report.bank import MorphologyBank, PredictorLike, build_bank, check_conf
 from ..report.document import build_report, model_info
@@ -44,7 +45,7 @@ class Settings:
         roles: ``{class: role}`` over the checkpoint's roles (``--role``), for a class without one.
     """
 
-    conf: float = 0.25
+    conf: float = PREDICT_CONF
     imgsz: int | None = None
     rules: RuleSet | None = None
     weights: str | None = None

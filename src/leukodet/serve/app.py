@@ -14,6 +14,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
 from .._version import __version__
+from ..config import PREDICT_CONF
 from ..records.roles import model_roles
 from ..report.bank import PredictorLike, check_conf
 from ..report.flags import RuleSet
@@ -123,7 +124,7 @@ def create_app(
     limits: Limits | None = None,
     queue_size: int = 16,
     workers: int = 1,
-    conf: float = 0.25,
+    conf: float = PREDICT_CONF,
     imgsz: int | None = None,
     rules: RuleSet | None = None,
     device: str = "cpu",

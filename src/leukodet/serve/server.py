@@ -8,6 +8,7 @@ import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
+from ..config import PREDICT_CONF
 from .app import create_app
 from .guards import parse_tokens
 from .uploads import Limits, MiB
@@ -35,7 +36,7 @@ def run_server(
     *,
     host: str = "127.0.0.1",
     port: int = 8000,
-    conf: float = 0.25,
+    conf: float = PREDICT_CONF,
     flags: str | Path | None = None,
     imgsz: int | None = None,
     device: str = "cpu",

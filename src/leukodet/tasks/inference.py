@@ -6,6 +6,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from ..config import MAX_DET, PREDICT_CONF, PREDICT_IOU
+
 __all__ = ["val", "predict", "report", "domains", "serve"]
 
 
@@ -16,7 +18,7 @@ def val(
     split: str = "val",
     imgsz: int | None = None,
     batch: int = 8,
-    conf_op: float = 0.25,
+    conf_op: float = PREDICT_CONF,
     device: str = "cpu",
     json_out: str | Path | None = None,
     progress: bool = False,
@@ -43,9 +45,9 @@ def predict(
     out: str | Path,
     *,
     imgsz: int | None = None,
-    conf: float = 0.25,
-    iou: float = 0.45,
-    max_det: int = 300,
+    conf: float = PREDICT_CONF,
+    iou: float = PREDICT_IOU,
+    max_det: int = MAX_DET,
     batch: int = 8,
     device: str = "cpu",
     annotate: bool = True,
@@ -104,7 +106,7 @@ def report(
     sources: str | Path | list[str] | list[Path],
     out: str | Path,
     *,
-    conf: float = 0.25,
+    conf: float = PREDICT_CONF,
     imgsz: int | None = None,
     flags: str | Path | None = None,
     device: str = "cpu",
