@@ -9,14 +9,12 @@ from __future__ import annotations
 
 import logging
 import time
-from pathlib import Path
 from typing import Any
 
 import torch
 from torch.utils.data import DataLoader
 
 from .._version import __version__
-from ..bundled import bundled_models
 from ..config import RunConfig
 from ..data.dataset import DetectionDataset
 from ..data.patches import patch_records
@@ -26,12 +24,8 @@ from ..losses.build import build_objective, resolve_method
 from ..losses.criterion import DetectionCriterion
 from ..losses.objective import Objective, PlainObjective
 from ..losses.sladet import area_min_of
-from ..model.anchors import check_anchors
-from ..model.registry import create_model, resolve_model_name
-from ..model.weight_transfer import transfer_weights
 from ..records.diagnostics import DataError
 from ..records.roles import known_roles
-from ..records.vocab import class_parents
 from .adaptation import TargetStream
 from .batchnorm import recalibrate_batchnorm, recalibration_indices
 from .budget import TimeBudget
@@ -39,8 +33,9 @@ from .checkpoint import load_checkpoint, save_checkpoint
 from .distributed import DistContext, GlobalBatchSampler, convert_sync_batchnorm, resolve_device
 from .loop import StepState, evaluate_model, fitness, train_one_epoch
 from .optim import ModelEMA, Schedule, build_optimizer, choose_recipe
-from .run_data import box_size_groups, box_sizes, load_data
+from .run_data import box_sizes, load_data
 from .run_dir import RunDir
+from .run_model import build_run_model
 
 __all__ = ["Trainer"]
 
@@ -73,9 +68,15 @@ class Trainer:
             convert_sync_batchnorm(self.model, self.device)
         self.stain = fit_on_records(t.stain_norm, self.data.train, t.stain_fit_images, t.imgsz)
         self.train_set = DetectionDataset(
-            self.data.train, len(self.data.classes), self.data.schema, t.imgsz, cfg.augment, t.cache, t.seed,
+            self.data.train,
+            len(self.data.classes),
+            self.data.schema,
+            t.imgsz,
+            cfg.augment,
+            t.cache,
+            t.seed,
             self.stain,
-        )  # fmt: skip
+        )
         self.train_loader = self._loader(self.train_set, t.batch, self.dist, shuffle=True)
         val_set = DetectionDataset(
             self.data.val, len(self.data.classes), self.data.schema, t.imgsz, None, t.cache, stain=self.stain
@@ -160,40 +161,7 @@ class Trainer:
         return tuple(len(a.values) for a in self.data.schema)
 
     def _build_model(self) -> torch.nn.Module:
-        name, nc, t = self.cfg.model, len(self.data.classes), self.cfg.train
-        head = {
-            "attribute_sizes": self.attribute_sizes(),
-            "attribute_dropout": t.attr_dropout,
-            "class_parents": class_parents(self.data.classes),
-        }
-        self.from_weights = name.endswith(".pt") or Path(name).is_file() or name in bundled_models()
-        if self.from_weights:
-            ckpt = load_checkpoint(name)
-            meta = ckpt["metadata"]
-            model = create_model(meta["model_config"]["name"], nc, **head)
-            weights = ckpt["ema"] or ckpt["model"]
-            theirs = {a: meta["attributes"][a] for a in meta.get("attribute_order", [])}
-            mine = self.data.schema.to_mapping() if model.attribute_head is not None else {}
-            report = transfer_weights(model, weights, meta["classes"], self.data.classes, theirs, mine)
-            for line in report.lines():
-                log.info("from %s: %s", name, line)
-            if t.freeze_detector:
-                model.set_anchors(weights["anchors"])
-        else:
-            model = create_model(resolve_model_name(name), nc, **head)
-        if t.freeze_detector:
-            if model.attribute_head is None:
-                raise DataError(f"{self.data.source}: train.freeze_detector needs attributes to train")
-            model.freeze_detector()
-            return model
-        sizes = box_size_groups(self.data.train, self.cfg.train.imgsz)
-        anchors, bpr, changed = check_anchors(
-            sizes, model.anchors.cpu().numpy(), self.cfg.loss.anchor_t, seed=self.cfg.train.seed
-        )
-        if changed:
-            model.set_anchors(anchors)
-        note = " (refitted to the training boxes)" if changed else ""
-        log.info("anchors: best possible recall %.3f%s", bpr, note)
+        model, self.from_weights = build_run_model(self.cfg, self.data, self.attribute_sizes())
         return model
 
     def metadata(self, metrics: dict[str, Any] | None = None) -> dict[str, Any]:
