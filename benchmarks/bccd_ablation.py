@@ -18,7 +18,7 @@ import torch
 from bccd_peer import SHARED, _leukodet_preds, _score, train_once
 from result_file import publish
 
-from leukodet.engine.predict import Detector
+from leukodet.infer.predictor import Detector
 
 
 def scores(weights: Path, data: Path) -> dict:

@@ -22,8 +22,8 @@ from bccd_peer import _leukodet_preds, _peer_preds, _score, audited_out
 from PIL import Image, ImageDraw
 from result_file import publish
 
-from leukodet.engine.predict import Detector
 from leukodet.eval.prediction import Prediction
+from leukodet.infer.predictor import Detector
 from leukodet.records import load_source
 
 

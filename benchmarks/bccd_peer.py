@@ -33,9 +33,10 @@ from PIL import Image
 from result_file import publish
 
 from leukodet import api
-from leukodet.engine.predict import Detector
 from leukodet.eval.detection import evaluate
 from leukodet.eval.prediction import Prediction
+from leukodet.infer.config import InferConfig
+from leukodet.infer.predictor import Detector
 from leukodet.records import load_source
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -83,7 +84,7 @@ def audited_out() -> frozenset[str]:
 
 
 def _leukodet_preds(det: Detector, images: list[Path]) -> dict[str, Prediction]:
-    preds = det.predict([str(p) for p in images], conf=0.001, iou=0.6, max_det=300, multi_label=True)
+    preds = det.predict([str(p) for p in images], InferConfig.protocol())
     return {Path(p.image).name: p for p in preds}
 
 

@@ -22,7 +22,7 @@ from result_file import publish
 
 from leukodet import api
 from leukodet.bundled import bundled_models
-from leukodet.engine.checkpoint import load_checkpoint
+from leukodet.model.checkpoint import load_checkpoint
 
 
 def main() -> None:

@@ -26,7 +26,7 @@ from bccd_peer import SHARED, _leukodet_preds, _score, train_once
 from result_file import publish
 
 from leukodet import api
-from leukodet.engine.predict import Detector
+from leukodet.infer.predictor import Detector
 
 
 def measure(data: Path, run: Path, minutes: float, model: str, overrides: list[str] | None = None) -> dict:

@@ -20,8 +20,8 @@ import torch
 from result_file import publish
 
 from leukodet import api
-from leukodet.engine.checkpoint import load_checkpoint
-from leukodet.engine.predict import Detector
+from leukodet.infer.predictor import Detector
+from leukodet.model.checkpoint import load_checkpoint
 from leukodet.synth import render_field
 
 

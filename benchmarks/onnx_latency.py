@@ -33,9 +33,9 @@ import torch
 from result_file import publish
 
 from leukodet import api
-from leukodet.engine.checkpoint import save_checkpoint
-from leukodet.engine.onnx_backend import OnnxDetector
-from leukodet.engine.predict import Detector
+from leukodet.infer.onnx_backend import OnnxDetector
+from leukodet.infer.predictor import Detector
+from leukodet.model.checkpoint import save_checkpoint
 from leukodet.model.registry import create_model
 from leukodet.records import LLD_CLASSES, lld_schema
 from leukodet.synth import render_field

@@ -36,9 +36,9 @@ import numpy as np
 import torch
 from result_file import publish
 
-from leukodet.engine.checkpoint import save_checkpoint
-from leukodet.engine.predict import Detector
-from leukodet.engine.tiling import overlap_pixels, tile_grid
+from leukodet.infer.predictor import Detector
+from leukodet.infer.tiling import overlap_pixels, tile_grid
+from leukodet.model.checkpoint import save_checkpoint
 from leukodet.model.registry import create_model
 from leukodet.records import LLD_CLASSES
 from leukodet.synth import render_field

@@ -77,7 +77,7 @@ def _films(count: int) -> list[list[tuple[str, bytes]]]:
 
 def _calibrate(weights: Path, films: list[list[tuple[str, bytes]]]) -> float:
     """The score threshold that keeps about ``CELLS_PER_FIELD`` cells per field on the first 4 films."""
-    from leukodet.engine.predict import Detector
+    from leukodet.infer.predictor import Detector
 
     fields = [
         np.asarray(Image.open(io.BytesIO(data)).convert("RGB")) for film in films[:4] for _, data in film

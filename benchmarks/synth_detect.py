@@ -21,9 +21,10 @@ import torch
 from result_file import publish
 
 from leukodet import api
-from leukodet.engine.predict import Detector
 from leukodet.eval.detection import evaluate
 from leukodet.eval.prediction import Prediction
+from leukodet.infer.config import InferConfig
+from leukodet.infer.predictor import Detector
 from leukodet.records import Cell, load_source
 
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -66,9 +67,11 @@ def main() -> None:
     det = Detector.load(work / "run" / "weights" / "best.pt")
     ds, _ = load_source(data)
     records = ds.split("test")
-    preds = det.predict([str(r.path) for r in records], conf=0.001, iou=0.6, max_det=300, multi_label=True)
+    preds = det.predict([str(r.path) for r in records], InferConfig.protocol())
     full = evaluate(records, ds.classes, preds)
-    agn = agnostic(records, det.predict([str(r.path) for r in records], conf=0.001, iou=0.6, max_det=300))
+    agn = agnostic(
+        records, det.predict([str(r.path) for r in records], InferConfig.protocol(multi_label=False))
+    )
     result = {
         "benchmark": "synth_detect",
         "model": "n",

@@ -156,10 +156,12 @@ class Diagnostics:
         return twin.eval()
 
     def evaluate(self, model: torch.nn.Module) -> dict[str, float]:
-        from leukodet.engine.loop import evaluate_model
+        from leukodet.infer.evaluate import evaluate_detector
+        from leukodet.infer.predictor import Detector
 
         t = self.trainer
-        m = evaluate_model(model, t.val_loader, t.data.val, t.data.classes, t.data.classes, t.device)
+        det = Detector.of_network(model, t.data.classes, t.cfg.train.imgsz, None, t.device)
+        m = evaluate_detector(det, t.val_loader, t.data.val, t.data.classes)
         return {"map50": round(m["map50"], 4), "map50_95": round(m["map50_95"], 4)}
 
     def after_epoch(self) -> None:
@@ -215,14 +217,15 @@ def run_seed(
     trainer = Trainer(cfg, progress=False)
     diag = Diagnostics(trainer) if diagnose else None
     if diag is not None:  # validate also the raw weights and BN-recalibrated copies after every epoch
-        validate = trainer._validate
+        from leukodet.engine.hooks import Hook, Validate
 
-        def hooked() -> dict[str, Any]:
-            metrics = validate()
-            diag.after_epoch()
-            return metrics
+        class Diagnose(Hook):
+            def after_epoch(self, trainer: Any, end: Any) -> None:
+                if end.metrics:  # the validated epochs
+                    diag.after_epoch()
 
-        trainer._validate = hooked
+        after = next(i for i, h in enumerate(trainer.hooks) if isinstance(h, Validate)) + 1
+        trainer.hooks.insert(after, Diagnose())
     try:
         summary = trainer.fit()
     finally:

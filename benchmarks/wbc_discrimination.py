@@ -24,9 +24,9 @@ from result_file import publish
 
 from leukodet.data.dataset import DetectionDataset
 from leukodet.data.sample import collate
-from leukodet.engine.checkpoint import load_checkpoint
-from leukodet.engine.validate import load_split
+from leukodet.infer.validate import load_split
 from leukodet.losses.criterion import DetectionCriterion
+from leukodet.model.checkpoint import load_checkpoint
 from leukodet.model.config import ModelConfig
 from leukodet.model.detector import create_model_from_config
 from leukodet.records.vocab import GENERIC_WBC, LLD_WBC_TYPES

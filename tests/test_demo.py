@@ -8,7 +8,7 @@ from pathlib import Path
 import torch
 
 from leukodet import api
-from leukodet.engine.checkpoint import load_checkpoint, save_checkpoint
+from leukodet.model.checkpoint import load_checkpoint, save_checkpoint
 from leukodet.model.registry import create_model
 from leukodet.records import LLD_CLASSES, lld_schema
 from leukodet.records.vocab import class_parents

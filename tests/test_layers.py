@@ -17,6 +17,7 @@ SRC = Path(__file__).resolve().parents[1] / "src" / "leukodet"
 LAYERS: tuple[tuple[str, ...], ...] = (
     ("_version", "config", "records"),
     ("synth", "data", "model", "losses", "eval", "domains", "bundled"),
+    ("infer",),
     ("engine",),
     ("report",),
     ("serve",),

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import torch
 
-from leukodet.engine.checkpoint import load_checkpoint
+from leukodet.model.checkpoint import load_checkpoint
 from leukodet.pretrain import SETTINGS, build_corpus, label_small_cells, pretrain
 
 TINY = {

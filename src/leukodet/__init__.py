@@ -8,15 +8,19 @@ from typing import Any
 
 from ._version import __version__
 
-__all__ = ["__version__", "Detector", "train", "val", "create_model"]
+__all__ = ["__version__", "Detector", "InferConfig", "train", "val", "create_model"]
 
 
 def __getattr__(name: str) -> Any:
     """Lazy public API: ``from leukodet import Detector, train, val`` without importing torch up front."""
     if name == "Detector":
-        from .engine.predict import Detector
+        from .infer.predictor import Detector
 
         return Detector
+    if name == "InferConfig":
+        from .infer.config import InferConfig
+
+        return InferConfig
     if name in ("train", "val"):
         from . import api
 

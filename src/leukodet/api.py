@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from .demo import demo
 from .domains.jobs import locate, transfer
-from .engine.sharding import parse_shard
+from .infer.sharding import parse_shard
 from .pretrain import pretrain
 from .pretrain_general import pretrain_general
 from .records.files import ensure_empty_dir

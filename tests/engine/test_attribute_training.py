@@ -11,8 +11,8 @@ import torch
 from PIL import Image
 
 from leukodet import api
-from leukodet.engine.checkpoint import load_checkpoint
-from leukodet.engine.predict import Detector
+from leukodet.infer.predictor import Detector
+from leukodet.model.checkpoint import load_checkpoint
 from leukodet.records.vocab import LLD_ATTRIBUTES
 
 OVERRIDES = ["train.plots=false", "augment.mosaic=0.5"]

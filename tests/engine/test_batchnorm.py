@@ -15,7 +15,7 @@ from leukodet.config import AugmentConfig
 from leukodet.data.dataset import DetectionDataset
 from leukodet.data.sample import Sample, collate
 from leukodet.engine.batchnorm import recalibrate_batchnorm, recalibration_indices
-from leukodet.engine.checkpoint import load_checkpoint
+from leukodet.model.checkpoint import load_checkpoint
 from leukodet.model.registry import create_model
 from leukodet.records.sources import load_source
 

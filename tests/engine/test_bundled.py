@@ -12,9 +12,9 @@ import torch
 import leukodet.bundled as bundled
 from leukodet import api
 from leukodet.bundled import BundleError, file_sha256, install_bundled, resolve_weights
-from leukodet.engine.checkpoint import CheckpointError, load_checkpoint
-from leukodet.engine.predict import Detector
 from leukodet.engine.release import pack_release
+from leukodet.infer.predictor import Detector
+from leukodet.model.checkpoint import CheckpointError, load_checkpoint
 
 
 @pytest.fixture(scope="module")

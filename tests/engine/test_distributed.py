@@ -11,8 +11,8 @@ import pytest
 import torch
 
 from leukodet import api
-from leukodet.engine.checkpoint import load_checkpoint
 from leukodet.engine.distributed import CpuSyncBatchNorm2d, DistContext, GlobalBatchSampler
+from leukodet.model.checkpoint import load_checkpoint
 from leukodet.model.registry import create_model
 
 

@@ -73,20 +73,21 @@ def test_horizon_is_validated() -> None:
 def test_training_validates_with_the_configured_protocol(tmp_path, monkeypatch) -> None:
     """``train.val_conf`` / ``val_iou`` / ``max_det`` reach validation, and the trainer plans its EMA."""
     from leukodet import api
-    from leukodet.engine import trainer as trainer_module
+    from leukodet.engine import hooks as hooks_module
 
     data = api.synth(tmp_path / "data", images=10, seed=0, size=96, progress=False)
-    seen: list[tuple[float, float, int]] = []
-    real = trainer_module.evaluate_model
+    seen: list[tuple[float, float, int, bool]] = []
+    real = hooks_module.evaluate_detector
 
     def spy(*args, **kwargs):
-        seen.append(kwargs["nms"])
+        cfg = kwargs["cfg"]
+        seen.append((cfg.conf, cfg.iou, cfg.max_det, cfg.multi_label))
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(trainer_module, "evaluate_model", spy)
+    monkeypatch.setattr(hooks_module, "evaluate_detector", spy)
     overrides = ["train.plots=false", "train.val_conf=0.2", "train.val_iou=0.5", "train.max_det=7"]
     api.train(
         data, model="test_tiny", epochs=1, imgsz=96, batch=2, out=tmp_path / "run", progress=False,
         overrides=overrides,
     )  # fmt: skip
-    assert seen == [(0.2, 0.5, 7)]
+    assert seen == [(0.2, 0.5, 7, True)]

@@ -12,7 +12,7 @@ import torch
 from torchvision.ops import box_iou
 
 from leukodet.bundled import bundled_models
-from leukodet.engine.predict import Detector
+from leukodet.infer.predictor import Detector
 from leukodet.records.vocab import GENERIC_WBC, LLD_WBC_TYPES
 from leukodet.synth import render_field
 from leukodet.synth.field import PLATELET_CLASS_ID, RBC_CLASS_ID

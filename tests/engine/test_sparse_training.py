@@ -8,9 +8,9 @@ import pytest
 import torch
 
 from leukodet import api
-from leukodet.engine.checkpoint import load_checkpoint
 from leukodet.losses.build import resolve_method
 from leukodet.losses.sladet import SLADetObjective
+from leukodet.model.checkpoint import load_checkpoint
 
 OVERRIDES = ["train.plots=false", "sparse.burn_in=0", "sparse.t0=0.0", "train.attr_dropout=0"]
 """Pseudo-labels from the first step, and every prediction a candidate (an untrained model is never sure)."""

@@ -11,8 +11,8 @@ import pytest
 import torch
 
 from leukodet import api
-from leukodet.engine.checkpoint import full_digest, load_checkpoint
-from leukodet.engine.predict import Detector
+from leukodet.infer.predictor import Detector
+from leukodet.model.checkpoint import full_digest, load_checkpoint
 
 
 @pytest.fixture(scope="module")

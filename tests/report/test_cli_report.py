@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-import leukodet.engine.predict  # noqa: F401  (import torch at collection, not inside the timed test)
+import leukodet.infer.predictor  # noqa: F401  (import torch at collection, not inside the timed test)
 from leukodet import api
 from leukodet.cli import main
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from leukodet.report.bank import build_bank
+from leukodet.report.bank import bank_from_predictions
 from leukodet.report.document import build_report, model_info
 from leukodet.report.writers import write_report
 
@@ -16,7 +16,7 @@ from .film import SCHEMA, film
 
 
 def _report(tmp_path: Path, conf: float = 0.25) -> Path:
-    bank = build_bank(film(tmp_path), conf=conf, schema=SCHEMA)
+    bank = bank_from_predictions(film(tmp_path), conf=conf, schema=SCHEMA)
     doc = build_report(bank, model_info(None, "best.pt", bank.classes))
     return write_report(doc, bank, tmp_path / f"out{conf}")["html"]
 

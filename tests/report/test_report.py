@@ -11,7 +11,7 @@ import pytest
 
 from leukodet.eval.prediction import Prediction
 from leukodet.records.vocab import LLD_CLASSES
-from leukodet.report.bank import BankCell, MorphologyBank, build_bank
+from leukodet.report.bank import BankCell, MorphologyBank, bank_from_predictions
 from leukodet.report.differential import differential
 from leukodet.report.document import DISCLAIMER, SCHEMA, build_report, model_info
 from leukodet.report.morphology import majority_value, morphology
@@ -51,7 +51,7 @@ TEXT = (
 
 
 def _doc(preds: list[Prediction], schema: dict | None = ATTRS) -> dict:
-    bank = build_bank(preds, conf=0.25, schema=schema)
+    bank = bank_from_predictions(preds, conf=0.25, schema=schema)
     return build_report(bank, model_info(META, "/runs/x/weights/best.pt"), created=WHEN)
 
 
@@ -157,7 +157,9 @@ def test_generic_attribute_words(tmp_path: Path) -> None:
 
 def test_empty_film_has_every_section(tmp_path: Path) -> None:
     preds = film(tmp_path)
-    doc = build_report(build_bank(preds, conf=0.99, schema=ATTRS), model_info(META, "best.pt"), created=WHEN)
+    doc = build_report(
+        bank_from_predictions(preds, conf=0.99, schema=ATTRS), model_info(META, "best.pt"), created=WHEN
+    )
     assert KEYS <= set(doc) and doc["text"] == NO_WBC == "no WBC found"
     diff = doc["differential"]
     assert diff["total"] == 0 and sum(a["count"] for a in diff["apart"]) == 0 and len(diff["classes"]) == 13
@@ -165,7 +167,7 @@ def test_empty_film_has_every_section(tmp_path: Path) -> None:
     assert diff["summary"] == "counted 0 cells: 100 not met, 200 not met"
     assert doc["flags"]["fired"] == [] and doc["cells"] == [] and len(doc["fields"]) == 2
     assert all(t["majority"] is None and t["n"] == 0 for t in doc["attributes"]["overall"].values())
-    paths = write_report(doc, build_bank(preds, conf=0.99), tmp_path / "out")
+    paths = write_report(doc, bank_from_predictions(preds, conf=0.99), tmp_path / "out")
     html = paths["html"].read_text()
     assert 'id="differential"' in html and "no WBC found" in html and "No cell above the threshold" in html
     assert "no WBC found" in paths["markdown"].read_text()
@@ -188,7 +190,7 @@ def test_only_none_cells_is_no_wbc(tmp_path: Path) -> None:
 
 def test_files_name_the_model_and_say_decision_support(tmp_path: Path) -> None:
     preds = film(tmp_path)
-    bank = build_bank(preds, conf=0.25, schema=ATTRS)
+    bank = bank_from_predictions(preds, conf=0.25, schema=ATTRS)
     doc = build_report(bank, model_info(META, "/runs/x/weights/best.pt"), created=WHEN)
     paths = write_report(doc, bank, tmp_path / "out")
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["report.html", "report.json", "report.md"]
@@ -211,7 +213,7 @@ def test_unreadable_images_give_placeholders(tmp_path: Path) -> None:
     preds = film(tmp_path)
     for p in preds:
         Path(p.image).unlink()
-    bank = build_bank(preds, conf=0.25, schema=ATTRS)
+    bank = bank_from_predictions(preds, conf=0.25, schema=ATTRS)
     assert all(c.crop == b"" for c in bank.cells) and bank.fields[0].width == 240
     paths = write_report(build_report(bank, model_info(None, None, bank.classes)), bank, tmp_path / "out")
     html = paths["html"].read_text()
@@ -222,9 +224,9 @@ def test_unreadable_images_give_placeholders(tmp_path: Path) -> None:
 def test_bad_threshold_and_mismatched_fields(tmp_path: Path) -> None:
     preds = film(tmp_path)
     with pytest.raises(ValueError, match=r"confidence threshold must be in \[0, 1\], got 1.5"):
-        build_bank(preds, conf=1.5)
+        bank_from_predictions(preds, conf=1.5)
     with pytest.raises(ValueError, match="1 fields for 2 predictions"):
-        build_bank(preds, fields=["a.png"])
+        bank_from_predictions(preds, fields=["a.png"])
 
 
 def test_predominant_tie_goes_to_the_first_class_of_the_model() -> None:

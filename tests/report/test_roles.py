@@ -13,12 +13,13 @@ from PIL import Image
 
 from leukodet import api
 from leukodet.cli import main
-from leukodet.engine.checkpoint import load_checkpoint, save_checkpoint
-from leukodet.engine.predict import Detector
 from leukodet.eval.prediction import Prediction
+from leukodet.infer.fields import predict_fields
+from leukodet.infer.predictor import Detector
+from leukodet.model.checkpoint import load_checkpoint, save_checkpoint
 from leukodet.records.roles import RolesError, class_roles
 from leukodet.records.vocab import LLD_CLASSES
-from leukodet.report.bank import build_bank
+from leukodet.report.bank import bank_from_fields, bank_from_predictions
 from leukodet.report.document import build_report, model_info
 from leukodet.report.html_page import render_html
 from leukodet.report.markdown_page import render_markdown
@@ -36,7 +37,7 @@ def _prediction(names: tuple[str, ...], calls: list[str], image: str = "f.png") 
 
 def _report(names: tuple[str, ...], per_field: list[list[str]]) -> dict:
     preds = [_prediction(names, calls, f"field{i}.png") for i, calls in enumerate(per_field)]
-    bank = build_bank(preds, conf=0.25, crops=False)
+    bank = bank_from_predictions(preds, conf=0.25, crops=False)
     return build_report(bank, model_info({"classes": list(names)}, None))
 
 
@@ -118,15 +119,15 @@ def test_a_class_without_a_role_is_a_clear_error() -> None:
         class_roles(["RBC"], ["cell"])
     pred = _prediction(("Blast cell", "RBC"), ["Blast cell", "RBC"])
     with pytest.raises(RolesError):
-        build_bank([pred], conf=0.25, crops=False)
-    bank = build_bank([pred], conf=0.25, crops=False, roles={"Blast cell": "wbc"})
+        bank_from_predictions([pred], conf=0.25, crops=False)
+    bank = bank_from_predictions([pred], conf=0.25, crops=False, roles={"Blast cell": "wbc"})
     assert bank.wbc_classes == ("Blast cell",) and bank.classes_of("rbc") == ("RBC",)
 
 
 def test_html_page_never_calls_a_red_cell_a_wbc() -> None:
     names = BCCD
     preds = [_prediction(names, ["RBC"] * 9 + ["WBC"] + ["Platelets"])]
-    bank = build_bank(preds, conf=0.25, crops=False)
+    bank = bank_from_predictions(preds, conf=0.25, crops=False)
     doc = build_report(bank, model_info({"classes": list(names)}, None))
     page = render_html(doc, bank)
     assert "WBC, untyped" in page and "11 cells: 1 WBC, 9 RBCs, 1 platelet" in page
@@ -154,13 +155,14 @@ def test_roles_survive_checkpoint_and_onnx_export(declared: tuple[Path, Path]) -
     det = Detector.load(weights)
     assert det.metadata["class_roles"] == want
     pytest.importorskip("onnxruntime")
-    from leukodet.engine.onnx_backend import OnnxDetector
+    from leukodet.infer.onnx_backend import OnnxDetector
 
     onnx_det = OnnxDetector.load(api.export(weights, weights.parent / "export"))
     assert onnx_det.metadata["class_roles"] == want
     image = weights.parent / "field.png"
     Image.fromarray(np.full((128, 128, 3), 200, np.uint8)).save(image)
-    bank = build_bank(onnx_det, [image], conf=0.5, crops=False)
+    fields = predict_fields(onnx_det, [image])
+    bank = bank_from_fields(fields, 0.5, metadata=onnx_det.metadata, crops=False)
     assert bank.roles == tuple(want) and "None" not in bank.wbc_classes
 
 

@@ -14,7 +14,7 @@ import pytest
 from PIL import Image
 
 from leukodet import api
-from leukodet.engine.predict import Detector
+from leukodet.infer.predictor import Detector
 from leukodet.serve import create_app
 from leukodet.synth import render_field
 

@@ -6,7 +6,7 @@ import threading
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from leukodet.engine.predict import Detector
+from leukodet.infer.predictor import Detector
 
 from .conftest import TestClient, upload
 

@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import io
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
 from PIL import Image
 
 from leukodet.eval.prediction import AttributeCall, Prediction
+from leukodet.infer.config import InferConfig
 from leukodet.records.schema import Cell
 from leukodet.records.vocab import LLD_ATTRIBUTES, LLD_CLASSES
 from leukodet.synth import RenderedField, render_field
@@ -71,10 +73,13 @@ class TruthDetector:
         )
 
     def predict(
-        self, images: Sequence[Any], imgsz: int | None = None, conf: float = 0.25
+        self, images: Sequence[Any], cfg: InferConfig | None = None, **changes: Any
     ) -> list[Prediction]:
+        """As ``Detector.predict``: paths or RGB arrays, thresholded at ``cfg.conf``."""
+        cfg = replace(cfg or InferConfig(), **changes)
         out = []
-        for path in images:
-            image = np.asarray(Image.open(path).convert("RGB"))
-            out.append(self._truth(image, str(path)).filter(conf))
+        for i, item in enumerate(images):
+            image = item if isinstance(item, np.ndarray) else np.asarray(Image.open(item).convert("RGB"))
+            name = f"image{i}" if isinstance(item, np.ndarray) else str(item)
+            out.append(self._truth(image, name).filter(cfg.conf))
         return out

@@ -119,7 +119,11 @@ def train(
 
 
 @main.command()
-@click.option("--weights", required=True, help="Checkpoint (.pt) or bundled model name.")
+@click.option(
+    "--weights",
+    required=True,
+    help="Checkpoint (.pt) or bundled model name, or model.onnx with --backend onnx.",
+)
 @click.option("--data", required=True, help="Dataset YAML or source.")
 @click.option("--split", default="val", show_default=True)
 @click.option("--imgsz", type=int, default=None, help="Default: the checkpoint's size.")
@@ -133,6 +137,7 @@ def train(
 )
 @click.option("--device", default="cpu", show_default=True)
 @click.option("--json", "json_out", default=None, help="Write the metrics JSON here.")
+@_backend
 @_progress
 @_user_errors
 def val(
@@ -144,9 +149,11 @@ def val(
     conf_op: float,
     device: str,
     json_out: str | None,
+    backend: str,
     progress: bool | None,
 ) -> None:
-    """Evaluate a checkpoint on a split: COCO mAP (faster-coco-eval), YOLOv5-style AP, operating point."""
+    """Evaluate a checkpoint (or an ONNX export) on a split: COCO mAP (faster-coco-eval), YOLOv5-style AP,
+    operating point."""
     m = api.val(
         weights,
         data,
@@ -156,6 +163,7 @@ def val(
         conf_op=conf_op,
         device=device,
         json_out=json_out,
+        backend=backend,
         progress=_show_progress(progress),
     )
     click.echo(

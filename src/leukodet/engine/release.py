@@ -13,7 +13,7 @@ from typing import Any
 
 from torch import Tensor
 
-from .checkpoint import load_checkpoint, save_checkpoint
+from ..model.checkpoint import load_checkpoint, save_checkpoint
 
 __all__ = ["half_state", "pack_release"]
 

@@ -12,11 +12,11 @@ from torch import nn
 from ..bundled import bundled_models
 from ..config import RunConfig
 from ..model.anchors import check_anchors
+from ..model.checkpoint import load_checkpoint
 from ..model.registry import create_model, resolve_model_name
 from ..model.weight_transfer import transfer_weights
 from ..records.diagnostics import DataError
 from ..records.vocab import class_parents
-from .checkpoint import load_checkpoint
 from .run_data import DataBundle, box_size_groups
 
 __all__ = ["build_run_model"]

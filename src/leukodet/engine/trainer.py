@@ -1,4 +1,7 @@
-"""Training run orchestration: data, model, anchors, recipe, time budget, evaluation, checkpoints, resume.
+"""Training run orchestration: data, model, anchors, recipe, time budget; the epoch loop and its hooks.
+
+What follows each epoch (precise BN, validation, results, checkpoints, plots) is a list of hooks,
+:mod:`.hooks`; the trainer wires the pieces and runs the loop.
 
 The same code runs one process or many under ``torchrun`` (:mod:`.distributed`): ``--batch`` is the global
 batch, split across processes; rank 0 alone validates, writes the run folder and decides the epoch plan, which
@@ -14,7 +17,6 @@ from typing import Any
 import torch
 from torch.utils.data import DataLoader
 
-from .._version import __version__
 from ..config import RunConfig
 from ..data.dataset import DetectionDataset
 from ..data.patches import patch_records
@@ -25,13 +27,11 @@ from ..losses.criterion import DetectionCriterion
 from ..losses.objective import Objective, PlainObjective
 from ..losses.sladet import area_min_of
 from ..records.diagnostics import DataError
-from ..records.roles import known_roles
 from .adaptation import TargetStream
-from .batchnorm import recalibrate_batchnorm, recalibration_indices
 from .budget import TimeBudget
-from .checkpoint import load_checkpoint, save_checkpoint
 from .distributed import DistContext, GlobalBatchSampler, convert_sync_batchnorm, resolve_device
-from .loop import StepState, evaluate_model, fitness, train_one_epoch
+from .hooks import Checkpoints, EpochEnd, Hook, brief_metrics, default_hooks
+from .loop import StepState, train_one_epoch
 from .optim import ModelEMA, Schedule, build_optimizer, choose_recipe
 from .run_data import box_sizes, load_data
 from .run_dir import RunDir
@@ -66,25 +66,7 @@ class Trainer:
         self.model = self._build_model().to(self.device)
         if self.dist.distributed and t.sync_bn:
             convert_sync_batchnorm(self.model, self.device)
-        self.stain = fit_on_records(t.stain_norm, self.data.train, t.stain_fit_images, t.imgsz)
-        self.train_set = DetectionDataset(
-            self.data.train,
-            len(self.data.classes),
-            self.data.schema,
-            t.imgsz,
-            cfg.augment,
-            t.cache,
-            t.seed,
-            self.stain,
-        )
-        self.train_loader = self._loader(self.train_set, t.batch, self.dist, shuffle=True)
-        val_set = DetectionDataset(
-            self.data.val, len(self.data.classes), self.data.schema, t.imgsz, None, t.cache, stain=self.stain
-        )
-        has_val = bool(self.data.val) and self.dist.is_main
-        self.val_loader = (
-            self._loader(val_set, 2 * t.batch, DistContext(), shuffle=False) if has_val else None
-        )
+        self._build_loaders()
         self.accumulate = max(round(t.nominal_batch / t.batch), 1) if self.recipe == "paper" else 1
         fine_tune = self.from_weights and not t.freeze_detector  # a trained detector: gentler steps
         self.optimizer = build_optimizer(
@@ -101,10 +83,34 @@ class Trainer:
         self.objective = self._objective()
         self.state, self.epoch, self.best_fitness, self.rows = StepState(), 0, -1.0, []
         self.planned = t.epochs
+        self.hooks: list[Hook] = default_hooks()
         if resume:
-            self._resume()
+            Checkpoints.restore(self)
         elif self.data.val == []:
             log.warning("no val split: best.pt will be last.pt")
+
+    def _build_loaders(self) -> None:
+        """The stain reference, the training and validation datasets and their loaders (val on rank 0)."""
+        t = self.cfg.train
+        self.stain = fit_on_records(t.stain_norm, self.data.train, t.stain_fit_images, t.imgsz)
+        self.train_set = DetectionDataset(
+            self.data.train,
+            len(self.data.classes),
+            self.data.schema,
+            t.imgsz,
+            self.cfg.augment,
+            t.cache,
+            t.seed,
+            self.stain,
+        )
+        self.train_loader = self._loader(self.train_set, t.batch, self.dist, shuffle=True)
+        val_set = DetectionDataset(
+            self.data.val, len(self.data.classes), self.data.schema, t.imgsz, None, t.cache, stain=self.stain
+        )
+        has_val = bool(self.data.val) and self.dist.is_main
+        self.val_loader = (
+            self._loader(val_set, 2 * t.batch, DistContext(), shuffle=False) if has_val else None
+        )
 
     def _loader(
         self, dataset: DetectionDataset, batch: int, ctx: DistContext, shuffle: bool
@@ -164,32 +170,6 @@ class Trainer:
         model, self.from_weights = build_run_model(self.cfg, self.data, self.attribute_sizes())
         return model
 
-    def metadata(self, metrics: dict[str, Any] | None = None) -> dict[str, Any]:
-        train_boxes = sum(len(r.cells) for r in self.data.train)
-        return {
-            "leukodet": __version__,
-            "classes": self.data.classes,
-            "class_roles": known_roles(self.data.classes, self.data.roles),
-            "attributes": self.data.schema.to_mapping() if self.model.attribute_head is not None else {},
-            # the metadata JSON is written with sorted keys: the head's logit groups follow this order
-            "attribute_order": list(self.data.schema.names) if self.model.attribute_head is not None else [],
-            "model_config": self.model.config.to_dict(),
-            "imgsz": self.cfg.train.imgsz,
-            "recipe": self.recipe,
-            "sparse_method": self.sparse_method,
-            "stain_norm": self.stain.to_dict(),
-            "config": self.cfg.to_dict(),
-            "data": {
-                "source": self.data.source,
-                "train_images": len(self.data.train),
-                "train_boxes": train_boxes,
-                "val_images": len(self.data.val),
-                "domains": sorted({r.domain.name for r in self.data.train if not r.domain.is_empty()}),
-            },
-            "epoch": self.epoch,
-            "metrics": metrics or {},
-        }
-
     # --- the run ---------------------------------------------------------------------------------------
 
     def _estimate_epoch(self) -> float:
@@ -248,107 +228,16 @@ class Trainer:
                 desc,
                 self.epoch / max(self.planned, 1),
             )
-            self._recalibrate()
             self.epoch += 1
-            metrics = self._validate() if self._eval_due() else {}
-            if self.dist.is_main:
-                self._end_epoch(terms, metrics, time.monotonic() - start)
+            end = EpochEnd(terms, start)
+            for hook in self.hooks:
+                if self.dist.is_main or not hook.main_only:
+                    hook.after_epoch(self, end)
+            metrics = end.metrics
             self.budget.record_epoch(time.monotonic() - start)
             self.planned = self.dist.broadcast(self.budget.planned_epochs(self.epoch))
             schedule.total_iters = self.planned * len(self.train_loader)
         return self.summary(metrics)
-
-    def _recalibrate(self) -> None:
-        """Precise BN statistics for the EMA weights (what is validated, saved and used as a teacher)."""
-        t = self.cfg.train
-        picks = recalibration_indices(len(self.train_set), t.bn_recalibration, t.batch, t.seed, self.epoch)
-        recalibrate_batchnorm(self.ema.module, self.train_set, picks, self.device)
-
-    def _eval_due(self) -> bool:
-        """Whether the epoch just finished is validated: every ``train.eval_every``-th and the last one."""
-        return self.epoch % self.cfg.train.eval_every == 0 or self.epoch >= self.planned
-
-    def _validate(self) -> dict[str, Any]:
-        if self.val_loader is None:
-            return {}
-        return evaluate_model(
-            self.ema.module,
-            self.val_loader,
-            self.data.val,
-            self.data.classes,
-            self.data.classes,
-            self.device,
-            self.progress,
-            pr_curves=True,
-            model_attributes=self.data.schema.to_mapping() if self.model.attribute_head is not None else None,
-            dataset_attributes=self.data.schema,
-            nms=(self.cfg.train.val_conf, self.cfg.train.val_iou, self.cfg.train.max_det),
-        )
-
-    def _end_epoch(self, terms: dict[str, float], metrics: dict[str, Any], seconds: float) -> None:
-        fit = fitness(metrics) if metrics else 0.0
-        row: dict[str, Any] = {"epoch": self.epoch, **{f"train/{k}": v for k, v in terms.items()}}
-        if metrics:
-            row.update({"val/map50": metrics["map50"], "val/map50_95": metrics["map50_95"]})
-            mean = metrics.get("attributes_mean") or {}
-            if mean:
-                row.update({"val/attr_accuracy": mean["accuracy"], "val/attr_macro_f1": mean["macro_f1"]})
-            row["fitness"] = fit
-        row.update({"lr": self.optimizer.param_groups[1]["lr"], "seconds": seconds})
-        self.rows.append(row)
-        self.run.write_results(self.rows)
-        # best.pt follows validation; without a val split it is the last epoch's weights
-        best = fit > self.best_fitness if metrics else self.val_loader is None
-        if metrics:
-            self.best_fitness = max(self.best_fitness, fit)
-        meta = self.metadata(_brief(metrics))
-        save_checkpoint(
-            self.run.last, self.model.state_dict(), meta, self.ema.module.state_dict(), self._train_state()
-        )
-        if best:
-            save_checkpoint(self.run.best, self.model.state_dict(), meta, self.ema.module.state_dict())
-        try:
-            if self.cfg.train.plots:
-                self.run.write_plots(self.rows, metrics.get("yolov5", {}).get("pr_curve"))
-        except Exception as exc:  # plots are a convenience: never lose a run over one
-            log.warning("could not write plots: %s", exc)
-        log.info(
-            "epoch %d/%d: %s",
-            self.epoch,
-            self.planned,
-            {k: round(v, 4) for k, v in row.items() if isinstance(v, float)},
-        )
-
-    def _train_state(self) -> dict[str, Any]:
-        return {
-            "epoch": self.epoch,
-            "planned": self.planned,
-            "optimizer": self.optimizer.state_dict(),
-            "ema_updates": self.ema.updates,
-            "iteration": self.state.iteration,
-            "last_step": self.state.last_step,
-            "best_fitness": self.best_fitness,
-            "elapsed": self.budget.elapsed(),
-            "epoch_costs": list(self.budget.epoch_costs),
-            "torch_rng": torch.get_rng_state(),
-        }
-
-    def _resume(self) -> None:
-        ckpt = load_checkpoint(self.run.last)
-        st = ckpt.get("train_state")
-        if not st:
-            raise DataError(f"{self.run.last}: has no training state to resume from")
-        self.model.load_state_dict(ckpt["model"])
-        self.ema.module.load_state_dict(ckpt["ema"])
-        self.ema.updates = int(st["ema_updates"])
-        self.optimizer.load_state_dict(st["optimizer"])
-        self.epoch, self.planned = int(st["epoch"]), int(st["planned"])
-        self.state = StepState(int(st["iteration"]), int(st["last_step"]))
-        self.best_fitness = float(st["best_fitness"])
-        self.budget.elapsed_before = float(st["elapsed"])
-        self.budget.epoch_costs = [float(c) for c in st["epoch_costs"]]
-        torch.set_rng_state(st["torch_rng"])
-        self.rows = self.run.read_results()[: self.epoch]
 
     def summary(self, metrics: dict[str, Any]) -> dict[str, Any]:
         return {
@@ -358,10 +247,5 @@ class Trainer:
             "best": str(self.run.best),
             "last": str(self.run.last),
             "seconds": round(self.budget.elapsed(), 1),
-            "metrics": _brief(metrics),
+            "metrics": brief_metrics(metrics),
         }
-
-
-def _brief(metrics: dict[str, Any]) -> dict[str, Any]:
-    keys = ("map50", "map50_95", "per_class", "classes_missing", "attributes", "attributes_mean")
-    return {k: metrics[k] for k in keys if k in metrics}

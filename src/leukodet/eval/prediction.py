@@ -6,7 +6,7 @@ Boxes are absolute-pixel xyxy in the original image; class ids index the *model'
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
@@ -14,7 +14,7 @@ import numpy as np
 
 from leukodet.eval.boxes import as_boxes
 
-__all__ = ["AttributeCall", "Prediction", "predict_readable"]
+__all__ = ["AttributeCall", "FieldPrediction", "Prediction"]
 
 
 def _readonly(arr: np.ndarray) -> np.ndarray:
@@ -162,19 +162,18 @@ class Prediction:
         )
 
 
-def predict_readable(
-    predict: Callable[[list[str]], list[Prediction]], paths: Sequence[str]
-) -> tuple[list[tuple[int, Prediction]], dict[int, str]]:
-    """``predict`` all ``paths`` in one call; when one does not decode (``OSError``/``ValueError``), each on its
-    own. Returns ``(index, prediction)`` of the images read and ``{index: reason}`` of the others."""
-    try:
-        return list(enumerate(predict(list(paths)))), {}
-    except (OSError, ValueError):
-        pass
-    done, failed = [], {}
-    for i, path in enumerate(paths):
-        try:
-            done += [(i, pred) for pred in predict([path])]
-        except (OSError, ValueError) as exc:
-            failed[i] = str(exc).replace(f"{path}: ", "") or type(exc).__name__
-    return done, failed
+@dataclass(frozen=True, eq=False)
+class FieldPrediction:
+    """One field of a film or folder as reports and outputs read it, decoded once.
+
+    Attributes:
+        path: the field's file (or the name it was given).
+        image: its ``HxWx3`` uint8 RGB pixels, ``None`` when it could not be read.
+        prediction: its detections (``image`` = ``path``), ``None`` when it could not be read.
+        reason: why it could not be read (empty when it was).
+    """
+
+    path: str
+    image: np.ndarray | None
+    prediction: Prediction | None
+    reason: str = ""

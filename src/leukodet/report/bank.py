@@ -5,17 +5,18 @@ which the film-level text is written; the reference spec (Sec. 5, D20) has the d
 per kept cell, its field, box, class, score, attribute calls and a small JPEG crop, plus one annotated JPEG
 thumbnail per field, so that a report can show the cells without reopening the images.
 
-The bank is torch-free: it takes either a loaded :class:`~leukodet.engine.predict.Detector` (anything with
-``predict`` and ``metadata``) or ready-made :class:`~leukodet.eval.prediction.Prediction` objects.
+The bank is torch-free and never runs a model: it reads predicted fields (:func:`bank_from_fields`, from
+:func:`leukodet.infer.fields.predict_fields`, each with its decoded pixels) or ready-made
+:class:`~leukodet.eval.prediction.Prediction` objects (:func:`bank_from_predictions`).
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 import cv2
 import numpy as np
@@ -23,7 +24,7 @@ import numpy as np
 from ..config import PREDICT_CONF
 from ..data.dataset import load_image
 from ..eval.annotate import draw_prediction
-from ..eval.prediction import Prediction, predict_readable
+from ..eval.prediction import FieldPrediction, Prediction
 from ..records.roles import OTHER, WBC, class_roles, default_role, model_roles
 from ..records.vocab import LLD_ATTRIBUTES
 
@@ -32,8 +33,8 @@ __all__ = [
     "BankCell",
     "BankField",
     "MorphologyBank",
-    "PredictorLike",
-    "build_bank",
+    "bank_from_fields",
+    "bank_from_predictions",
     "check_conf",
     "ordered_schema",
 ]
@@ -53,16 +54,6 @@ CROP_MARGIN = 0.15
 """Context around a cell crop, as a fraction of the box side."""
 
 JPEG_QUALITY = 85
-
-
-class PredictorLike(Protocol):
-    """What :func:`build_bank` needs of a detector (``leukodet.engine.predict.Detector`` fits)."""
-
-    metadata: dict[str, Any]
-
-    def predict(self, images: Sequence[Any], imgsz: int | None = ..., conf: float = ...) -> list[Prediction]:
-        """One prediction per image."""
-        ...
 
 
 @dataclass(frozen=True)
@@ -209,10 +200,14 @@ def _calls(pred: Prediction, i: int) -> dict[str, tuple[str, float | None]]:
     return {name: (call.value, call.score) for name, call in pred.attributes[i].items()}
 
 
-def _bank_field(pred: Prediction, index: int, path: str, crops: bool) -> tuple[BankField, list[BankCell]]:
-    """The field record and its cells (``pred`` already thresholded), highest score first."""
-    image = None
-    if crops:
+def _bank_field(
+    pred: Prediction, index: int, path: str, crops: bool, image: np.ndarray | None = None
+) -> tuple[BankField, list[BankCell]]:
+    """The field record and its cells (``pred`` already thresholded), highest score first; crops and the
+    thumbnail are cut from ``image`` (the field's decoded pixels), else from the file at ``path``."""
+    if not crops:
+        image = None
+    elif image is None:
         try:
             image = load_image(path)
         except OSError:
@@ -265,109 +260,75 @@ def _schema_from(
 
 def bank_from_predictions(
     preds: Sequence[Prediction],
-    conf: float,
+    conf: float = PREDICT_CONF,
     *,
     fields: Sequence[str | Path] | None = None,
     schema: Mapping[str, Sequence[str]] | None = None,
     crops: bool = True,
     roles: Sequence[str | None] | Mapping[str, str] | None = None,
 ) -> MorphologyBank:
-    """Bank of ready-made predictions (one per field); ``fields`` overrides each prediction's image path;
-    ``roles`` as for :func:`~leukodet.records.roles.class_roles` (default: the names' defaults)."""
-    conf = check_conf(conf)
+    """Bank of ready-made predictions (one per field, e.g. read back from JSON); ``fields`` overrides each
+    prediction's image path, from which crops are cut; ``roles`` as for
+    :func:`~leukodet.records.roles.class_roles` (default: the names' defaults)."""
     if fields is not None and len(fields) != len(preds):
         raise ValueError(f"{len(fields)} fields for {len(preds)} predictions")
     paths = [str(f) for f in fields] if fields is not None else [p.image for p in preds]
-    classes = preds[0].class_names if preds else ()
-    if any(p.class_names != classes for p in preds):
-        raise ValueError("predictions of one film must share one class vocabulary")
-    out_fields, out_cells = [], []
-    for i, (pred, path) in enumerate(zip(preds, paths)):
-        field, cells = _bank_field(pred.filter(conf), i, path, crops)
+    given = [FieldPrediction(path, None, pred) for path, pred in zip(paths, preds)]
+    return bank_from_fields(given, conf, schema=schema, crops=crops, roles=roles)
+
+
+def bank_from_fields(
+    fields: Iterable[FieldPrediction],
+    conf: float = PREDICT_CONF,
+    *,
+    metadata: Mapping[str, Any] | None = None,
+    schema: Mapping[str, Sequence[str]] | None = None,
+    crops: bool = True,
+    roles: Sequence[str | None] | Mapping[str, str] | None = None,
+) -> MorphologyBank:
+    """A film's bank from its predicted fields (:func:`leukodet.infer.fields.predict_fields`), read as they
+    come: each field's crops and thumbnail are cut from its decoded pixels, which are then let go.
+
+    Args:
+        fields: the film's fields in order; one without a prediction is listed in ``skipped``.
+        conf: keep detections with ``score >= conf``.
+        metadata: the checkpoint's metadata (``classes``, ``class_roles``); its roles are resolved before the
+            first field is read, so a class without a role fails before any prediction is made.
+        schema: attribute schema (what the model predicts), else one read off the predictions.
+        crops: cut cell crops and field thumbnails.
+        roles: class roles (a list in class order or ``{class: role}``) over the checkpoint's ``class_roles``
+            and the names' defaults.
+
+    Raises:
+        ValueError: a threshold outside [0, 1], predictions of two vocabularies, or no field that was read.
+    """
+    conf = check_conf(conf)
+    classes = tuple((metadata or {}).get("classes") or ())
+    final = model_roles(metadata, classes, roles) if metadata is not None and classes else roles
+    kept: list[Prediction] = []
+    out_fields: list[BankField] = []
+    out_cells: list[BankCell] = []
+    skipped: list[tuple[str, str]] = []
+    for f in fields:
+        if f.prediction is None:
+            skipped.append((f.path, f.reason))
+            continue
+        pred = f.prediction.filter(conf)
+        field, cells = _bank_field(pred, len(out_fields), f.path, crops, f.image)
+        kept.append(pred)
         out_fields.append(field)
         out_cells += cells
+    if skipped and not out_fields:
+        raise ValueError(f"no field of the film could be read: {'; '.join(f'{p}: {r}' for p, r in skipped)}")
+    vocab = classes or (kept[0].class_names if kept else ())
+    if any(p.class_names != vocab for p in kept):
+        raise ValueError("predictions of one film must share one class vocabulary")
     return MorphologyBank(
         tuple(out_fields),
         tuple(out_cells),
-        tuple(classes),
-        _schema_from(preds, schema),
+        tuple(vocab),
+        _schema_from(kept, schema),
         conf,
-        class_roles(classes, roles),
+        class_roles(vocab, final),
+        tuple(skipped),
     )
-
-
-def build_bank(
-    source: PredictorLike | Sequence[Prediction],
-    fields: Sequence[str | Path] | None = None,
-    conf: float = PREDICT_CONF,
-    *,
-    imgsz: int | None = None,
-    batch: int = 8,
-    schema: Mapping[str, Sequence[str]] | None = None,
-    crops: bool = True,
-    progress: bool = False,
-    roles: Sequence[str | None] | Mapping[str, str] | None = None,
-) -> MorphologyBank:
-    """Build a film's bank from a detector run on ``fields``, or from predictions (one per field).
-
-    Args:
-        source: a detector (``predict`` + ``metadata``) or a sequence of :class:`Prediction`.
-        fields: image paths of the film; required with a detector, optional with predictions.
-        conf: keep detections with ``score >= conf``.
-        imgsz: network size for the detector (default: the checkpoint's).
-        batch: fields per detector call (bounds memory).
-        schema: attribute schema; default: the detector's ``attributes`` (what it predicts; else its metadata's),
-            or read off the predictions.
-        roles: class roles (a list in class order or ``{class: role}``) over the checkpoint's ``class_roles``
-            and the names' defaults.
-        crops: cut cell crops and field thumbnails from the images (unreadable images give none).
-        progress: a progress bar on stderr while predicting.
-    """
-    if not hasattr(source, "predict"):
-        preds_given: list[Prediction] = list(source)  # type: ignore[arg-type]
-        return bank_from_predictions(
-            preds_given, conf, fields=fields, schema=schema, crops=crops, roles=roles
-        )
-    if not fields:
-        raise ValueError("a detector needs at least one field image")
-    det: Any = source
-    classes = tuple(det.metadata.get("classes") or ())
-    final_roles = model_roles(
-        det.metadata, classes, roles
-    )  # before predicting: a class without role fails fast
-    conf = check_conf(conf)
-    preds, paths, skipped = _predict_fields(det, [str(f) for f in fields], batch, imgsz, conf, progress)
-    if (
-        schema is None
-    ):  # what the model predicts (a Detector without an AttriHead has none), else the metadata's
-        predicted = getattr(det, "attributes", None)
-        schema = predicted if isinstance(predicted, Mapping) else det.metadata.get("attributes") or {}
-    bank = bank_from_predictions(preds, conf, fields=paths, schema=schema, crops=crops, roles=final_roles)
-    if classes:
-        bank = MorphologyBank(bank.fields, bank.cells, classes, bank.attributes, conf, final_roles)
-    return replace(bank, skipped=tuple(skipped))
-
-
-def _predict_fields(
-    det: Any, paths: list[str], batch: int, imgsz: int | None, conf: float, progress: bool
-) -> tuple[list[Prediction], list[str], list[tuple[str, str]]]:
-    """Predict every field, ``batch`` at a time; a field that does not decode is warned about and left out.
-    Returns the predictions, the fields read and ``(field, reason)`` of those that were not."""
-    preds: list[Prediction] = []
-    chunks: Iterable[int] = range(0, len(paths), batch)
-    if progress:
-        from tqdm import tqdm
-
-        chunks = tqdm(chunks, desc="report", unit="batch")
-    readable, skipped = [], []
-    for start in chunks:
-        chunk = paths[start : start + batch]
-        done, failed = predict_readable(lambda ps: det.predict(ps, imgsz=imgsz, conf=conf), chunk)
-        preds += [pred for _, pred in done]
-        readable += [chunk[i] for i, _ in done]
-        for i, reason in failed.items():
-            log.warning("%s: field not readable, left out of the report (%s)", chunk[i], reason)
-            skipped.append((chunk[i], reason))
-    if not readable:
-        raise ValueError(f"no field of the film could be read: {'; '.join(f'{p}: {r}' for p, r in skipped)}")
-    return preds, readable, skipped

@@ -17,18 +17,23 @@ import io
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from PIL import Image
 
 from ..config import PREDICT_CONF
+from ..infer.config import InferConfig
+from ..infer.fields import predict_fields
 from ..records.files import atomic_write_bytes
-from ..report.bank import MorphologyBank, PredictorLike, build_bank, check_conf
+from ..report.bank import MorphologyBank, bank_from_fields, check_conf
 from ..report.document import build_report, model_info
 from ..report.flags import RuleSet
 from ..report.writers import write_report
 from .storage import AnalysisRecord, Storage, new_id
-from .uploads import Limits, StagedField, Upload, UploadError, stage_uploads
+from .uploads import Limits, StagedField, Upload, stage_uploads
+
+if TYPE_CHECKING:
+    from ..infer.predictor import Detector
 
 __all__ = ["Settings", "model_section", "run_analysis"]
 
@@ -55,23 +60,21 @@ class Settings:
         check_conf(self.conf)
 
 
-def model_section(detector: PredictorLike, settings: Settings) -> dict[str, Any]:
+def model_section(detector: Detector, settings: Settings) -> dict[str, Any]:
     """The report's ``model`` section for this service's detector."""
     meta = detector.metadata
     attributes = getattr(detector, "attributes", None)
     return model_info(meta, settings.weights, meta.get("classes") or (), attributes)
 
 
-def _bank(detector: PredictorLike, fields: Sequence[StagedField], settings: Settings) -> MorphologyBank:
-    """The film's morphology bank, its fields labelled with the upload names."""
-    try:
-        bank = build_bank(
-            detector, [f.image for f in fields], settings.conf, imgsz=settings.imgsz, roles=settings.roles
-        )
-    except OSError as exc:  # an image Pillow decodes but OpenCV does not
-        raise UploadError(
-            422, f"a field image could not be decoded for analysis ({type(exc).__name__})"
-        ) from None
+def _bank(detector: Detector, fields: Sequence[StagedField], settings: Settings) -> MorphologyBank:
+    """The film's morphology bank from the uploads' decoded pixels, its fields labelled with the upload names."""
+    cfg = replace(getattr(detector, "infer", None) or InferConfig(), conf=settings.conf, imgsz=settings.imgsz)
+    predicted = predict_fields(detector, [(str(f.image), f.pixels) for f in fields], cfg)
+    schema = getattr(detector, "attributes", None)
+    bank = bank_from_fields(
+        predicted, settings.conf, metadata=detector.metadata, schema=schema, roles=settings.roles
+    )
     named = tuple(replace(f, image=s.name) for f, s in zip(bank.fields, fields))
     return replace(bank, fields=named)
 
@@ -92,7 +95,7 @@ def _write_cells(bank: MorphologyBank, folder: Path) -> None:
 
 
 def run_analysis(
-    detector: PredictorLike, uploads: list[Upload], storage: Storage, limits: Limits, settings: Settings
+    detector: Detector, uploads: list[Upload], storage: Storage, limits: Limits, settings: Settings
 ) -> tuple[AnalysisRecord, dict[str, Any]]:
     """Analyse ``uploads`` as one film and store the result; returns its index row and report document.
 

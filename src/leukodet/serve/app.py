@@ -8,6 +8,7 @@ import time
 from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -16,7 +17,7 @@ from fastapi.responses import JSONResponse
 from .._version import __version__
 from ..config import PREDICT_CONF
 from ..records.roles import model_roles
-from ..report.bank import PredictorLike, check_conf
+from ..report.bank import check_conf
 from ..report.flags import RuleSet
 from .analysis import Settings
 from .guards import BodyLimit, HostOriginGuard, TokenGuard
@@ -28,6 +29,9 @@ from .storage import Storage, UnknownAnalysis
 from .uploads import Limits, UploadError
 from .web import router as web_router
 from .worker import AnalysisQueue, QueueFull
+
+if TYPE_CHECKING:
+    from ..infer.predictor import Detector
 
 __all__ = ["DESCRIPTION", "create_app"]
 
@@ -72,11 +76,11 @@ def _errors(app: FastAPI) -> None:
 
 
 def _load(
-    detector: PredictorLike | str | Path, device: str, backend: str = "torch"
-) -> tuple[PredictorLike, str | None]:
+    detector: Detector | str | Path, device: str, backend: str = "torch"
+) -> tuple[Detector, str | None]:
     """The detector, loading a checkpoint path (the one time the model is loaded), and its weights name."""
     if isinstance(detector, (str, Path)):
-        from ..engine.backends import load_detector
+        from ..infer.backends import load_detector
 
         return load_detector(detector, backend, device), Path(detector).name
     return detector, None
@@ -118,7 +122,7 @@ def _fastapi(queue: AnalysisQueue) -> FastAPI:
 
 
 def create_app(
-    detector: PredictorLike | str | Path,
+    detector: Detector | str | Path,
     data_dir: str | Path,
     *,
     limits: Limits | None = None,
@@ -137,7 +141,7 @@ def create_app(
     """The leukodet service as an ASGI app (serve it with uvicorn; test it with FastAPI's ``TestClient``).
 
     Args:
-        detector: a loaded detector (``leukodet.engine.predict.Detector`` or anything with ``predict`` and
+        detector: a loaded detector (``leukodet.infer.predictor.Detector`` or anything with ``predict`` and
             ``metadata``), or a checkpoint path to load once now.
         data_dir: where analyses are stored (created if needed); an existing one is reused as it is.
         limits: upload limits (default: 20 MiB per file, 64 files, 50 megapixels per image).

@@ -9,18 +9,20 @@ from __future__ import annotations
 import json
 import time
 from dataclasses import dataclass
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.responses import FileResponse, JSONResponse
 
 from .._version import __version__
-from ..report.bank import PredictorLike
 from .analysis import Settings, model_section, run_analysis
 from .schemas import Analysis, AnalysisList, Created, Error, Health, ModelDescription
 from .storage import AnalysisRecord, Storage, UnknownAnalysis, valid_id
 from .uploads import FIELD, Limits, read_uploads
 from .worker import AnalysisQueue
+
+if TYPE_CHECKING:
+    from ..infer.predictor import Detector
 
 __all__ = ["Id", "Service", "Svc", "analysis_links", "router"]
 
@@ -35,7 +37,7 @@ HTML_POLICY = "default-src 'none'; img-src data:; style-src 'unsafe-inline'; scr
 class Service:
     """Everything the endpoints share: the one loaded model, the storage, the queue and the settings."""
 
-    detector: PredictorLike
+    detector: Detector
     storage: Storage
     queue: AnalysisQueue
     limits: Limits

@@ -59,7 +59,7 @@ def run_server(
     """
     import uvicorn
 
-    from ..engine.backends import check_backend
+    from ..infer.backends import check_backend
     from ..report.flags import load_rules
 
     if not 0 < port < 65536:

@@ -19,11 +19,12 @@ import re
 import shutil
 import warnings
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import BinaryIO
 
-from PIL import Image
+import numpy as np
+from PIL import Image, ImageOps
 from starlette.datastructures import FormData, UploadFile
 from starlette.formparsers import MultiPartException, MultiPartParser
 from starlette.requests import Request
@@ -102,14 +103,16 @@ class Upload:
 
 @dataclass(frozen=True)
 class StagedField:
-    """An upload written into an analysis folder and decoded once.
+    """An upload written into an analysis folder and decoded once: the detector and the report's crops read
+    ``pixels``, never the file again.
 
     Attributes:
         name: the label shown in the report.
         original: the stored upload, as received.
-        image: what the detector reads (the original, or a PNG copy of a TIFF).
+        image: the stored field image (the original, or a PNG copy of a TIFF).
         width: pixels.
         height: pixels.
+        pixels: ``HxWx3`` uint8 RGB, turned upright by its EXIF orientation (as OpenCV reads files).
     """
 
     name: str
@@ -117,6 +120,9 @@ class StagedField:
     image: Path
     width: int
     height: int
+    pixels: np.ndarray = field(
+        repr=False, compare=False, default_factory=lambda: np.zeros((0, 0, 3), np.uint8)
+    )
 
 
 def sniff(head: bytes) -> str | None:
@@ -256,7 +262,8 @@ def _check_request_pixels(uploads: list[Upload], limits: Limits) -> None:
 
 
 def stage_uploads(uploads: list[Upload], folder: Path, limits: Limits) -> list[StagedField]:
-    """Write each upload into ``folder`` (``000.png``, ``001.jpg``, ...) and decode it once to check it.
+    """Write each upload into ``folder`` (``000.png``, ``001.jpg``, ...) and decode it once, to check it and
+    to keep its pixels for the analysis.
 
     A TIFF is also saved as ``NNN.png`` (RGB), which the detector reads instead of the TIFF.
     """
@@ -270,10 +277,12 @@ def stage_uploads(uploads: list[Upload], folder: Path, limits: Limits) -> list[S
             shutil.copyfileobj(upload.file, fh, 1 << 20)
         image = _decode(original, upload.kind, limits, upload.name)
         with image:
-            width, height = image.size
+            rgb = ImageOps.exif_transpose(image).convert("RGB")
             target = original
             if upload.kind == "tiff":
                 target = original.with_suffix(".png")
-                image.convert("RGB").save(target, format="PNG")
-        staged.append(StagedField(upload.name, original, target, width, height))
+                rgb.save(target, format="PNG")
+            pixels = np.asarray(rgb, dtype=np.uint8)
+        height, width = pixels.shape[:2]
+        staged.append(StagedField(upload.name, original, target, width, height, pixels))
     return staged

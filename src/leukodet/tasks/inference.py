@@ -21,18 +21,22 @@ def val(
     conf_op: float = PREDICT_CONF,
     device: str = "cpu",
     json_out: str | Path | None = None,
+    backend: str = "torch",
     progress: bool = False,
 ) -> dict[str, Any]:
-    """Evaluate a checkpoint on a dataset split (COCO + YOLOv5-style figures, operating point)."""
+    """Evaluate a checkpoint on a dataset split (COCO + YOLOv5-style figures, operating point); ``backend``
+    ``onnx`` evaluates an exported ``model.onnx`` through ONNX Runtime instead."""
     import json
 
-    from ..engine.predict import Detector
-    from ..engine.validate import evaluate_records, load_split
+    from ..infer.backends import load_detector
+    from ..infer.config import InferConfig
+    from ..infer.validate import evaluate_records, load_split
     from ..records.files import atomic_write_text
 
-    det = Detector.load(weights, device)
+    det = load_detector(weights, backend, device)
     ds, records = load_split(data, split)
-    metrics = evaluate_records(det, records, ds, imgsz=imgsz, batch=batch, conf_op=conf_op, progress=progress)
+    cfg = InferConfig.protocol(imgsz=imgsz, batch=batch)
+    metrics = evaluate_records(det, records, ds, cfg=cfg, conf_op=conf_op, progress=progress)
     metrics = {"weights": str(weights), "data": str(data), "split": split, **metrics}
     if json_out is not None:
         atomic_write_text(Path(json_out), json.dumps(metrics, indent=1) + "\n")
@@ -61,7 +65,7 @@ def predict(
 ) -> list[Path]:
     """Predict images/folders into ``out``: ``<name>.json`` and annotated ``<name>.png`` per image, a CSV.
 
-    ``tile``: ``None`` tiles images whose long side exceeds ``2 * imgsz`` (see ``engine.tiling``).
+    ``tile``: ``None`` tiles images whose long side exceeds ``2 * imgsz`` (see ``infer.tiling``).
     ``shard=(i, N)`` predicts images ``k`` of the sorted list with ``k % N == i`` (CSV
     ``predictions.shard{i}of{N}.csv``); under torchrun (``RANK``/``WORLD_SIZE`` set) it defaults to
     ``(RANK, WORLD_SIZE)``. ``resume`` skips images whose JSON is already in ``out``. ``backend``: ``torch`` (a
@@ -70,33 +74,29 @@ def predict(
     """
     import os
 
-    from ..engine.backends import check_backend, load_detector
-    from ..engine.outputs import expand_sources
-    from ..engine.predict_run import checked_images, predict_to_folder
-    from ..engine.sharding import check_shard, rank_device, torchrun_shard
-    from ..engine.tiling import check_tile_overlap
+    from ..infer.backends import check_backend, load_detector
+    from ..infer.config import InferConfig
+    from ..infer.outputs import expand_sources
+    from ..infer.predict_run import checked_images, predict_to_folder
+    from ..infer.sharding import check_shard, rank_device, torchrun_shard
+    from ..infer.tiling import check_tile_overlap
 
     shard = check_shard(shard) if shard is not None else torchrun_shard(os.environ)
     check_tile_overlap(tile_overlap)
     check_backend(backend)
     paths = expand_sources(sources, exclude=Path(out))
     det = load_detector(weights, backend, rank_device(device, os.environ))
+    cfg = InferConfig(conf, iou, max_det, imgsz, tile, tile_overlap, batch, backend=backend)
     result = predict_to_folder(
         det,
         paths,
         Path(out),
         Path(weights).name,
         shard=shard,
+        cfg=cfg,
         resume=resume,
         annotate=annotate,
-        batch=batch,
         progress=progress,
-        imgsz=imgsz,
-        conf=conf,
-        iou=iou,
-        max_det=max_det,
-        tile=tile,
-        tile_overlap=tile_overlap,
     )
     return checked_images(result, strict)
 
@@ -120,8 +120,10 @@ def report(
     rules, threshold and sources are checked before the model is loaded. ``roles`` (``{class: role}``) gives a
     role to a class whose checkpoint stores none (:mod:`leukodet.records.roles`). See docs/report.md.
     """
-    from ..engine.outputs import expand_sources
-    from ..engine.predict import Detector
+    from ..infer.config import InferConfig
+    from ..infer.fields import predict_fields
+    from ..infer.outputs import expand_sources
+    from ..infer.predictor import Detector
     from ..report.bank import check_conf
     from ..report.film import film_report
     from ..report.flags import load_rules
@@ -129,9 +131,17 @@ def report(
     check_conf(conf)
     rules = load_rules(flags)
     paths = expand_sources([sources] if isinstance(sources, (str, Path)) else list(sources))
-    det = Detector.load(weights, device)
+    det = Detector.load(weights, device, InferConfig(conf=conf, imgsz=imgsz))
+    fields = predict_fields(det, paths, progress=progress, desc="report")
     return film_report(
-        det, paths, out, weights=weights, conf=conf, imgsz=imgsz, rules=rules, progress=progress, roles=roles
+        fields,
+        out,
+        metadata=det.metadata,
+        schema=det.attributes,
+        weights=weights,
+        conf=conf,
+        rules=rules,
+        roles=roles,
     )
 
 
@@ -145,8 +155,8 @@ def domains(
 ) -> dict[str, Any]:
     """Every model on every domain subset of ``split`` (mAP50, mAP50-95, operating point); with ``out``,
     writes ``out/domains.json`` and ``out/domains.md``. ``options``: ``imgsz``, ``batch``, ``conf_op``,
-    ``device``, ``progress`` (see :func:`leukodet.engine.validate.domain_matrix`)."""
-    from ..engine.validate import domain_matrix, write_matrix
+    ``device``, ``progress`` (see :func:`leukodet.infer.validate.domain_matrix`)."""
+    from ..infer.validate import domain_matrix, write_matrix
 
     doc = domain_matrix(weights, data, split=split, **options)
     if out is not None:

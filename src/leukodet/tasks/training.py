@@ -115,6 +115,6 @@ def export(
         import onnx  # noqa: F401
     except ImportError:
         raise ValueError("ONNX export needs the onnx package: pip install 'leukodet[onnx]'") from None
-    from ..engine.onnx_export import export_onnx
+    from ..infer.onnx_export import export_onnx
 
     return export_onnx(weights, out, imgsz=imgsz, opset=opset, overwrite=overwrite)

@@ -24,11 +24,11 @@ from PIL import Image
 
 from leukodet import api
 from leukodet.cli import main
-from leukodet.engine.checkpoint import save_checkpoint
-from leukodet.engine.onnx_backend import OnnxBackendError, OnnxDetector
-from leukodet.engine.onnx_export import METADATA_KEYS
-from leukodet.engine.predict import Detector
 from leukodet.eval.prediction import Prediction
+from leukodet.infer.onnx_backend import OnnxBackendError, OnnxDetector
+from leukodet.infer.onnx_export import METADATA_KEYS
+from leukodet.infer.predictor import Detector
+from leukodet.model.checkpoint import save_checkpoint
 from leukodet.model.registry import create_model
 from leukodet.records import LLD_CLASSES, lld_schema
 from leukodet.records.vocab import class_parents
@@ -229,3 +229,25 @@ def test_missing_onnxruntime_names_the_extra(exported: Path, monkeypatch: pytest
     monkeypatch.setitem(sys.modules, "onnxruntime", None)  # import now raises ImportError
     with pytest.raises(OnnxBackendError, match=r"pip install 'leukodet\[onnx\]'"):
         OnnxDetector.load(exported)
+
+
+def test_val_on_the_onnx_backend_scores_as_torch(weights: Path, exported: Path, tmp_path: Path) -> None:
+    """``leukodet val --backend onnx`` goes through the same Detector path as torch: same figures."""
+    data = api.synth(tmp_path / "data", images=6, seed=3, size=SIZE, progress=False)
+    ref = api.val(weights, data, split="train", conf_op=CONF)
+    got = api.val(exported, data, split="train", conf_op=CONF, backend="onnx")
+    assert ref["images"] == got["images"] > 0
+    assert got["map50"] == pytest.approx(ref["map50"], abs=2e-3)
+    assert got["map50_95"] == pytest.approx(ref["map50_95"], abs=2e-3)
+    for name, c in ref["per_class"].items():
+        assert got["per_class"][name]["n_gt"] == c["n_gt"]
+        assert got["per_class"][name]["ap50"] == pytest.approx(c["ap50"], abs=5e-3)
+    assert ref["attributes_mean"]["accuracy"] > 0.3  # the head's calls on matched cells are compared too
+    for key in ("accuracy", "macro_f1"):
+        assert got["attributes_mean"][key] == pytest.approx(ref["attributes_mean"][key], abs=0.02)
+    for key in ("precision", "recall", "count_abs_err_per_image"):
+        assert got["operating_point"][key] == pytest.approx(ref["operating_point"][key], abs=0.02)
+    result = CliRunner().invoke(
+        main, ["val", "--weights", str(weights), "--data", str(data), "--backend", "onnx"]
+    )
+    assert result.exit_code == 2 and "a PyTorch checkpoint, not an ONNX model" in result.stderr

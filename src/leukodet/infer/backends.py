@@ -7,18 +7,10 @@ from pathlib import Path
 
 import torch
 
-from .predict import Detector
+from .config import BACKENDS, check_backend
+from .predictor import Detector
 
 __all__ = ["BACKENDS", "check_backend", "load_detector"]
-
-BACKENDS: tuple[str, ...] = ("torch", "onnx")
-
-
-def check_backend(backend: str) -> str:
-    """``backend`` itself when it is one of :data:`BACKENDS`; a ``ValueError`` naming them otherwise."""
-    if backend not in BACKENDS:
-        raise ValueError(f"unknown backend {backend!r} (choose from {', '.join(BACKENDS)})")
-    return backend
 
 
 def load_detector(

@@ -17,9 +17,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from ..data.dataset import load_image
 from ..eval.annotate import draw_prediction
-from ..eval.prediction import Prediction
+from ..eval.prediction import FieldPrediction, Prediction
 from ..records.files import atomic_write_bytes, atomic_write_text
 from ..records.images import IMAGE_SUFFIXES
 
@@ -104,14 +103,18 @@ def output_names(paths: Sequence[Path]) -> list[str]:
 
 
 def write_image_outputs(
-    out: Path, path: Path, pred: Prediction, name: str, model: str, annotate: bool = True
+    out: Path, field: FieldPrediction, name: str, model: str, annotate: bool = True
 ) -> None:
-    """Write ``out/<name>.png`` (annotated, optional) then ``out/<name>.json``, each atomically.
+    """Write ``out/<name>.png`` (the field's decoded pixels annotated; optional) then ``out/<name>.json``, each
+    atomically.
 
     The JSON is written last: its presence marks the image as done (what a resumed run skips).
     """
+    pred = field.prediction
+    if pred is None or field.image is None:
+        raise ValueError(f"{field.path}: no prediction to write ({field.reason})")
     if annotate:
-        image = draw_prediction(load_image(str(path)), pred)
+        image = draw_prediction(field.image, pred)
         ok, png = cv2.imencode(".png", cv2.cvtColor(image, cv2.COLOR_RGB2BGR))
         if ok:
             atomic_write_bytes(out / f"{name}.png", np.asarray(png).tobytes())

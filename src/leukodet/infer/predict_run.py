@@ -28,10 +28,11 @@ from typing import Any
 
 from tqdm import tqdm
 
-from ..eval.prediction import predict_readable
 from ..records.files import atomic_write_text
+from .config import InferConfig
+from .fields import predict_fields
 from .outputs import csv_name, output_names, write_csv, write_image_outputs
-from .predict import Detector
+from .predictor import Detector
 from .sharding import shard_indices
 
 __all__ = ["checked_images", "predict_to_folder"]
@@ -51,11 +52,10 @@ def predict_to_folder(
     model_name: str,
     *,
     shard: tuple[int, int] | None = None,
+    cfg: InferConfig | None = None,
     resume: bool = True,
     annotate: bool = True,
-    batch: int = 8,
     progress: bool = False,
-    **predict_kwargs: Any,
 ) -> dict[str, Any]:
     """Predict this shard's images of ``paths`` into ``out`` (JSON + PNG per image, CSV per shard).
 
@@ -67,9 +67,8 @@ def predict_to_folder(
         shard: ``(i, N)`` or ``None`` for all images.
         resume: skip images whose JSON exists in ``out``.
         annotate: also write annotated PNGs.
-        batch: images per :meth:`Detector.predict` call (and per forward pass).
         progress: tqdm bar on stderr with fields/min and cells/min.
-        **predict_kwargs: passed to :meth:`Detector.predict` (imgsz, conf, iou, max_det, tile, tile_overlap).
+        cfg: thresholds, size, tiling and batch (default: the detector's ``infer``).
 
     Returns:
         ``{"images": [this shard's paths that were read], "predicted": n, "skipped": n, "cells": n, "csv": path,
@@ -82,8 +81,8 @@ def predict_to_folder(
     if len(todo) < len(mine):
         log.info("%s: %d of %d images already predicted, skipped", out, len(mine) - len(todo), len(mine))
     bad: dict[int, str] = {}
-    write = lambda k, pred: write_image_outputs(out, paths[k], pred, names[k], model_name, annotate)  # noqa: E731
-    cells = _run_batches(det, paths, todo, batch, bad, write, progress, predict_kwargs)
+    write = lambda k, f: write_image_outputs(out, f, names[k], model_name, annotate)  # noqa: E731
+    cells = _run_batches(det, paths, todo, cfg or det.infer, bad, write, progress)
     csv_path = out / csv_name(shard)
     write_csv(csv_path, [(paths[k], out / f"{names[k]}.json") for k in mine if k not in bad])
     unreadable = [(paths[k], bad[k]) for k in mine if k in bad]
@@ -106,38 +105,25 @@ def _run_batches(
     det: Detector,
     paths: Sequence[Path],
     todo: list[int],
-    batch: int,
+    cfg: InferConfig,
     bad: dict[int, str],
     write: Any,
     progress: bool,
-    kwargs: dict[str, Any],
 ) -> int:
-    """Predict ``todo`` batch by batch, writing each image's outputs as it comes; returns the cells found."""
+    """Predict ``todo`` batch by batch, writing each image's outputs as it comes; records each image that does
+    not decode in ``bad`` (index → reason); returns the cells found."""
     cells, start = 0, time.monotonic()
     bar = tqdm(total=len(todo), desc="predict", unit="field", file=sys.stderr, disable=not progress)
     with bar:
-        for first in range(0, len(todo), batch):
-            chunk = todo[first : first + batch]
-            for k, pred in _predict_chunk(det, [paths[k] for k in chunk], chunk, batch, bad, kwargs):
-                write(k, pred)
-                cells += len(pred)
-            bar.update(len(chunk))
+        for k, field in zip(todo, predict_fields(det, [paths[k] for k in todo], cfg)):
+            if field.prediction is None:
+                bad[k] = field.reason
+            else:
+                write(k, field)
+                cells += len(field.prediction)
+            bar.update(1)
             bar.set_postfix_str(_rate_postfix(bar.n, cells, time.monotonic() - start))
     return cells
-
-
-def _predict_chunk(
-    det: Detector, paths: list[Path], ks: list[int], batch: int, bad: dict[int, str], kwargs: dict[str, Any]
-) -> list[tuple[int, Any]]:
-    """Predict a chunk in one call; when an image in it does not decode, image by image, recording each one
-    that fails in ``bad`` (index → reason) and warning once per image."""
-    done, failed = predict_readable(
-        lambda ps: det.predict(ps, batch=batch, **kwargs), [str(p) for p in paths]
-    )
-    for i, reason in failed.items():
-        log.warning("%s: unreadable image skipped (%s)", paths[i], reason)
-        bad[ks[i]] = reason
-    return [(ks[i], pred) for i, pred in done]
 
 
 def _write_unreadable(path: Path, rows: list[tuple[Path, str]]) -> None:

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from leukodet.engine.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
+from leukodet.model.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 
 
 def _weights() -> dict[str, torch.Tensor]:

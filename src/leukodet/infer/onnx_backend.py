@@ -1,6 +1,6 @@
 """The ONNX Runtime backend: :class:`OnnxDetector` runs an exported ``model.onnx`` (see :mod:`.onnx_export`).
 
-It is a :class:`~leukodet.engine.predict.Detector` whose one model call (``_detect``) runs the ONNX graph
+It is a :class:`~leukodet.infer.predictor.Detector` whose one model call (``_detect``) runs the ONNX graph
 instead of the PyTorch model, so letterboxing, tiling, batching and the :class:`Prediction` objects are the
 same code for both backends. ``onnxruntime`` is imported on first use (``pip install 'leukodet[onnx]'``).
 """
@@ -19,8 +19,9 @@ from ..data.stain import StainNormalizer
 from ..eval.prediction import AttributeCall
 from ..model.postprocess import Detections
 from .attributes import decode_attributes
+from .config import InferConfig
 from .onnx_export import FORMAT
-from .predict import Detector
+from .predictor import Calls, Detector, Select
 
 __all__ = ["OnnxBackendError", "OnnxDetector", "read_onnx_metadata"]
 
@@ -92,7 +93,7 @@ class OnnxDetector(Detector):
     It has no torch ``model``; ``session`` is the ONNX Runtime ``InferenceSession``.
     """
 
-    def __init__(self, session: Any, path: Path | str = "") -> None:
+    def __init__(self, session: Any, path: Path | str = "", infer: InferConfig | None = None) -> None:
         """Wrap an open session of the export at ``path`` (no torch model: ``Detector.__init__`` is not used)."""
         meta = read_onnx_metadata(session.get_modelmeta().custom_metadata_map, path)
         self.session = session
@@ -103,6 +104,7 @@ class OnnxDetector(Detector):
         self.imgsz = meta["imgsz"]
         self.stride: int = meta["stride"]
         self.attributes = meta["attributes"]
+        self.infer = infer or InferConfig(backend="onnx")
         self._outputs = [o.name for o in session.get_outputs()]
         self._check_outputs(meta["outputs"], path)
 
@@ -136,22 +138,27 @@ class OnnxDetector(Detector):
         return cls(session, path)
 
     def _detect(
-        self, images: torch.Tensor, conf: float, iou: float, max_det: int, multi_label: bool
-    ) -> tuple[list[Detections], list[list[dict[str, AttributeCall]]]]:
+        self, images: torch.Tensor, cfg: InferConfig, select: Select | None = None
+    ) -> tuple[list[Detections], Calls]:
         """The ONNX graph on a ``[B, 3, S, S]`` float batch in [0, 1]: per image its detections (network
-        pixels, best first) and attribute calls (none for cells of the LLD class ``None``)."""
+        pixels, best first) and the attribute calls of the detections ``select`` picks (default: every one not
+        of the LLD class ``None``); the graph scores every kept detection, so picking only drops calls."""
         feeds = {
             "images": np.ascontiguousarray(images.detach().cpu().float().numpy()),
-            "conf": np.asarray(conf, np.float32),
-            "iou": np.asarray(iou, np.float32),
-            "max_det": np.asarray(max_det, np.int64),
-            "multi_label": np.asarray(bool(multi_label)),
+            "conf": np.asarray(cfg.conf, np.float32),
+            "iou": np.asarray(cfg.iou, np.float32),
+            "max_det": np.asarray(cfg.max_det, np.int64),
+            "multi_label": np.asarray(bool(cfg.multi_label)),
         }
         out = dict(zip(self._outputs, self.session.run(self._outputs, feeds)))
         rows = [np.flatnonzero(out["batch_index"] == b) for b in range(images.shape[0])]
         dets = [self._detections(out, r) for r in rows]
         logits = out.get("attribute_logits")
-        return dets, [self._calls(d, None if logits is None else logits[r]) for d, r in zip(dets, rows)]
+        only = select(dets) if select else self._named(dets)
+        calls = [
+            self._calls(d, None if logits is None else logits[r], o) for d, r, o in zip(dets, rows, only)
+        ]
+        return dets, calls
 
     @staticmethod
     def _detections(out: dict[str, np.ndarray], rows: np.ndarray) -> Detections:
@@ -160,15 +167,18 @@ class OnnxDetector(Detector):
 
         return Detections(pick("boxes"), pick("scores"), pick("labels"), pick("keep_index"))
 
-    def _calls(self, det: Detections, logits: np.ndarray | None) -> list[dict[str, AttributeCall]]:
-        """Attribute calls of one image's detections (``{}`` without a head and for class ``None``)."""
+    def _calls(
+        self, det: Detections, logits: np.ndarray | None, only: Sequence[int] | None
+    ) -> list[dict[str, AttributeCall]]:
+        """Attribute calls of one image's detections ``only`` (all when ``None``; ``{}`` for the others and
+        without a head)."""
         calls: list[dict[str, AttributeCall]] = [{} for _ in range(len(det))]
         if logits is None or not self.attributes:
             return calls
-        named = [i for i, k in enumerate(det.labels.tolist()) if self.class_names[k] != "None"]
-        if named:
-            decoded = decode_attributes(torch.from_numpy(logits[named]), self.attributes)
-            for i, call in zip(named, decoded):
+        picked = sorted(set(range(len(det)) if only is None else only))
+        if picked:
+            decoded = decode_attributes(torch.from_numpy(logits[picked]), self.attributes)
+            for i, call in zip(picked, decoded):
                 calls[i] = call
         return calls
 

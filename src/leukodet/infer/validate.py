@@ -1,7 +1,7 @@
 """Scoring a loaded detector on dataset records: ``leukodet val`` and the per-domain matrix (``leukodet domains``).
 
-:func:`evaluate_records` is the one path from a :class:`~leukodet.engine.predict.Detector` and records to the
-figures of :func:`~leukodet.engine.loop.evaluate_model`. :func:`domain_matrix` runs it for every model on every
+:func:`evaluate_records` is the one path from a :class:`~leukodet.infer.predictor.Detector` and records to the
+figures of :func:`~leukodet.infer.evaluate.evaluate_detector`. :func:`domain_matrix` runs it for every model on every
 domain subset of a split: the rows are the models (labelled by the domains they were trained on, when their
 checkpoint says), the columns the test domains, so several models trained on different domains give the
 train-domain × test-domain matrix of the paper's domain-shift study.
@@ -21,8 +21,9 @@ from ..data.sample import collate
 from ..records.diagnostics import DataError
 from ..records.schema import Dataset, ImageRecord
 from ..records.sources import load_source
-from .loop import evaluate_model
-from .predict import Detector
+from .config import InferConfig
+from .evaluate import evaluate_detector
+from .predictor import Detector
 
 __all__ = [
     "ALL",
@@ -46,27 +47,26 @@ def evaluate_records(
     records: Sequence[ImageRecord],
     ds: Dataset,
     *,
-    imgsz: int | None = None,
-    batch: int = 8,
+    cfg: InferConfig | None = None,
     conf_op: float = PREDICT_CONF,
     progress: bool = False,
 ) -> dict[str, Any]:
-    """COCO + YOLOv5-style figures and the operating point of ``det`` on ``records`` of dataset ``ds``."""
+    """COCO + YOLOv5-style figures and the operating point of ``det`` on ``records`` of dataset ``ds``, at
+    ``cfg`` (default: the evaluation protocol; its ``imgsz`` and ``batch`` size the loader)."""
+    cfg = cfg or InferConfig.protocol()
     dataset = DetectionDataset(
-        list(records), len(ds.classes), ds.attributes, det.input_size(imgsz), None, stain=det.stain
+        list(records), len(ds.classes), ds.attributes, det.input_size(cfg.imgsz), None, stain=det.stain
     )
-    loader = DataLoader(dataset, batch_size=batch, collate_fn=collate)
-    metrics = evaluate_model(
-        det.model,
+    loader = DataLoader(dataset, batch_size=cfg.batch, collate_fn=collate)
+    metrics = evaluate_detector(
+        det,
         loader,
         list(records),
         ds.classes,
-        det.class_names,
-        det.device,
-        progress,
-        conf_op,
-        model_attributes=det.attributes,
+        cfg=cfg,
+        conf_op=conf_op,
         dataset_attributes=ds.attributes,
+        progress=progress,
     )
     return {"imgsz": dataset.imgsz, **metrics}
 
@@ -124,15 +124,17 @@ def domain_matrix(
     if not weights:
         raise DataError("give at least one --weights")
     ds, records = load_split(data, split)
+    cfg = InferConfig.protocol(imgsz=imgsz, batch=batch)
     columns = {**group_by_domain(records), ALL: records}
     rows = []
     for w in weights:
         det = Detector.load(w, device)
         cells = {
-            name: _cell(evaluate_records(det, recs, ds, imgsz=imgsz, batch=batch, conf_op=conf_op,
-                                         progress=progress), len(recs))
+            name: _cell(
+                evaluate_records(det, recs, ds, cfg=cfg, conf_op=conf_op, progress=progress), len(recs)
+            )
             for name, recs in columns.items()
-        }  # fmt: skip
+        }
         rows.append({"model": _row_label(det, Path(w)), "weights": str(w), "cells": cells})
     return {"data": str(data), "split": split, "domains": list(columns), "rows": rows}
 

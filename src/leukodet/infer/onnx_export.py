@@ -1,6 +1,6 @@
 """ONNX export: one graph from a normalised image batch to the kept detections and their attribute logits.
 
-The graph (``model.onnx``) runs what :meth:`leukodet.engine.predict.Detector._detect` runs in PyTorch:
+The graph (``model.onnx``) runs what :meth:`leukodet.infer.predictor.Detector._detect` runs in PyTorch:
 
 1. the detector forward and the YOLOv5 box decoding (:func:`leukodet.model.decode.decode_boxes`);
 2. the (box, class) scores ``objectness × class probability``: every class with ``multi_label``, else only the
@@ -33,12 +33,12 @@ from torchvision.ops import box_convert, nms, roi_align
 
 from .._version import __version__
 from ..model.attrihead import ROI_SIZE, TAPS, boxes_on_map
+from ..model.checkpoint import state_digest
 from ..model.decode import decode_boxes
 from ..model.detector import Detector as DetectorModel
 from ..model.hierarchy import choose_class
 from ..records.files import atomic_write_bytes
-from .checkpoint import state_digest
-from .predict import Detector
+from .predictor import Detector
 
 __all__ = [
     "FORMAT",

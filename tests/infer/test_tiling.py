@@ -17,8 +17,8 @@ import torch
 
 from leukodet.data.sample import collate
 from leukodet.data.transforms import PAD_VALUE, letterbox
-from leukodet.engine.predict import Detector, _as_sample, to_predictions
-from leukodet.engine.tiling import (
+from leukodet.infer.predictor import Detector, _as_sample, to_predictions
+from leukodet.infer.tiling import (
     crop_tile,
     cut_boxes,
     merge_tiles,
@@ -150,7 +150,7 @@ class BlobModel:
     def __init__(self) -> None:
         self.inputs: list[tuple[int, ...]] = []
 
-    def __call__(self, images: torch.Tensor, conf: float, iou: float, max_det: int, ml: bool) -> tuple:
+    def __call__(self, images: torch.Tensor, cfg: object, select: object = None) -> tuple:
         """Detections per input and (no AttriHead) empty attribute calls, as ``Detector._detect`` returns."""
         self.inputs.append(tuple(images.shape))
         out = []

@@ -11,14 +11,16 @@ from click.testing import CliRunner
 
 from leukodet import api
 from leukodet.cli import main
-from leukodet.engine.checkpoint import save_checkpoint
-from leukodet.engine.predict import Detector
-from leukodet.engine.sharding import parse_shard, rank_device, shard_indices, torchrun_shard
+from leukodet.infer import fields as fields_module
+from leukodet.infer.predictor import Detector
+from leukodet.infer.sharding import parse_shard, rank_device, shard_indices, torchrun_shard
+from leukodet.model.checkpoint import save_checkpoint
 from leukodet.model.registry import create_model
 from tests.conftest import write_image
 
 CLASSES = ["None", "Myeloblast", "Lymphoblast"]
 REAL_PREDICT = Detector.predict
+REAL_DECODE = fields_module.decode_field
 
 
 @pytest.fixture(scope="module")
@@ -49,15 +51,21 @@ def _rows(path: Path) -> list[tuple[str, ...]]:
 
 
 def _counting(monkeypatch: pytest.MonkeyPatch, fail_after: int | None = None) -> list[str]:
-    """Count images sent to ``Detector.predict`` (and optionally crash after ``fail_after`` of them)."""
+    """The files whose pixels were sent to ``Detector.predict`` (optionally crashing after ``fail_after``)."""
     seen: list[str] = []
+    decoded: list[str] = []
+
+    def decode(source: object) -> tuple:
+        decoded.append(str(source))
+        return REAL_DECODE(source)
 
     def predict(self: Detector, images: list, *args: object, **kwargs: object) -> list:
         if fail_after is not None and len(seen) >= fail_after:
             raise RuntimeError("simulated crash")
-        seen.extend(images)
+        seen.extend(decoded[len(seen) : len(seen) + len(images)])
         return REAL_PREDICT(self, images, *args, **kwargs)
 
+    monkeypatch.setattr(fields_module, "decode_field", decode)
     monkeypatch.setattr(Detector, "predict", predict)
     return seen
 

@@ -1,0 +1,5 @@
+"""Inference: a trained network (checkpoint or ONNX export) → :class:`~leukodet.eval.prediction.Prediction`.
+
+One :class:`~leukodet.infer.predictor.Detector` built from one :class:`~leukodet.infer.config.InferConfig` serves
+validation, ``predict``, reports, the service, the ONNX backend and the benchmarks.
+"""
