@@ -76,6 +76,22 @@ def test_the_card_command_names_the_chosen_setting_and_every_change() -> None:
         " (API: imgsz=160)"
     )
     assert "PretrainSettings" in recipe_command(None, {})
+    sets = recipe_command("cpu", {"extra_overrides": ("augment.hed=0.1", "train.stain_norm=reinhard")})
+    assert sets.endswith("--setting cpu --set augment.hed=0.1 --set train.stain_norm=reinhard")
+
+
+def test_extra_overrides_follow_the_settings_own_and_are_checked_first() -> None:
+    import pytest
+
+    from leukodet.config import ConfigError
+    from leukodet.pretrain import SETTINGS, with_extra
+    from leukodet.pretrain_general import GENERAL_SETTINGS
+
+    base = GENERAL_SETTINGS["cpu"]
+    s = with_extra(base, ("train.stain_norm=macenko",))
+    assert s.overrides == (*base.overrides, "train.stain_norm=macenko") and with_extra(base, ()) is base
+    with pytest.raises(ConfigError, match="augment.nope"):
+        with_extra(SETTINGS["cpu"], ("augment.nope=1",))
 
 
 def _real_set(root: Path, names: list[str]) -> Path:

@@ -193,14 +193,16 @@ def pretrain(
     """Run the recipe into ``out`` (``corpus/``, ``run/``, ``<name>.pt``, ``card.json``); returns the card.
 
     ``settings`` is a :data:`SETTINGS` name or a :class:`PretrainSettings`; ``changes`` replace its fields
-    (e.g. ``epochs=2`` for a smoke run). Re-running the same command resumes where it stopped. ``install``
+    (e.g. ``epochs=2`` for a smoke run); ``extra_overrides`` (config ``key=value`` items, the CLI's ``--set``)
+    are added after the setting's own. Re-running the same command resumes where it stopped. ``install``
     copies the result into the package's bundled models (:func:`leukodet.bundled.install_bundled`).
     """
     from . import tasks
     from .engine.release import pack_release
 
     base = SETTINGS[settings] if isinstance(settings, str) else settings
-    s = replace(base, **changes)
+    extra = changes.get("extra_overrides", ())
+    s = with_extra(replace(base, **{k: v for k, v in changes.items() if k != "extra_overrides"}), extra)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     timing = out / "timing.json"
@@ -238,8 +240,22 @@ def recipe_command(setting: str | None, changes: dict[str, Any]) -> str:
         return "leukodet.pretrain(out, PretrainSettings(...)) through the API (fields: the card's settings)"
     parts = [f"leukodet pretrain --out runs/pretrain --setting {setting}"]
     for key, value in changes.items():
-        parts.append(f"{flags[key]} {value}" if key in flags else f"(API: {key}={value!r})")
+        if key == "extra_overrides":
+            parts += [f"--set {item}" for item in value]
+        else:
+            parts.append(f"{flags[key]} {value}" if key in flags else f"(API: {key}={value!r})")
     return " ".join(parts)
+
+
+def with_extra(settings: Any, extra: Any) -> Any:
+    """``settings`` (a frozen settings dataclass) with ``extra`` config overrides after its own, checked
+    before any work starts (an unknown key or a bad value is a ``ConfigError`` naming it)."""
+    if not extra:
+        return settings
+    from .config import load_config
+
+    load_config(None, list(extra))
+    return replace(settings, overrides=tuple(settings.overrides) + tuple(extra))
 
 
 def model_card(

@@ -161,16 +161,18 @@ def pretrain_general(
     Args:
         out: the recipe folder of the synthetic stage (its ``corpus/`` must exist).
         real: ``{name: source}`` real data sets: their train splits train, their val splits validate.
-        settings: a :data:`GENERAL_SETTINGS` name or :class:`GeneralSettings`; ``changes`` replace fields.
+        settings: a :data:`GENERAL_SETTINGS` name or :class:`GeneralSettings`; ``changes`` replace fields
+            (``extra_overrides``: config ``key=value`` items added after the setting's own, the CLI's ``--set``).
         cross_lab: a data set never trained on (BCDD), scored with no fine-tuning for the card.
         install: copy the result into the package's bundled models.
     """
     from . import tasks
     from .engine.release import pack_release
-    from .pretrain import _finished_epochs, _train_seconds
+    from .pretrain import _finished_epochs, _train_seconds, with_extra
 
     base = GENERAL_SETTINGS[settings] if isinstance(settings, str) else settings
-    s = replace(base, **changes)
+    extra = changes.pop("extra_overrides", ())
+    s = with_extra(replace(base, **changes), extra)
     out = Path(out)
     corpus = out / "corpus"
     if not (corpus / "data.yaml").is_file():
@@ -268,7 +270,8 @@ def general_card(
         },
         "licences": {**LICENCES, **{k: REAL_LICENCES.get(k, "see the data set") for k in real}},
         "command": "leukodet pretrain --stage general --out OUT --real "
-        + " ".join(f"{k}=PATH" for k in sorted(real)),
+        + " ".join(f"{k}=PATH" for k in sorted(real))
+        + " --cross-lab BCDD_PATH",
         "settings": json.loads(json.dumps(asdict(s))),
         "epochs": epochs,
         "wall_clock_seconds": {"train": seconds},

@@ -11,7 +11,7 @@ import yaml
 
 from leukodet.model import (
     DEFAULT_ANCHORS,
-    Detector,
+    DetectionModel,
     DetectorOutput,
     ModelConfig,
     create_model,
@@ -48,7 +48,7 @@ def test_build_and_forward(name: str) -> None:
     torch.manual_seed(0)
     nc = 14
     model = create_model(name, nc)
-    assert isinstance(model, Detector) and model.config.name == name
+    assert isinstance(model, DetectionModel) and model.config.name == name
     assert model.anchors.shape == (3, 3, 2) and model.strides.tolist() == [8.0, 16.0, 32.0]
     images = torch.rand(2, 3, 64, 96)
     outputs = []

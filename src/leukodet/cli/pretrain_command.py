@@ -44,6 +44,13 @@ from .base import user_errors as _user_errors
 @click.option("--seed", type=int, default=None, help="Replace the setting's seed (0).")
 @click.option("--device", default=None, help="Replace the setting's device.")
 @click.option(
+    "--set",
+    "sets",
+    multiple=True,
+    metavar="KEY=VALUE",
+    help="A config override added after the setting's own (recorded in the card), e.g. augment.hed=0.1.",
+)
+@click.option(
     "--install", is_flag=True, help="Copy the result into the package's bundled models (maintainers)."
 )
 @_progress
@@ -58,6 +65,7 @@ def pretrain(
     fields: int | None,
     seed: int | None,
     device: str | None,
+    sets: tuple[str, ...],
     install: bool,
     progress: bool | None,
 ) -> None:
@@ -72,7 +80,7 @@ def pretrain(
             if not sep or not name or not path:
                 raise click.BadParameter(f"{item!r}: expected NAME=PATH", param_hint="--real")
             sources[name] = Path(path)
-        general = {"epochs": epochs, "seed": seed, "device": device}
+        general = {"epochs": epochs, "seed": seed, "device": device, "extra_overrides": sets or None}
         card = api.pretrain_general(
             out, sources, setting, cross_lab=Path(cross_lab) if cross_lab else None,
             progress=_show_progress(progress), echo=click.echo, install=install,
@@ -83,6 +91,7 @@ def pretrain(
     if real or cross_lab:
         raise click.BadParameter("--real and --cross-lab belong to --stage general", param_hint="--real")
     changes = {"epochs": epochs, "fields_100x": fields, "seed": seed, "device": device}
+    changes["extra_overrides"] = sets or None
     card = api.pretrain(
         out,
         setting,

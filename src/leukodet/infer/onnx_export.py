@@ -35,7 +35,7 @@ from .._version import __version__
 from ..model.attrihead import ROI_SIZE, TAPS, boxes_on_map
 from ..model.checkpoint import state_digest
 from ..model.decode import decode_boxes
-from ..model.detector import Detector as DetectorModel
+from ..model.detector import DetectionModel
 from ..model.hierarchy import choose_class
 from ..records.files import atomic_write_bytes
 from .predictor import Detector
@@ -129,7 +129,7 @@ def _rank_in_image(image: Tensor, score: Tensor, batch: Tensor) -> tuple[Tensor,
 class DetectGraph(nn.Module):
     """The exported computation: forward → decode → NMS → top ``max_det`` per image → AttriHead."""
 
-    def __init__(self, model: DetectorModel, attributes: bool = True) -> None:
+    def __init__(self, model: DetectionModel, attributes: bool = True) -> None:
         super().__init__()
         self.model = model.eval()
         self.attributes = attributes and model.attribute_head is not None

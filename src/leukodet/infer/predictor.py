@@ -31,8 +31,7 @@ from ..eval.attributes import match_cells
 from ..eval.prediction import AttributeCall, Prediction
 from ..model.checkpoint import load_checkpoint
 from ..model.config import ModelConfig
-from ..model.detector import Detector as DetectorModel
-from ..model.detector import create_model_from_config
+from ..model.detector import DetectionModel, create_model_from_config
 from ..model.postprocess import Detections, postprocess
 from ..records.schema import ImageRecord
 from .attributes import attach_attributes, attribute_schema_of
@@ -93,7 +92,7 @@ class Detector:
 
     def __init__(
         self,
-        model: DetectorModel,
+        model: DetectionModel,
         metadata: dict[str, Any],
         device: str | torch.device = "cpu",
         infer: InferConfig | None = None,
@@ -120,7 +119,7 @@ class Detector:
     @classmethod
     def of_network(
         cls,
-        model: DetectorModel,
+        model: DetectionModel,
         class_names: Sequence[str],
         imgsz: int,
         attributes: Mapping[str, Sequence[str]] | None = None,

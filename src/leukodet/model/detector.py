@@ -20,10 +20,10 @@ from leukodet.model.head import DetectionHead
 from leukodet.model.neck import PANNeck
 from leukodet.model.output import DetectorOutput
 
-__all__ = ["Detector", "create_model_from_config"]
+__all__ = ["DetectionModel", "create_model_from_config"]
 
 
-class Detector(nn.Module):
+class DetectionModel(nn.Module):
     """Backbone → neck → head on images ``[B, 3, H, W]`` float in ``[0, 1]``, ``H``, ``W`` multiples of 32.
 
     Attributes:
@@ -113,7 +113,7 @@ class Detector(nn.Module):
             p.requires_grad_(name.startswith("attribute_head."))
         self.train(self.training)
 
-    def train(self, mode: bool = True) -> Detector:
+    def train(self, mode: bool = True) -> DetectionModel:
         """As ``nn.Module.train``; a frozen detector keeps backbone, neck and head in eval mode."""
         super().train(mode)
         if getattr(self, "detector_frozen", False):
@@ -190,13 +190,13 @@ class Detector(nn.Module):
 
 def _sync_config_anchors(module: nn.Module, incompatible_keys: Any) -> None:
     """After ``load_state_dict``, copy the loaded ``anchors`` buffer into ``config`` so both agree."""
-    if isinstance(module, Detector):
+    if isinstance(module, DetectionModel):
         pairs = normalise_anchors(module.anchors.detach().float().cpu(), len(module.config.strides))
         module.config = replace(module.config, anchors=pairs)
 
 
-def create_model_from_config(cfg: ModelConfig) -> Detector:
-    """Build a :class:`Detector` from a :class:`ModelConfig` (e.g. the one stored in a checkpoint).
+def create_model_from_config(cfg: ModelConfig) -> DetectionModel:
+    """Build a :class:`DetectionModel` from a :class:`ModelConfig` (e.g. the one stored in a checkpoint).
 
     Args:
         cfg: Architecture description.
@@ -204,7 +204,7 @@ def create_model_from_config(cfg: ModelConfig) -> Detector:
     Returns:
         A freshly initialised detector whose ``config`` equals ``cfg``.
     """
-    return Detector(
+    return DetectionModel(
         num_classes=cfg.num_classes,
         depth_multiple=cfg.depth_multiple,
         width_multiple=cfg.width_multiple,

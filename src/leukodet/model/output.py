@@ -14,7 +14,7 @@ test_tiny  8                   16                  16
 =========  ==================  ==================  ==================
 
 ``neck_p4`` / ``neck_p5`` (strides 16 / 32) are provided too: 2× and 4× the ``neck_p3`` channels.
-:attr:`leukodet.model.detector.Detector.feature_channels` gives the exact numbers for any model.
+:attr:`leukodet.model.detector.DetectionModel.feature_channels` gives the exact numbers for any model.
 """
 
 from __future__ import annotations

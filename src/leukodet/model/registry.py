@@ -1,7 +1,7 @@
 """Model registry: presets registered by name (``yolo_n`` … ``yolo_x``, ``test_tiny``) for ``create_model``.
 
 A registered entry is a function ``(num_classes) -> ModelConfig``; :func:`create_model` applies validated
-overrides and anchors to that config and builds the :class:`~leukodet.model.detector.Detector`. YOLOv5
+overrides and anchors to that config and builds the :class:`~leukodet.model.detector.DetectionModel`. YOLOv5
 depth/width multiples: n (0.33, 0.25), s (0.33, 0.50), m (0.67, 0.75), l (1.0, 1.0), x (1.33, 1.25).
 """
 
@@ -12,7 +12,7 @@ from collections.abc import Callable
 from typing import Any
 
 from leukodet.model.config import ModelConfig, normalise_anchors
-from leukodet.model.detector import Detector, create_model_from_config
+from leukodet.model.detector import DetectionModel, create_model_from_config
 
 __all__ = [
     "ConfigFactory",
@@ -80,7 +80,7 @@ def model_config(name: str, num_classes: int, *, anchors: Any = None, **override
     return cfg.with_overrides(**overrides)
 
 
-def create_model(name: str, num_classes: int, *, anchors: Any = None, **overrides: Any) -> Detector:
+def create_model(name: str, num_classes: int, *, anchors: Any = None, **overrides: Any) -> DetectionModel:
     """Build a registered detector (randomly initialised; no weights are downloaded).
 
     Args:
