@@ -1,4 +1,5 @@
-"""The figures of ``make demo`` (issue #17): the bundled start as it comes, then after its 3-minute SLA-Det fine-tune.
+"""The figures of ``make demo`` (issue #17): the bundled product model as it comes, the bundled start as it comes,
+then the start after its 3-minute SLA-Det fine-tune.
 
 Runs the demo (``leukodet.api.demo``, the defaults of ``make demo``) into ``--out`` and times it, or with
 ``--existing`` reads a finished demo folder (its ``start_test_metrics.json``, ``run/test_metrics.json`` and the two
@@ -55,10 +56,16 @@ def main() -> None:
         "start_model": next(
             (ln.split(":", 1)[1].strip() for ln in config.splitlines() if ln.startswith("model:")), None
         ),
+        "showcase_model": json.loads((out / "showcase_test_metrics.json").read_text())["weights"]
+        if (out / "showcase_test_metrics.json").is_file()
+        else None,
+        "showcase": _figures(out / "showcase_test_metrics.json")
+        if (out / "showcase_test_metrics.json").is_file()
+        else None,
         "before_fine_tune": _figures(out / "start_test_metrics.json"),
         "after_fine_tune": _figures(out / "run" / "test_metrics.json"),
         "fine_tune_epochs": epochs,
-        "report_text_before": json.loads((out / "start_report" / "report.json").read_text())["text"]
+        "report_text_showcase": json.loads((out / "start_report" / "report.json").read_text())["text"]
         if (out / "start_report" / "report.json").is_file()
         else None,
         "report_text_after": json.loads((out / "report" / "report.json").read_text())["text"],

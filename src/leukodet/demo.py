@@ -152,13 +152,19 @@ def _as_they_come(
     shown_metrics = shown_doc = before = None
     if shown is not None:
         shown_metrics = tasks.val(
-            shown, data, split="test", imgsz=imgsz, json_out=out / "start_test_metrics.json"
+            shown, data, split="test", imgsz=imgsz, json_out=out / "showcase_test_metrics.json"
         )
         echo(f"3. {shown} as it comes (never trained on these fields), test split: {_figures(shown_metrics)}")
         shown_doc = tasks.report(shown, images_dir, out / "start_report", imgsz=imgsz)
         echo(f"   its film report ({shown_doc['text']}): {out / 'start_report' / 'report.html'}")
     if start is not None:
-        before = shown_metrics if shown == start else tasks.val(start, data, split="test", imgsz=imgsz)
+        if shown == start:
+            before = shown_metrics
+            (out / "start_test_metrics.json").write_text((out / "showcase_test_metrics.json").read_text())
+        else:
+            before = tasks.val(
+                start, data, split="test", imgsz=imgsz, json_out=out / "start_test_metrics.json"
+            )
         if shown != start:
             echo(f"   {start} as it comes (the start of step 4), test split: {_figures(before)}")
     return shown_metrics, shown_doc, before
