@@ -13,6 +13,7 @@ import torch
 from torchvision.ops import box_iou
 
 from leukodet.bundled import bundled_models
+from leukodet.eval.prediction import Prediction
 from leukodet.infer.predictor import Detector
 from leukodet.records.vocab import GENERIC_WBC, LLD_WBC_TYPES
 from leukodet.synth import render_field
@@ -27,11 +28,23 @@ WBC_PRECISION = 0.60
 """Least share of WBC-named boxes that are WBCs (not red cells, platelets or background): 20 of 26 (0.77)."""
 
 
+def _wbc_matches(pred: Prediction, gt: torch.Tensor) -> np.ndarray:
+    """``[found, total, right, named]``: ground-truth WBCs matched at IoU ≥ 0.5 by a box named ``WBC`` or a WBC
+    type, all of them, such boxes that match one, all such boxes."""
+    wbc_names = {GENERIC_WBC, *LLD_WBC_TYPES}
+    is_wbc = np.array([pred.class_names[k] in wbc_names for k in pred.class_ids], bool)
+    boxes = torch.as_tensor(np.array(pred.boxes[is_wbc]), dtype=torch.float32).reshape(-1, 4)
+    iou = box_iou(gt, boxes)
+    if not iou.numel():
+        return np.array([0, len(gt), 0, len(boxes)])
+    found, right = int((iou.max(1).values >= 0.5).sum()), int((iou.max(0).values >= 0.5).sum())
+    return np.array([found, len(gt), right, len(boxes)])
+
+
 def test_synth_n_is_bundled_and_finds_the_wbcs_of_synthetic_fields() -> None:
     assert "synth-n" in bundled_models(), "synth-n is not bundled (run leukodet pretrain --install)"
     det = Detector.load("synth-n")
-    wbc_names = {GENERIC_WBC, *LLD_WBC_TYPES}
-    found = total = named = right = 0
+    counts = np.zeros(4, int)
     for seed in FIELDS:
         field = render_field(seed, "HCM_100x_C2", size=416)
         gt = [
@@ -40,13 +53,8 @@ def test_synth_n_is_bundled_and_finds_the_wbcs_of_synthetic_fields() -> None:
             if c.class_id not in (RBC_CLASS_ID, PLATELET_CLASS_ID) and c.class_id != 0
         ]
         (pred,) = det.predict(field.image, conf=CONF)
-        is_wbc = np.array([pred.class_names[k] in wbc_names for k in pred.class_ids], bool)
-        boxes = torch.as_tensor(np.array(pred.boxes[is_wbc]), dtype=torch.float32).reshape(-1, 4)
-        iou = box_iou(torch.tensor(gt, dtype=torch.float32).reshape(-1, 4), boxes)
-        total, named = total + len(gt), named + len(boxes)
-        if iou.numel():
-            found += int((iou.max(1).values >= 0.5).sum())
-            right += int((iou.max(0).values >= 0.5).sum())
+        counts += _wbc_matches(pred, torch.tensor(gt, dtype=torch.float32).reshape(-1, 4))
+    found, total, right, named = counts.tolist()
     assert total >= 10, total
     assert found / total >= WBC_RECALL, (found, total)
     assert named and right / named >= WBC_PRECISION, (right, named)
@@ -80,17 +88,11 @@ def test_general_n_is_bundled_and_finds_another_labs_wbcs() -> None:
     )
     fields = _bcdd_wbcs()
     det = Detector.load("general-n")
-    found = total = named = right = 0
+    counts = np.zeros(4, int)
     for pred, gt_norm in zip(det.predict(list(fields), conf=CONF), fields.values()):
         scale = torch.tensor([pred.width, pred.height, pred.width, pred.height], dtype=torch.float32)
-        gt = torch.tensor(gt_norm, dtype=torch.float32) * scale
-        is_wbc = np.array([pred.class_names[k] not in ("RBC", "Platelet") for k in pred.class_ids], bool)
-        boxes = torch.as_tensor(np.array(pred.boxes[is_wbc]), dtype=torch.float32).reshape(-1, 4)
-        iou = box_iou(gt, boxes)
-        total, named = total + len(gt), named + len(boxes)
-        if iou.numel():
-            found += int((iou.max(1).values >= 0.5).sum())
-            right += int((iou.max(0).values >= 0.5).sum())
+        counts += _wbc_matches(pred, torch.tensor(gt_norm, dtype=torch.float32) * scale)
+    found, total, right, named = counts.tolist()
     assert total >= 100, total
     assert found / total >= BCDD_RECALL, (found, total)
     assert named and right / named >= BCDD_PRECISION, (right, named)
