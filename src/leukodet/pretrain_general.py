@@ -76,8 +76,8 @@ class GeneralSettings:
         "train.eval_every=2",
     )
     """:data:`GENERAL_AUGMENT`; Reinhard colour normalisation (its reference fitted on the training fields,
-    stored in the checkpoint and applied to every field predicted; the bundled run 8 has it, though run 9 showed
-    it does not help BCDD once the class settings are gone: 0.902 without, 0.848 with); the full LR (``train.finetune_lr=1``: at the
+    stored in the checkpoint and applied to every field predicted; its effect on BCDD is not established: runs
+    7/9 and 8/10 disagree in sign, docs/models.md); the full LR (``train.finetune_lr=1``: at the
     fine-tune default of 0.1 × a first run learned nothing of BCCD, since synth-n is a start, not a model of real
     fields); the default class-loss settings (the synthetic stage's ``CLASS_OVERRIDES`` — class gain 1.5
     unscaled, every class group weighted the same — cost BCDD WBC AP50 0.848 → 0.542 and BCCD 0.961 → 0.927 in
