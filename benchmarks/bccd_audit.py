@@ -22,9 +22,9 @@ from bccd_peer import _leukodet_preds, _peer_preds, _score, audited_out
 from PIL import Image, ImageDraw
 from result_file import publish
 
-from leukodet.eval.prediction import Prediction
 from leukodet.infer.predictor import Detector
 from leukodet.records import load_source
+from leukodet.records.prediction import Prediction
 
 
 def _wbc_scores(preds: dict[str, Prediction], out: frozenset[str]) -> dict[str, float]:

@@ -34,10 +34,10 @@ from result_file import publish
 
 from leukodet import api
 from leukodet.eval.detection import evaluate
-from leukodet.eval.prediction import Prediction
 from leukodet.infer.config import InferConfig
 from leukodet.infer.predictor import Detector
 from leukodet.records import load_source
+from leukodet.records.prediction import Prediction
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared" / "data"

@@ -22,10 +22,10 @@ from result_file import publish
 
 from leukodet import api
 from leukodet.eval.detection import evaluate
-from leukodet.eval.prediction import Prediction
 from leukodet.infer.config import InferConfig
 from leukodet.infer.predictor import Detector
 from leukodet.records import Cell, load_source
+from leukodet.records.prediction import Prediction
 
 RESULTS = Path(__file__).resolve().parent / "results"
 

@@ -13,8 +13,8 @@ import torch
 from torchvision.ops import box_iou
 
 from leukodet.bundled import bundled_models
-from leukodet.eval.prediction import Prediction
 from leukodet.infer.predictor import Detector
+from leukodet.records.prediction import Prediction
 from leukodet.records.vocab import GENERIC_WBC, LLD_WBC_TYPES
 from leukodet.synth import render_field
 from leukodet.synth.field import PLATELET_CLASS_ID, RBC_CLASS_ID

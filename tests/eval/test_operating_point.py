@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 from leukodet.eval import evaluate
-from leukodet.eval.boxes import box_iou
 from leukodet.eval.operating_point import match_by_score
+from leukodet.records.boxes import box_iou
 from tests.eval.builders import box_at, make_pred, make_record
 
 

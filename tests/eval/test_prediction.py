@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from leukodet.eval import Prediction
-from leukodet.eval.prediction import AttributeCall
+from leukodet.records.prediction import AttributeCall
 
 
 def _pred(attributes: list[dict[str, str]] | None = None) -> Prediction:

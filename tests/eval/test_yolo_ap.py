@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from leukodet.eval.boxes import box_iou
 from leukodet.eval.yolo_ap import IOU_THRESHOLDS, ap_101, match_by_iou
+from leukodet.records.boxes import box_iou
 
 
 def _curve(tp: list[bool], n_gt: int) -> tuple[np.ndarray, np.ndarray]:

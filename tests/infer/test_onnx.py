@@ -24,13 +24,13 @@ from PIL import Image
 
 from leukodet import api
 from leukodet.cli import main
-from leukodet.eval.prediction import Prediction
 from leukodet.infer.onnx_backend import OnnxBackendError, OnnxDetector
 from leukodet.infer.onnx_export import METADATA_KEYS
 from leukodet.infer.predictor import Detector
 from leukodet.model.checkpoint import save_checkpoint
 from leukodet.model.registry import create_model
 from leukodet.records import LLD_CLASSES, lld_schema
+from leukodet.records.prediction import Prediction
 from leukodet.records.vocab import class_parents
 from leukodet.serve import create_app
 from leukodet.synth import render_field

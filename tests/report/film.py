@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from leukodet.eval.prediction import AttributeCall, Prediction
+from leukodet.records.prediction import AttributeCall, Prediction
 from leukodet.records.vocab import LLD_ATTRIBUTES, LLD_CLASSES
 
 SCHEMA = {k: v for k, v in LLD_ATTRIBUTES.items() if k != "cell_size"}

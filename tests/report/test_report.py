@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from leukodet.eval.prediction import Prediction
+from leukodet.records.prediction import Prediction
 from leukodet.records.vocab import LLD_CLASSES
 from leukodet.report.bank import BankCell, MorphologyBank, bank_from_predictions
 from leukodet.report.differential import differential

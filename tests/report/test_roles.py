@@ -13,10 +13,10 @@ from PIL import Image
 
 from leukodet import api
 from leukodet.cli import main
-from leukodet.eval.prediction import Prediction
 from leukodet.infer.fields import predict_fields
 from leukodet.infer.predictor import Detector
 from leukodet.model.checkpoint import load_checkpoint, save_checkpoint
+from leukodet.records.prediction import Prediction
 from leukodet.records.roles import RolesError, class_roles
 from leukodet.records.vocab import LLD_CLASSES
 from leukodet.report.bank import bank_from_fields, bank_from_predictions

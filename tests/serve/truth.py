@@ -14,8 +14,8 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
-from leukodet.eval.prediction import AttributeCall, Prediction
 from leukodet.infer.config import InferConfig
+from leukodet.records.prediction import AttributeCall, Prediction
 from leukodet.records.schema import Cell
 from leukodet.records.vocab import LLD_ATTRIBUTES, LLD_CLASSES
 from leukodet.synth import RenderedField, render_field

@@ -5,6 +5,6 @@ numpy + faster-coco-eval only (no torch), so saved predictions can be scored any
 
 from leukodet.eval.class_map import ClassMap, map_classes
 from leukodet.eval.detection import evaluate
-from leukodet.eval.prediction import Prediction
+from leukodet.records.prediction import Prediction
 
 __all__ = ["ClassMap", "Prediction", "evaluate", "map_classes"]

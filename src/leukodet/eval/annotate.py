@@ -7,7 +7,7 @@ import colorsys
 import cv2
 import numpy as np
 
-from .prediction import Prediction
+from ..records.prediction import Prediction
 
 __all__ = ["class_colour", "draw_prediction"]
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import replace
 
+from ..records.prediction import AttributeCall, Prediction
 from ..records.vocab import WBCATT_TO_LLD
-from .prediction import AttributeCall, Prediction
 
 __all__ = ["AttributeMap", "translate_attributes", "ATTRIBUTE_MAPS"]
 

@@ -18,9 +18,9 @@ from typing import Any
 
 import numpy as np
 
+from ..records.boxes import box_iou
+from ..records.prediction import Prediction
 from ..records.schema import AttributeSchema, ImageRecord
-from .boxes import box_iou
-from .prediction import Prediction
 
 __all__ = ["AttributeRows", "match_cells", "collect_rows", "attribute_scores", "evaluate_attributes"]
 

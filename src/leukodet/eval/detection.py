@@ -26,9 +26,9 @@ from leukodet.eval.attributes import evaluate_attributes
 from leukodet.eval.class_map import ClassMap, map_classes
 from leukodet.eval.coco import ClassAP, coco_ap, coco_evaluator_name
 from leukodet.eval.operating_point import operating_point
-from leukodet.eval.prediction import Prediction
 from leukodet.eval.scored_image import prepare_images
 from leukodet.eval.yolo_ap import yolo_ap
+from leukodet.records.prediction import Prediction
 from leukodet.records.schema import AttributeSchema, ImageRecord
 from leukodet.records.vocab import class_parents
 

@@ -12,8 +12,8 @@ from typing import Any
 
 import numpy as np
 
-from leukodet.eval.boxes import box_iou
 from leukodet.eval.scored_image import ScoredImage
+from leukodet.records.boxes import box_iou
 
 from ..config import PREDICT_CONF
 

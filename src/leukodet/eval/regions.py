@@ -11,7 +11,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from leukodet.eval.boxes import box_centers
+from leukodet.records.boxes import box_centers
 from leukodet.records.schema import Box
 
 __all__ = ["in_regions"]

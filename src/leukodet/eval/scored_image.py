@@ -13,10 +13,10 @@ from pathlib import Path
 
 import numpy as np
 
-from leukodet.eval.boxes import as_boxes
 from leukodet.eval.class_map import ClassMap
-from leukodet.eval.prediction import Prediction
 from leukodet.eval.regions import in_regions
+from leukodet.records.boxes import as_boxes
+from leukodet.records.prediction import Prediction
 from leukodet.records.schema import ImageRecord
 
 __all__ = ["ScoredImage", "PrepareStats", "prepare_images"]

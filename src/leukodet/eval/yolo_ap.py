@@ -15,9 +15,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from leukodet.eval.boxes import box_iou
 from leukodet.eval.coco import ClassAP
 from leukodet.eval.scored_image import ScoredImage
+from leukodet.records.boxes import box_iou
 
 __all__ = ["IOU_THRESHOLDS", "YoloResult", "match_by_iou", "ap_101", "yolo_ap"]
 

@@ -11,9 +11,9 @@ from collections.abc import Mapping, Sequence
 import torch
 from torch import Tensor
 
-from ..eval.prediction import AttributeCall
 from ..model.attrihead import split_logits
 from ..model.postprocess import Detections
+from ..records.prediction import AttributeCall
 
 __all__ = ["attribute_schema_of", "decode_attributes", "attach_attributes"]
 

@@ -1,7 +1,7 @@
 """Fields in, predictions out: each image decoded once and predicted in batches.
 
 ``leukodet predict``, film reports and the service all read their fields through :func:`predict_fields`, which
-hands each field's pixels on with its :class:`~leukodet.eval.prediction.Prediction`, so annotations, cell crops
+hands each field's pixels on with its :class:`~leukodet.records.prediction.Prediction`, so annotations, cell crops
 and thumbnails are cut from the same decoded image the network saw (before stain normalisation) and no layer
 above re-opens the file.
 """
@@ -19,7 +19,7 @@ import numpy as np
 from tqdm import tqdm
 
 from ..data.dataset import load_image
-from ..eval.prediction import FieldPrediction
+from ..records.prediction import FieldPrediction
 from .config import InferConfig
 
 __all__ = ["FieldSource", "decode_field", "predict_fields"]

@@ -16,8 +16,8 @@ import numpy as np
 import torch
 
 from ..data.stain import StainNormalizer
-from ..eval.prediction import AttributeCall
 from ..model.postprocess import Detections
+from ..records.prediction import AttributeCall
 from .attributes import decode_attributes
 from .config import InferConfig
 from .onnx_export import FORMAT

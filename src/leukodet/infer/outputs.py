@@ -18,9 +18,9 @@ import cv2
 import numpy as np
 
 from ..eval.annotate import draw_prediction
-from ..eval.prediction import FieldPrediction, Prediction
 from ..records.files import atomic_write_bytes, atomic_write_text
 from ..records.images import IMAGE_SUFFIXES
+from ..records.prediction import FieldPrediction, Prediction
 
 log = logging.getLogger(__name__)
 

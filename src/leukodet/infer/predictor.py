@@ -28,11 +28,11 @@ from ..data.sample import Batch, Sample, collate
 from ..data.stain import StainNormalizer
 from ..data.transforms import letterbox
 from ..eval.attributes import match_cells
-from ..eval.prediction import AttributeCall, Prediction
 from ..model.checkpoint import load_checkpoint
 from ..model.config import ModelConfig
 from ..model.detector import DetectionModel, create_model_from_config
 from ..model.postprocess import Detections, postprocess
+from ..records.prediction import AttributeCall, Prediction
 from ..records.schema import ImageRecord
 from .attributes import attach_attributes, attribute_schema_of
 from .config import InferConfig

@@ -7,7 +7,7 @@ thumbnail per field, so that a report can show the cells without reopening the i
 
 The bank is torch-free and never runs a model: it reads predicted fields (:func:`bank_from_fields`, from
 :func:`leukodet.infer.fields.predict_fields`, each with its decoded pixels) or ready-made
-:class:`~leukodet.eval.prediction.Prediction` objects (:func:`bank_from_predictions`).
+:class:`~leukodet.records.prediction.Prediction` objects (:func:`bank_from_predictions`).
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ import numpy as np
 from ..config import PREDICT_CONF
 from ..data.dataset import load_image
 from ..eval.annotate import draw_prediction
-from ..eval.prediction import FieldPrediction, Prediction
+from ..records.prediction import FieldPrediction, Prediction
 from ..records.roles import OTHER, WBC, class_roles, default_role, model_roles
 from ..records.vocab import LLD_ATTRIBUTES
 

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from ..config import PREDICT_CONF
-from ..eval.prediction import FieldPrediction
+from ..records.prediction import FieldPrediction
 from .bank import bank_from_fields
 from .document import build_report, model_info
 from .flags import RuleSet

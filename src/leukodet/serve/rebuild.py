@@ -2,7 +2,7 @@
 
 The model's report (``model_report.json``) holds every kept cell (field, box, class, score, attribute calls);
 :func:`replay` applies the audit log's changes to those cells, and :func:`rebuild_report` turns them back into
-per-field :class:`~leukodet.eval.prediction.Prediction` objects and runs the report's own pipeline on them:
+per-field :class:`~leukodet.records.prediction.Prediction` objects and runs the report's own pipeline on them:
 :func:`~leukodet.report.bank.bank_from_predictions` (crops and thumbnails cut from the stored field images, the
 path :func:`~leukodet.report.bank.build_bank` takes after the detector) → :func:`~leukodet.report.document.
 build_report` (differential, flags, morphology, text) → :func:`~leukodet.report.writers.write_report`. With no
@@ -24,7 +24,7 @@ from typing import Any
 
 import numpy as np
 
-from ..eval.prediction import AttributeCall, Prediction
+from ..records.prediction import AttributeCall, Prediction
 from ..records.roles import ARTEFACT, default_role
 from ..report.bank import MorphologyBank, bank_from_predictions
 from ..report.document import build_report

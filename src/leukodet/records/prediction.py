@@ -12,7 +12,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from leukodet.eval.boxes import as_boxes
+from leukodet.records.boxes import as_boxes
 
 __all__ = ["AttributeCall", "FieldPrediction", "Prediction"]
 
