@@ -12,7 +12,7 @@ from typing import Any
 
 from ..config import EVAL_CONF, EVAL_IOU, MAX_DET, PREDICT_CONF, PREDICT_IOU
 
-__all__ = ["BACKENDS", "InferConfig", "check_backend"]
+__all__ = ["BACKENDS", "InferConfig", "check_backend", "check_conf", "check_tile_overlap"]
 
 BACKENDS: tuple[str, ...] = ("torch", "onnx")
 """``torch``: a ``.pt`` checkpoint; ``onnx``: an exported ``model.onnx`` run by ONNX Runtime."""
@@ -23,6 +23,25 @@ def check_backend(backend: str) -> str:
     if backend not in BACKENDS:
         raise ValueError(f"unknown backend {backend!r} (choose from {', '.join(BACKENDS)})")
     return backend
+
+
+def check_conf(conf: float) -> float:
+    """``conf`` as a float in [0, 1]; ``ValueError`` naming the value otherwise."""
+    value = float(conf)
+    if not 0.0 <= value <= 1.0:
+        raise ValueError(f"confidence threshold must be in [0, 1], got {conf}")
+    return value
+
+
+def check_tile_overlap(tile_overlap: float) -> float:
+    """Return ``tile_overlap`` if it is a fraction in ``[0, 0.5]``.
+
+    Raises:
+        ValueError: otherwise.
+    """
+    if not 0.0 <= tile_overlap <= 0.5:
+        raise ValueError(f"tile overlap must be a fraction of the tile in [0, 0.5], got {tile_overlap}")
+    return float(tile_overlap)
 
 
 @dataclass(frozen=True)
@@ -52,16 +71,14 @@ class InferConfig:
     backend: str = "torch"
 
     def __post_init__(self) -> None:
-        if not 0.0 <= self.conf <= 1.0:
-            raise ValueError(f"conf: expected a score in [0, 1], got {self.conf}")
+        check_conf(self.conf)
         if not 0.0 < self.iou <= 1.0:
             raise ValueError(f"iou: expected an IoU in (0, 1], got {self.iou}")
         if self.max_det < 1 or self.batch < 1:
             raise ValueError(f"max_det and batch: expected integers >= 1, got {self.max_det}, {self.batch}")
         if self.imgsz is not None and self.imgsz < 1:
             raise ValueError(f"imgsz: expected a positive size, got {self.imgsz}")
-        if not 0.0 <= self.tile_overlap < 1.0:
-            raise ValueError(f"tile_overlap: expected a fraction in [0, 1), got {self.tile_overlap}")
+        check_tile_overlap(self.tile_overlap)
         check_backend(self.backend)
 
     @classmethod

@@ -53,10 +53,10 @@ from torchvision.ops import batched_nms
 from ..config import MAX_DET, PREDICT_IOU
 from ..data.transforms import PAD_VALUE
 from ..model.postprocess import Detections
+from .config import check_tile_overlap
 
 __all__ = [
     "COVER",
-    "check_tile_overlap",
     "EDGE_MARGIN",
     "MIN_OVERLAP",
     "crop_tile",
@@ -80,17 +80,6 @@ COVER = 0.6
 def needs_tiling(width: int, height: int, size: int, tile: bool | None) -> bool:
     """Whether an image is predicted in tiles: ``tile`` if given, else when its long side exceeds ``2 * size``."""
     return bool(tile) if tile is not None else max(width, height) > 2 * size
-
-
-def check_tile_overlap(tile_overlap: float) -> float:
-    """Return ``tile_overlap`` if it is a fraction in ``[0, 0.5]``.
-
-    Raises:
-        ValueError: otherwise.
-    """
-    if not 0.0 <= tile_overlap <= 0.5:
-        raise ValueError(f"tile overlap must be a fraction of the tile in [0, 0.5], got {tile_overlap}")
-    return float(tile_overlap)
 
 
 def overlap_pixels(tile: int, tile_overlap: float) -> int:

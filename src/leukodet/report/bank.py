@@ -24,6 +24,7 @@ import numpy as np
 from ..config import PREDICT_CONF
 from ..data.dataset import load_image
 from ..eval.annotate import draw_prediction
+from ..infer.config import check_conf
 from ..records.prediction import FieldPrediction, Prediction
 from ..records.roles import OTHER, WBC, class_roles, default_role, model_roles
 from ..records.vocab import LLD_ATTRIBUTES
@@ -35,7 +36,6 @@ __all__ = [
     "MorphologyBank",
     "bank_from_fields",
     "bank_from_predictions",
-    "check_conf",
     "ordered_schema",
 ]
 
@@ -146,14 +146,6 @@ class MorphologyBank:
     def wbc_cells(self) -> list[BankCell]:
         """Cells of a WBC class (red cells, platelets, artefacts and others left out)."""
         return self.cells_of(WBC)
-
-
-def check_conf(conf: float) -> float:
-    """``conf`` as a float in [0, 1]; ``ValueError`` naming the value otherwise."""
-    value = float(conf)
-    if not 0.0 <= value <= 1.0:
-        raise ValueError(f"confidence threshold must be in [0, 1], got {conf}")
-    return value
 
 
 def _jpeg(image: np.ndarray) -> bytes:

@@ -22,10 +22,10 @@ from typing import TYPE_CHECKING, Any
 from PIL import Image
 
 from ..config import PREDICT_CONF
-from ..infer.config import InferConfig
+from ..infer.config import InferConfig, check_conf
 from ..infer.fields import predict_fields
 from ..records.files import atomic_write_bytes
-from ..report.bank import MorphologyBank, bank_from_fields, check_conf
+from ..report.bank import MorphologyBank, bank_from_fields
 from ..report.document import build_report, model_info
 from ..report.flags import RuleSet
 from ..report.writers import write_report

@@ -16,8 +16,8 @@ from fastapi.responses import JSONResponse
 
 from .._version import __version__
 from ..config import PREDICT_CONF
+from ..infer.config import check_conf
 from ..records.roles import model_roles
-from ..report.bank import check_conf
 from ..report.flags import RuleSet
 from .analysis import Settings
 from .guards import BodyLimit, HostOriginGuard, TokenGuard

@@ -74,19 +74,16 @@ def predict(
     """
     import os
 
-    from ..infer.backends import check_backend, load_detector
+    from ..infer.backends import load_detector
     from ..infer.config import InferConfig
     from ..infer.outputs import expand_sources
     from ..infer.predict_run import checked_images, predict_to_folder
     from ..infer.sharding import check_shard, rank_device, torchrun_shard
-    from ..infer.tiling import check_tile_overlap
 
     shard = check_shard(shard) if shard is not None else torchrun_shard(os.environ)
-    check_tile_overlap(tile_overlap)
-    check_backend(backend)
+    cfg = InferConfig(conf, iou, max_det, imgsz, tile, tile_overlap, batch, backend=backend)  # checked first
     paths = expand_sources(sources, exclude=Path(out))
     det = load_detector(weights, backend, rank_device(device, os.environ))
-    cfg = InferConfig(conf, iou, max_det, imgsz, tile, tile_overlap, batch, backend=backend)
     result = predict_to_folder(
         det,
         paths,
@@ -120,11 +117,10 @@ def report(
     rules, threshold and sources are checked before the model is loaded. ``roles`` (``{class: role}``) gives a
     role to a class whose checkpoint stores none (:mod:`leukodet.records.roles`). See docs/report.md.
     """
-    from ..infer.config import InferConfig
+    from ..infer.config import InferConfig, check_conf
     from ..infer.fields import predict_fields
     from ..infer.outputs import expand_sources
     from ..infer.predictor import Detector
-    from ..report.bank import check_conf
     from ..report.film import film_report
     from ..report.flags import load_rules
 
