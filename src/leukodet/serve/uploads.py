@@ -120,9 +120,7 @@ class StagedField:
     image: Path
     width: int
     height: int
-    pixels: np.ndarray = field(
-        repr=False, compare=False, default_factory=lambda: np.zeros((0, 0, 3), np.uint8)
-    )
+    pixels: np.ndarray = field(repr=False, compare=False)
 
 
 def sniff(head: bytes) -> str | None:
