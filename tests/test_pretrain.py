@@ -142,3 +142,39 @@ def test_general_stage_trains_on_real_train_and_val_only_and_refuses_bcdd(tmp_pa
     odd = _real_set(tmp_path / "odd", ["Blast"])
     with pytest.raises(ValueError, match="'Blast' has no name in the general vocabulary"):
         prepare_real("odd", odd, tmp_path / "y")
+
+
+def test_stage_all_checks_the_real_data_first_then_runs_both_stages_in_one_folder(
+    tmp_path: Path, monkeypatch
+) -> None:
+    from click.testing import CliRunner
+
+    from leukodet import api
+    from leukodet.cli import main
+
+    calls: list[tuple[str, dict]] = []
+    fake = {"figures": {}}
+    monkeypatch.setattr(
+        api, "pretrain", lambda out, s, **kw: calls.append(("synth", {"out": out, **kw})) or fake
+    )
+    monkeypatch.setattr(
+        api,
+        "pretrain_general",
+        lambda out, real, s, **kw: calls.append(("general", {"out": out, "real": real, **kw})) or fake,
+    )
+    out = str(tmp_path / "r")
+    missing = CliRunner().invoke(
+        main, ["pretrain", "--stage", "all", "--out", out, "--real", f"bccd={tmp_path}/nope"]
+    )
+    assert missing.exit_code != 0 and "no such data set" in missing.output and calls == []
+    none = CliRunner().invoke(main, ["pretrain", "--stage", "all", "--out", out])
+    assert none.exit_code != 0 and "needs at least one real data set" in none.output and calls == []
+    real = tmp_path / "bccd"
+    real.mkdir()
+    ok = CliRunner().invoke(
+        main, ["pretrain", "--stage", "all", "--out", out, "--real", f"bccd={real}", "--epochs", "2"]
+    )
+    assert ok.exit_code == 0, ok.output
+    assert [c[0] for c in calls] == ["synth", "general"]
+    assert calls[0][1]["out"] == calls[1][1]["out"] == out and calls[1][1]["real"] == {"bccd": real}
+    assert calls[0][1]["epochs"] == calls[1][1]["epochs"] == 2

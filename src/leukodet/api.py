@@ -14,7 +14,7 @@ from .pretrain_general import pretrain_general
 from .records.files import ensure_empty_dir
 from .tasks.data import convert, sparsify, stats, synth
 from .tasks.inference import domains, predict, report, serve, val
-from .tasks.training import ablate, export, train
+from .tasks.training import ablate, export, train, train_two_phase
 
 __all__ = [
     "stats",
@@ -25,6 +25,7 @@ __all__ = [
     "pretrain",
     "pretrain_general",
     "train",
+    "train_two_phase",
     "val",
     "predict",
     "ablate",

@@ -197,6 +197,14 @@ class SparseConfig:
     teacher: str = "live"
     """Source of pseudo-labels: ``live`` (the student's own detached predictions, as the authors: D23) or
     ``ema`` (the EMA weights in eval mode, an extra forward pass)."""
+    confidence: str = "paper"
+    """What t0/t1 threshold: ``paper`` (objectness × class, Eq. 6) or ``calibrated`` (the precision that
+    confidence reaches on the labelled regions: :mod:`leukodet.losses.pl_confidence`)."""
+    pl_obj_norm: str = "all_cells"
+    """Pseudo-label objectness divided by every cell of its level (``all_cells``, D5) or by the pseudo-labels
+    (``per_label``)."""
+    calib_window: int = 4096
+    """Labelled-region detections the ``calibrated`` confidence remembers (the latest, across batches)."""
 
     def __post_init__(self) -> None:
         if self.method not in SPARSE_METHODS:
@@ -207,6 +215,16 @@ class SparseConfig:
             raise ConfigError(f"sparse.teacher: expected live or ema, got {self.teacher!r}")
         if self.triplet_sign not in ("paper", "fixed"):
             raise ConfigError(f"sparse.triplet_sign: expected paper or fixed, got {self.triplet_sign!r}")
+        for key, allowed in (
+            ("confidence", ("paper", "calibrated")),
+            ("pl_obj_norm", ("all_cells", "per_label")),
+        ):
+            if getattr(self, key) not in allowed:
+                raise ConfigError(
+                    f"sparse.{key}: expected {' or '.join(allowed)}, got {getattr(self, key)!r}"
+                )
+        if self.calib_window < 1:
+            raise ConfigError(f"sparse.calib_window: expected an integer >= 1, got {self.calib_window}")
         if not 0.0 <= self.burn_in <= self.triplet_end <= 1.0:
             raise ConfigError("sparse: need 0 <= burn_in <= triplet_end <= 1")
 

@@ -27,6 +27,7 @@ from typing import Any
 
 import yaml
 
+from .engine.run_dir import finished_epochs, train_seconds
 from .records.files import atomic_write_text
 from .records.vocab import LLD_DOMAINS
 
@@ -145,24 +146,11 @@ def build_corpus(root: Path, settings: PretrainSettings, progress: bool = False)
     return path
 
 
-def _finished_epochs(run: Path) -> int:
-    csv = run / "results.csv"
-    return max(len(csv.read_text().splitlines()) - 1, 0) if csv.is_file() else 0
-
-
-def _train_seconds(run: Path) -> float:
-    """Training wall-clock: the sum of the epochs' ``seconds`` in ``results.csv`` (resumed chunks included)."""
-    import csv
-
-    with open(run / "results.csv", newline="") as f:
-        return round(sum(float(row["seconds"]) for row in csv.DictReader(f)), 1)
-
-
 def _train(data: Path, run: Path, s: PretrainSettings, progress: bool, echo: Any) -> None:
     """Train (or resume) the recipe's run until its fixed epoch count is reached."""
     from . import tasks
 
-    done = _finished_epochs(run)
+    done = finished_epochs(run)
     if done < s.epochs:
         echo(f"2. training {s.model} for {s.epochs} epochs at {s.imgsz} px ({done} done) ...")
         tasks.train(
@@ -217,9 +205,9 @@ def pretrain(
         test = tasks.val(run / "weights" / "last.pt", data, split="test", device=s.device)
     echo(f"3. synthetic test split: mAP50 {test['map50']:.3f}, mAP50-95 {test['map50_95']:.3f}")
     seconds = {k: round(v, 1) for k, v in json.loads(timing.read_text()).items()}
-    seconds["train"] = _train_seconds(run)
+    seconds["train"] = train_seconds(run)
     setting = settings if isinstance(settings, str) else None
-    card = model_card(s, test, seconds, _finished_epochs(run), recipe_command(setting, changes))
+    card = model_card(s, test, seconds, finished_epochs(run), recipe_command(setting, changes))
     target = out / f"{s.name}.pt"
     pack_release(run / "weights" / "last.pt", target, card)
     atomic_write_text(out / "card.json", json.dumps(card, indent=1) + "\n")

@@ -96,13 +96,11 @@ def prepare_real(name: str, source: Path, dest: Path) -> Path:
     Raises:
         ValueError: for BCDD (the cross-lab check), a class that has no corpus name, or no train split.
     """
-    from .records.bcdd_io import is_bcdd_root
     from .records.io import write_dataset
     from .records.schema import Dataset
     from .records.sources import load_source
 
-    if is_bcdd_root(source) or name.lower() == "bcdd":
-        raise ValueError(f"{source}: BCDD is the cross-lab check and never trains a bundled model")
+    _refuse_bcdd(name, source)
     done = dest / "data.yaml"
     if done.is_file():
         return done
@@ -181,7 +179,8 @@ def pretrain_general(
     """
     from . import tasks
     from .engine.release import pack_release
-    from .pretrain import _finished_epochs, _train_seconds, with_extra
+    from .engine.run_dir import finished_epochs, train_seconds
+    from .pretrain import with_extra
 
     base = GENERAL_SETTINGS[settings] if isinstance(settings, str) else settings
     extra = changes.pop("extra_overrides", ())
@@ -193,7 +192,7 @@ def pretrain_general(
     echo(f"1. general corpus: {len(s.domains)} synthetic domains + {', '.join(sorted(real))}: {data}")
     run = work / "run"
     start = _start(out, s)
-    done = _finished_epochs(run)
+    done = finished_epochs(run)
     if done < s.epochs:
         echo(f"2. fine-tuning from {start} for {s.epochs} epochs at {s.imgsz} px ({done} done) ...")
         tasks.train(
@@ -204,7 +203,7 @@ def pretrain_general(
     best = run / "weights" / "last.pt"  # a fixed-epoch recipe releases its last epoch (see leukodet.pretrain)
     figures = _figures(best, work, sorted(real), cross_lab, corpus, s.device)
     echo(f"3. figures: {json.dumps(figures)}")
-    card = general_card(s, start, real, figures, _finished_epochs(run), _train_seconds(run))
+    card = general_card(s, start, real, figures, finished_epochs(run), train_seconds(run))
     target = out / f"{s.name}.pt"
     pack_release(best, target, card)
     atomic_write_text(out / f"{s.name}.card.json", json.dumps(card, indent=1) + "\n")
@@ -222,9 +221,25 @@ def _checked_inputs(out: Path, real: dict[str, Path]) -> Path:
     corpus = out / "corpus"
     if not (corpus / "data.yaml").is_file():
         raise ValueError(f"{corpus}: no synthetic corpus; run the synthetic stage (leukodet pretrain) first")
+    check_real(real)
+    return corpus
+
+
+def check_real(real: dict[str, Path]) -> None:
+    """Refuse, before any training, a general stage with no real data, a missing source or BCDD."""
     if not real:
         raise ValueError("the general stage needs at least one real data set (--real NAME=PATH)")
-    return corpus
+    for name, source in real.items():
+        if not Path(source).exists():
+            raise ValueError(f"{source}: no such data set (--real {name}=...)")
+        _refuse_bcdd(name, Path(source))
+
+
+def _refuse_bcdd(name: str, source: Path) -> None:
+    from .records.bcdd_io import is_bcdd_root
+
+    if is_bcdd_root(source) or name.lower() == "bcdd":
+        raise ValueError(f"{source}: BCDD is the cross-lab check and never trains a bundled model")
 
 
 def _figures(

@@ -66,3 +66,38 @@ def test_method_resolution_and_schedule(sparse_data: Path) -> None:
     )
     with_teacher = Trainer(ema_cfg, progress=False)
     assert trainer.objective.teacher is None and with_teacher.objective.teacher is with_teacher.ema.module
+
+
+def test_two_phase_protocol_trains_phase2_from_phase1_without_augmentation(
+    sparse_data: Path, tmp_path: Path
+) -> None:
+    import json
+
+    import yaml
+    from click.testing import CliRunner
+
+    from leukodet.cli import main
+
+    out = tmp_path / "tp"
+    args = ["train", "--data", str(sparse_data), "--model", "test_tiny", "--imgsz", "128", "--batch", "4",
+            "--protocol", "two-phase", "--phase1-epochs", "1", "--epochs", "1", "--out", str(out),
+            "--set", "train.plots=false", "--no-progress"]  # fmt: skip
+    result = CliRunner().invoke(main, args)
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.output.strip().splitlines()[-1])
+    assert summary["protocol"]["phase1_method"] == "crop" and summary["phase1"]["epochs"] == 1
+    one = yaml.safe_load((out / "phase1" / "config.yaml").read_text())
+    two = yaml.safe_load((out / "phase2" / "config.yaml").read_text())
+    assert (
+        one["sparse"]["method"] == "crop" and one["augment"]["mosaic"] == 1.0 and one["loss"]["fl_gamma"] == 0
+    )
+    assert two["model"] == str(out / "phase1" / "weights" / "last.pt")
+    assert two["sparse"]["method"] == "sladet" and two["sparse"]["burn_in"] == 0
+    assert two["loss"]["fl_gamma"] == 1.5 and two["loss"]["fl_alpha"] == 0.25
+    assert all(
+        two["augment"][k] == 0 for k in ("mosaic", "mixup", "scale", "translate", "fliplr", "hsv_v", "hed")
+    )
+    header = (out / "phase2" / "results.csv").read_text().splitlines()[0]
+    assert "train/n_pseudo" in header  # pseudo-labelling ran in phase 2's first epoch (no burn-in)
+    again = CliRunner().invoke(main, args)  # both phases finished: kept, nothing retrained
+    assert again.exit_code == 0 and json.loads(again.output.strip().splitlines()[-1])["kept"]

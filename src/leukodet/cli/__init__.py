@@ -1,13 +1,20 @@
 """Command line: parses options and calls :mod:`leukodet.api`; no logic of its own.
 
 ``leukodet`` (and ``python -m leukodet.cli``) is the :func:`main` group; the commands live in
-:mod:`.data_commands`, :mod:`.model_commands`, :mod:`.pretrain_command` and :mod:`.serve_command`. Every user error ends in one ``error: ...`` line on stderr and
+:mod:`.data_commands`, :mod:`.model_commands`, :mod:`.sparse_commands`, :mod:`.pretrain_command` and
+:mod:`.serve_command`. Every user error ends in one ``error: ...`` line on stderr and
 exit status 2.
 """
 
 from __future__ import annotations
 
-from . import data_commands, model_commands, pretrain_command, serve_command  # noqa: F401  (registers the commands)
+from . import (  # noqa: F401  (registers the commands)
+    data_commands,
+    model_commands,
+    pretrain_command,
+    serve_command,
+    sparse_commands,
+)
 from .base import main
 
 __all__ = ["main"]

@@ -1,5 +1,5 @@
-"""Model commands: ``train`` (also under torchrun), ``val``, ``predict``, ``report``, ``ablate``, ``export`` and
-``domains`` (``pretrain`` and ``serve`` have modules of their own)."""
+"""Model commands: ``train`` (also under torchrun), ``val``, ``predict``, ``report``, ``export`` and ``domains``
+(``ablate``, ``pretrain`` and ``serve`` have modules of their own)."""
 
 from __future__ import annotations
 
@@ -19,6 +19,7 @@ from .base import progress_option as _progress
 from .base import role_option as _role
 from .base import show_progress as _show_progress
 from .base import user_errors as _user_errors
+from .sparse_commands import two_phase, two_phase_options
 
 
 @main.command()
@@ -67,6 +68,7 @@ from .base import user_errors as _user_errors
     is_flag=True,
     help="Train only the AttriHead of --model CHECKPOINT (the detector stays as it is).",
 )
+@two_phase_options
 @_progress
 @_user_errors
 def train(
@@ -88,9 +90,15 @@ def train(
     target_data: str | None,
     no_attributes: bool,
     freeze_detector: bool,
+    protocol: str,
+    phase1_epochs: int,
+    phase1_method: str,
     progress: bool | None,
 ) -> None:
-    """Train a detector (and its AttriHead when DATA has attributes); the run folder is --out itself."""
+    """Train a detector (and its AttriHead when DATA has attributes); the run folder is --out itself.
+
+    --protocol two-phase (sparse data): phase 1 for --phase1-epochs into OUT/phase1, then phase 2 (SLA-Det or
+    --sparse-method, no augmentation, focal γ 1.5) for --epochs into OUT/phase2."""
     if adapt != "none":
         if not target_data:
             raise click.UsageError("--adapt confmix needs --target-data T.yaml")
@@ -98,22 +106,22 @@ def train(
     overrides += (f"sparse.method={sparse_method}",) if sparse_method != "auto" else ()
     overrides += ("train.attributes=false",) if no_attributes else ()
     overrides += ("train.freeze_detector=true",) if freeze_detector else ()
-    summary = api.train(
-        data,
-        model=model,
-        epochs=epochs,
-        imgsz=imgsz,
-        batch=batch,
-        out=out,
-        time=time_,
-        device=device,
-        workers=workers,
-        seed=seed,
-        recipe=recipe,
-        resume=resume,
-        overrides=list(overrides),
-        progress=_show_progress(progress),
-    )
+    common = {"model": model, "imgsz": imgsz, "batch": batch, "device": device, "workers": workers,
+              "seed": seed, "recipe": recipe, "progress": _show_progress(progress)}  # fmt: skip
+    if protocol == "two-phase":
+        if time_ is not None or resume:
+            raise click.UsageError(
+                "--protocol two-phase runs fixed epochs and resumes by itself (no --time, --resume)"
+            )
+        plan = two_phase(
+            phase1_epochs, epochs, phase1_method, "sladet" if sparse_method == "auto" else sparse_method
+        )
+        phase_free = [o for o in overrides if not o.startswith("sparse.method=")]
+        summary = api.train_two_phase(data, out=out, protocol=plan, attributes=not no_attributes,
+                                      overrides=phase_free, **common)  # fmt: skip
+    else:
+        summary = api.train(data, epochs=epochs, out=out, time=time_, resume=resume, overrides=list(overrides),
+                            **common)  # fmt: skip
     if os.environ.get("RANK", "0") == "0":  # under torchrun only rank 0 prints the summary
         click.echo(json.dumps(summary))
 
@@ -265,41 +273,6 @@ def report(
     """Film report of SOURCES (the field images or folders of one film): differential, flags, text."""
     doc = api.report(weights, list(sources), out, flags=flags_file, progress=_show_progress(progress), **kw)
     click.echo("\n".join(summary_lines(doc, out)), err=True)
-
-
-@main.command()
-@click.option("--data", required=True, help="Sparse dataset YAML (training split with labelled regions).")
-@click.option("--full-data", default=None, help="The fully labelled dataset: adds full-label training runs.")
-@click.option("--attributes", is_flag=True, help="Train the AttriHead too and report attribute F1 (Table 9).")
-@click.option("--time", "time_", type=float, required=True, help="Minutes per training run.")
-@click.option("--seeds", default="0,1,2", show_default=True, help="Comma-separated seeds.")
-@click.option(
-    "--methods",
-    default=None,
-    help="Comma-separated subset of naive,region,region+pl,sladet,crop (also sladet-paper, sladet-fixed: the two Eq. 10 hinge signs).",
-)
-@click.option("--model", default="n", show_default=True)
-@click.option("--imgsz", type=int, default=640, show_default=True)
-@click.option("--batch", type=int, default=16, show_default=True)
-@click.option("--device", default="cpu", show_default=True)
-@click.option("--out", required=True, help="Folder for ablation.json and the runs (resumable).")
-@_progress
-@_user_errors
-def ablate(
-    data: str, full_data: str | None, attributes: bool, time_: float, seeds: str, methods: str | None,
-    model: str, imgsz: int, batch: int, device: str, out: str, progress: bool | None,
-) -> None:  # fmt: skip
-    """Compare the sparse-annotation methods (and full labels) on DATA's test split; appends to ablation.json."""
-    try:
-        seed_list = [int(s) for s in seeds.split(",") if s.strip()]
-    except ValueError:
-        raise ValueError(f"--seeds {seeds!r}: expected comma-separated integers, e.g. 0,1,2") from None
-    doc = api.ablate(
-        data, out, full_data=full_data, attributes=attributes, time=time_, seeds=seed_list,
-        methods=methods.split(",") if methods else None, model=model, imgsz=imgsz, batch=batch, device=device,
-        progress=_show_progress(progress),
-    )  # fmt: skip
-    click.echo(json.dumps(doc["summary"]))
 
 
 @main.command()

@@ -27,10 +27,10 @@ from .base import user_errors as _user_errors
 )
 @click.option(
     "--stage",
-    type=click.Choice(["synth", "general"]),
+    type=click.Choice(["synth", "general", "all"]),
     default="synth",
     show_default=True,
-    help="synth: make synth-n; general: fine-tune general-n from it on real data (--real).",
+    help="synth: make synth-n; general: fine-tune general-n from it on real data (--real); all: both, in turn.",
 )
 @click.option(
     "--real",
@@ -70,34 +70,47 @@ def pretrain(
     progress: bool | None,
 ) -> None:
     """Make synth-n (render the 12-domain synthetic corpus, train on it), or with --stage general fine-tune
-    general-n from it on real data; pack an fp16 checkpoint with its card.
+    general-n from it on real data; --stage all makes both in one folder. Each is packed as an fp16
+    checkpoint with its card.
 
-    Deterministic given its seed; re-running the same command resumes where it stopped."""
-    if stage == "general":
-        sources = {}
-        for item in real:
-            name, sep, path = item.partition("=")
-            if not sep or not name or not path:
-                raise click.BadParameter(f"{item!r}: expected NAME=PATH", param_hint="--real")
-            sources[name] = Path(path)
-        general = {"epochs": epochs, "seed": seed, "device": device, "extra_overrides": sets or None}
+    With --stage all, --epochs, --seed, --device and --set apply to both stages. Deterministic given its
+    seed; re-running the same command resumes where it stopped."""
+    if stage == "synth" and (real or cross_lab):
+        raise click.BadParameter(
+            "--real and --cross-lab belong to --stage general or all", param_hint="--real"
+        )
+    sources = _real_sources(real)
+    if stage == "all":
+        from ..pretrain_general import check_real
+
+        check_real(sources)  # before the synthetic stage's hour, not after it
+    common = {"epochs": epochs, "seed": seed, "device": device, "extra_overrides": sets or None}
+    if stage in ("synth", "all"):
+        changes = {**common, "fields_100x": fields}
+        card = api.pretrain(
+            out,
+            setting,
+            progress=_show_progress(progress),
+            echo=click.echo,
+            install=install,
+            **{k: v for k, v in changes.items() if v is not None},
+        )
+        click.echo(json.dumps(card["figures"]))
+    if stage in ("general", "all"):
         card = api.pretrain_general(
             out, sources, setting, cross_lab=Path(cross_lab) if cross_lab else None,
             progress=_show_progress(progress), echo=click.echo, install=install,
-            **{k: v for k, v in general.items() if v is not None},
+            **{k: v for k, v in common.items() if v is not None},
         )  # fmt: skip
         click.echo(json.dumps(card["figures"]))
-        return
-    if real or cross_lab:
-        raise click.BadParameter("--real and --cross-lab belong to --stage general", param_hint="--real")
-    changes = {"epochs": epochs, "fields_100x": fields, "seed": seed, "device": device}
-    changes["extra_overrides"] = sets or None
-    card = api.pretrain(
-        out,
-        setting,
-        progress=_show_progress(progress),
-        echo=click.echo,
-        install=install,
-        **{k: v for k, v in changes.items() if v is not None},
-    )
-    click.echo(json.dumps(card["figures"]))
+
+
+def _real_sources(real: tuple[str, ...]) -> dict[str, Path]:
+    """``--real NAME=PATH`` items as ``{name: path}``; a malformed item is a usage error."""
+    sources = {}
+    for item in real:
+        name, sep, path = item.partition("=")
+        if not sep or not name or not path:
+            raise click.BadParameter(f"{item!r}: expected NAME=PATH", param_hint="--real")
+        sources[name] = Path(path)
+    return sources

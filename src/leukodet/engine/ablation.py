@@ -1,11 +1,15 @@
 """``leukodet ablate``: the paper's sparse-annotation comparison as one resumable command.
 
 Every (method, seed) pair — the sparse methods on the sparse dataset, and full-label training on ``full_data``
-when given — is trained for the same wall-clock budget and scored with its best.pt (chosen on the val split)
-on the sparse dataset's **test** split, whose labels are complete (``sparsify`` leaves val and test alone).
-Each finished run is appended to ``OUT/ablation.json`` at once (atomically); running the command again skips
-the finished runs and resumes an interrupted one from its ``last.pt``. With ``attributes`` the per-method
-attribute F1 (the paper's Table 9) is filled in too.
+when given — is trained for the same budget and scored with its best.pt (chosen on the val split) on the sparse
+dataset's **test** split, whose labels are complete (``sparsify`` leaves val and test alone). The budget is a
+fixed epoch count (``epochs``: load-independent, what a comparison of methods needs) or wall-clock minutes.
+With the two-phase protocol (:mod:`leukodet.engine.protocol`) phase 1 is trained once per seed and every
+method's phase 2 starts from it. Each finished run is appended to ``OUT/ablation.json`` at once (atomically);
+running the command again skips the finished runs and resumes an interrupted one from its ``last.pt``. With
+``attributes`` the per-method attribute F1 (the paper's Table 9) is filled in too. The summary gives each
+method's mean ± sd, its paired difference to ``naive`` and to ``region`` (same seed: same initialisation,
+batch order and augmentation) with a 95 % interval, and whether the full-label runs had plateaued.
 """
 
 from __future__ import annotations
@@ -16,9 +20,12 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+from ..eval.paired import by_seed, paired_difference
 from ..records.files import atomic_write_text
+from .protocol import TwoPhase
+from .run_dir import RunDir
 
-__all__ = ["METHODS", "VARIANTS", "run_ablation", "summarise"]
+__all__ = ["METHODS", "VARIANTS", "run_ablation", "summarise", "plateau"]
 
 METHODS: tuple[str, ...] = ("naive", "region", "region+pl", "sladet", "crop")
 """Sparse methods compared; ``full`` is full-label training."""
@@ -26,8 +33,13 @@ METHODS: tuple[str, ...] = ("naive", "region", "region+pl", "sladet", "crop")
 VARIANTS: dict[str, tuple[str, tuple[str, ...]]] = {
     "sladet-paper": ("sladet", ("sparse.triplet_sign=paper",)),
     "sladet-fixed": ("sladet", ("sparse.triplet_sign=fixed",)),
+    "region+pl-calibrated": ("region+pl", ("sparse.confidence=calibrated", "sparse.pl_obj_norm=per_label")),
+    "sladet-calibrated": ("sladet", ("sparse.confidence=calibrated", "sparse.pl_obj_norm=per_label")),
 }
-"""Named variants an ablation may also run: (method, extra config overrides). The two Eq. 10 hinge signs."""
+"""Named variants an ablation may also run: (method, extra config overrides). The two Eq. 10 hinge signs, and
+pseudo-labels on the calibrated confidence with the per-label objectness normalisation (issue #22)."""
+
+FIGURES: tuple[str, ...] = ("map50", "map50_95", "operating_point.recall", "operating_point.precision")
 
 
 def _load(path: Path) -> dict[str, Any]:
@@ -53,6 +65,9 @@ def _row(method: str, seed: int, summary: dict[str, Any], metrics: dict[str, Any
             k: op[k] for k in ("conf", "precision", "recall", "f1", "count_abs_err_per_image")
         },
     }
+    if "sparse" in summary:
+        row["sparse"] = summary["sparse"]
+    row["val_map50_95"] = [r.get("val/map50_95") for r in RunDir(summary["out"]).read_results()]
     if "attributes" in metrics:
         row["attribute_f1"] = {k: v["f1"] for k, v in metrics["attributes"].items()}
         row["attribute_f1_mean"] = metrics["attributes_mean"]["f1"]
@@ -60,21 +75,58 @@ def _row(method: str, seed: int, summary: dict[str, Any], metrics: dict[str, Any
 
 
 def summarise(runs: Sequence[dict[str, Any]]) -> dict[str, Any]:
-    """Per method: number of seeds, mean and standard deviation of mAP50, mAP50-95, recall, precision."""
+    """Per method: seeds, mean and sd of mAP50, mAP50-95, recall and precision (at the operating point), the
+    paired differences to ``naive`` and ``region`` and, for ``full``, whether its runs had plateaued."""
     out: dict[str, Any] = {}
-    for method in dict.fromkeys(r["method"] for r in runs):
+    methods = list(dict.fromkeys(r["method"] for r in runs))
+    for method in methods:
         rows = [r for r in runs if r["method"] == method]
-        figures = {
-            "map50": [r["map50"] for r in rows],
-            "map50_95": [r["map50_95"] for r in rows],
-            "recall": [r["operating_point"]["recall"] for r in rows],
-            "precision": [r["operating_point"]["precision"] for r in rows],
-        }
         out[method] = {"seeds": len(rows)}
-        for key, vals in figures.items():
+        for key in FIGURES:
+            vals = list(by_seed(rows, method, key).values())
             sd = statistics.stdev(vals) if len(vals) > 1 else 0.0
-            out[method][key] = {"mean": round(statistics.mean(vals), 4), "sd": round(sd, 4)}
+            out[method][key.split(".")[-1]] = {"mean": round(statistics.mean(vals), 4), "sd": round(sd, 4)}
+        paired = {
+            f"vs_{base}": {key.split(".")[-1]: paired_difference(by_seed(runs, method, key), by_seed(runs, base, key))
+                           for key in FIGURES}
+            for base in ("naive", "region") if base in methods and method not in ("naive", base)
+        }  # fmt: skip
+        if paired:
+            out[method]["paired"] = paired
+        if method == "full":
+            out[method]["plateau"] = plateau([r.get("val_map50_95") or [] for r in rows])
     return out
+
+
+def plateau(
+    curves: Sequence[Sequence[float | None]], window: float = 0.2, tol: float = 0.01
+) -> dict[str, Any]:
+    """Whether training curves (val mAP50-95 per epoch, ``None`` where not validated) had levelled off: in
+    each, the best of the last ``window`` share of the validated epochs (at least 2) beats the best before
+    it by less than ``tol``. A gap to full labels means little while the full-label model is still rising."""
+    gains = []
+    for curve in curves:
+        vals = [float(v) for v in curve if v not in (None, "")]
+        tail = max(2, round(len(vals) * window))
+        if len(vals) <= tail:
+            return {"plateaued": False, "reason": f"only {len(vals)} validated epochs"}
+        gains.append(round(max(vals[-tail:]) - max(vals[:-tail]), 4))
+    if not gains:
+        return {"plateaued": False, "reason": "no full-label run"}
+    return {"plateaued": all(g < tol for g in gains), "last_window_gain": gains, "tolerance": tol}
+
+
+def _method_overrides(
+    method: str, attributes: bool, protocol: TwoPhase | None, extra: Sequence[str] = ()
+) -> list[str]:
+    """The run's config overrides: attributes off unless asked, under the two-phase protocol phase 2's
+    preset, the method (and variant), then the user's (``extra``)."""
+    overrides = _attr(attributes)
+    base, variant = VARIANTS.get(method, (method, ()))
+    if protocol is not None:
+        overrides += [o for o in protocol.phase2(attributes) if not o.startswith("sparse.method=")]
+    overrides += [] if method == "full" else [f"sparse.method={base}", *variant]
+    return [*overrides, *extra]  # the user's last: they win
 
 
 def run_ablation(
@@ -86,33 +138,47 @@ def run_ablation(
     full_data: Path | None = None,
     methods: Sequence[str] = METHODS,
     seeds: Sequence[int] = (0, 1, 2),
-    minutes: float = 8.0,
+    minutes: float | None = 8.0,
+    epochs: int | None = None,
+    protocol: TwoPhase | None = None,
     attributes: bool = False,
+    overrides: Sequence[str] = (),
     train_kwargs: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """Train and score every (method, seed) not yet in ``out/ablation.json``; returns the whole document."""
+    """Train and score every (method, seed) not yet in ``out/ablation.json``; returns the whole document.
+    ``epochs`` (fixed) replaces ``minutes``; with ``protocol`` it is phase 2's count and phase 1 comes first.
+    ``overrides`` (config ``key=value``) apply to every run, phase 1 included."""
+    if protocol is not None:
+        budget: dict[str, Any] = {"epochs": protocol.phase2_epochs, "time": None}
+    elif (minutes is None) == (epochs is None):
+        raise ValueError("an ablation needs exactly one budget: minutes or a fixed epoch count")
+    else:
+        budget = {"epochs": epochs, "time": None} if epochs is not None else {"epochs": 1000, "time": minutes}
     out.mkdir(parents=True, exist_ok=True)
     path = out / "ablation.json"
     doc = _load(path)
+    doc["budget"] = {"minutes": minutes} if budget["time"] else {"epochs": budget["epochs"]}
+    doc["overrides"] = list(overrides)
+    if protocol is not None:
+        doc["protocol"] = protocol.to_dict()
     done = {(r["method"], r["seed"]) for r in doc["runs"]}
     plan = [(m, s) for m in methods for s in seeds] + ([("full", s) for s in seeds] if full_data else [])
     for method, seed in plan:
         if (method, seed) in done:
             continue
+        start = (
+            {} if protocol is None else {"model": _phase1(data, out, seed, protocol, attributes, train_fn)}
+        )
         run = out / "runs" / f"{method.replace('+', '_')}_s{seed}"
-        overrides = [] if attributes else ["train.attributes=false"]
-        base, extra = VARIANTS.get(method, (method, ()))
-        overrides += [] if method == "full" else [f"sparse.method={base}", *extra]
-        resume = (run / "weights" / "last.pt").is_file() and (run / "config.yaml").is_file()
-        source = full_data if method == "full" else data
         summary = train_fn(
-            source,
+            full_data if method == "full" else data,
             out=run,
-            time=minutes,
             seed=seed,
-            resume=resume,
-            overrides=overrides,
+            resume=(run / "weights" / "last.pt").is_file() and (run / "config.yaml").is_file(),
+            overrides=_method_overrides(method, attributes, protocol, overrides),
+            **budget,
             **(train_kwargs or {}),
+            **start,
         )
         metrics = val_fn(summary["best"], data, split="test")
         doc["runs"].append(_row(method, seed, summary, metrics))
@@ -120,3 +186,20 @@ def run_ablation(
         atomic_write_text(path, json.dumps(doc, indent=1) + "\n")
     doc["summary"] = summarise(doc["runs"])
     return doc
+
+
+def _attr(attributes: bool) -> list[str]:
+    return [] if attributes else ["train.attributes=false"]
+
+
+def _phase1(
+    data: Path, out: Path, seed: int, p: TwoPhase, extra: list[str], train_fn: Callable[..., dict[str, Any]]
+) -> str:
+    """Phase 1 of ``seed`` (trained once, shared by every method's phase 2): its ``last.pt``."""
+    run = out / "runs" / f"phase1_s{seed}"
+    last = run / "weights" / "last.pt"
+    rows = RunDir(run).read_results() if (run / "results.csv").is_file() else []
+    if not last.is_file() or len(rows) < p.phase1_epochs:
+        train_fn(data, out=run, seed=seed, epochs=p.phase1_epochs, time=None, overrides=[*p.phase1(), *extra],
+                 resume=last.is_file() and (run / "config.yaml").is_file())  # fmt: skip
+    return str(last)

@@ -38,6 +38,7 @@ __all__ = [
     "Validate",
     "default_hooks",
     "run_metadata",
+    "sparse_activity",
 ]
 
 log = logging.getLogger("leukodet.train")
@@ -199,6 +200,28 @@ def brief_metrics(metrics: dict[str, Any]) -> dict[str, Any]:
     """The validation figures a checkpoint and the run summary keep."""
     keys = ("map50", "map50_95", "per_class", "classes_missing", "attributes", "attributes_mean")
     return {k: metrics[k] for k in keys if k in metrics}
+
+
+def sparse_activity(rows: list[dict[str, Any]], iters: int, method: str) -> dict[str, Any]:
+    """Pseudo-labels accepted and triplet candidates per epoch (``None`` before pseudo-labelling starts) from
+    the results rows (per-batch means × ``iters`` batches), with a ``note`` when a method that uses them never
+    had one: such a run trained the same loss as ``region``."""
+    out: dict[str, Any] = {}
+    for key, name in (("train/n_pseudo", "pseudo_labels"), ("train/n_candidates", "triplet_candidates")):
+        out[f"{name}_per_epoch"] = [
+            round(float(r[key]) * iters) if r.get(key) not in (None, "") else None for r in rows
+        ]
+    notes = []
+    ran = [n for n in out["pseudo_labels_per_epoch"] if n is not None]
+    if method in ("region+pl", "sladet") and not ran:
+        notes.append("pseudo-labelling never ran (every epoch was burn-in)")
+    elif method in ("region+pl", "sladet") and not any(ran):
+        notes.append("no pseudo-label was accepted in any epoch: the pseudo-label term never trained")
+    if method == "sladet" and ran and not any(n for n in out["triplet_candidates_per_epoch"] if n):
+        notes.append("no triplet candidate in any epoch: the triplet term never trained")
+    if notes:
+        out["note"] = "; ".join(notes)
+    return out
 
 
 def run_metadata(trainer: Trainer, metrics: dict[str, Any] | None = None) -> dict[str, Any]:

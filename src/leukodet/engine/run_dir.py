@@ -108,6 +108,20 @@ def _number(value: str) -> Any:
             return value
 
 
+def finished_epochs(run: Path) -> int:
+    """Epochs a run folder has finished (rows of its ``results.csv``; 0 for a new folder)."""
+    csv = Path(run) / "results.csv"
+    return max(len(csv.read_text().splitlines()) - 1, 0) if csv.is_file() else 0
+
+
+def train_seconds(run: Path) -> float:
+    """Training wall-clock: the sum of the epochs' ``seconds`` in ``results.csv`` (resumed chunks included)."""
+    import csv
+
+    with open(Path(run) / "results.csv", newline="") as f:
+        return round(sum(float(row["seconds"]) for row in csv.DictReader(f)), 1)
+
+
 def ensure_new_run(out: Path) -> None:
     """A new run must not overwrite another run's weights (use --resume to continue it)."""
     from ..records.diagnostics import DataError

@@ -30,7 +30,7 @@ from ..records.diagnostics import DataError
 from .adaptation import TargetStream
 from .budget import TimeBudget
 from .distributed import DistContext, GlobalBatchSampler, convert_sync_batchnorm, resolve_device
-from .hooks import Checkpoints, EpochEnd, Hook, brief_metrics, default_hooks
+from .hooks import Checkpoints, EpochEnd, Hook, brief_metrics, default_hooks, sparse_activity
 from .loop import StepState, train_one_epoch
 from .optim import ModelEMA, Schedule, build_optimizer, choose_recipe
 from .run_data import box_sizes, load_data
@@ -240,6 +240,11 @@ class Trainer:
         return self.summary(metrics)
 
     def summary(self, metrics: dict[str, Any]) -> dict[str, Any]:
+        sparse = {}
+        if self.sparse_method in ("region+pl", "sladet"):
+            sparse = {"sparse": sparse_activity(self.rows, len(self.train_loader), self.sparse_method)}
+            if "note" in sparse["sparse"]:
+                log.warning("%s: %s", self.sparse_method, sparse["sparse"]["note"])
         return {
             "out": str(self.run.root),
             "epochs": self.epoch,
@@ -248,4 +253,5 @@ class Trainer:
             "last": str(self.run.last),
             "seconds": round(self.budget.elapsed(), 1),
             "metrics": brief_metrics(metrics),
+            **sparse,
         }

@@ -21,6 +21,7 @@ from ..model.decode import decode_boxes
 from ..model.output import DetectorOutput
 from .criterion import DetectionCriterion
 from .objective import Terms, forward_with_loss
+from .pl_confidence import PrecisionCalibrator
 from .sparse import loss_pl, loss_sla, loss_tri, region_masks, roi_vectors, select_pseudo_labels
 
 __all__ = ["SLADetObjective", "loss_lr", "area_min_of"]
@@ -65,6 +66,8 @@ class SLADetObjective:
     ) -> None:
         self.criterion, self.cfg, self.method, self.area_min = criterion, cfg, method, area_min
         self.teacher = teacher
+        uses_pl = method in ("region+pl", "sladet") and cfg.confidence == "calibrated"
+        self.calibrator = PrecisionCalibrator(cfg.calib_window) if uses_pl else None
 
     def __call__(self, model: nn.Module, batch: Batch, progress: float) -> tuple[Tensor, Terms]:
         """Eqs. (4)-(13) for one batch at ``progress`` (share of the run done): Eq. (4) alone during the
@@ -73,14 +76,21 @@ class SLADetObjective:
         pseudo-label filter's counts ``n_*``)."""
         crit, cfg = self.criterion, self.cfg
         out, lr_total, terms = loss_lr(model, batch, crit, masked=self.method != "naive")
-        if self.method in ("naive", "region") or progress < cfg.burn_in:
+        burn_in = progress < cfg.burn_in
+        if self.method in ("naive", "region") or (burn_in and self.calibrator is None):
+            return lr_total, terms
+        with torch.no_grad():
+            source = out if self.teacher is None else _teacher_output(self.teacher, batch.images)
+            decoded = decode_boxes(source).detach()
+            if self.calibrator is not None:  # measured during the burn-in too, ready when it ends
+                self.calibrator.update(decoded, batch.regions, batch.targets)
+        if burn_in:
             return lr_total, terms
         strides = torch.tensor(out.strides, device=batch.images.device)
         bs = crit.batch_size(batch.images.shape[0], out.levels[0])
         with torch.no_grad():
-            source = out if self.teacher is None else _teacher_output(self.teacher, batch.images)
             found = select_pseudo_labels(
-                decode_boxes(source).detach(),
+                decoded,
                 batch.regions,
                 batch.targets,
                 self.area_min,
@@ -89,11 +99,12 @@ class SLADetObjective:
                 cfg.t2,
                 cfg.nms_iou,
                 cfg.gt_overlap_px,
+                self.calibrator,
             )
         pl_terms: dict[str, Tensor] = {}
         if len(found.targets):
             assigned = crit.assign(out.levels, out.anchors, strides, found.targets)
-            pl_terms = loss_pl(out.levels, assigned, crit.num_classes, crit.cfg.obj_balance)
+            pl_terms = loss_pl(out.levels, assigned, crit.num_classes, crit.cfg.obj_balance, cfg.pl_obj_norm)
         tri = None
         if self.method == "sladet" and progress < cfg.triplet_end:
             tri = self._triplet(out, found.candidates, batch.targets)

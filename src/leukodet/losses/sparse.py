@@ -14,7 +14,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import torch
@@ -27,6 +27,7 @@ from .detection import loss_box, loss_cls
 
 __all__ = [
     "region_masks",
+    "centred_in",
     "prediction_entropy",
     "PseudoLabels",
     "select_pseudo_labels",
@@ -83,15 +84,23 @@ class PseudoLabels:
     counts: dict[str, int]
 
 
-def _outside(boxes: Tensor, regions: Tensor | None) -> Tensor:
-    """Boxes whose centre lies outside every region (an image without regions has no outside)."""
+def centred_in(boxes: Tensor, regions: Tensor | None) -> Tensor:
+    """Boxes (xyxy) whose centre lies inside some region; every box when ``regions`` is ``None`` (a fully
+    labelled image is one region covering it)."""
     if regions is None:
-        return torch.zeros(len(boxes), dtype=torch.bool, device=boxes.device)
+        return torch.ones(len(boxes), dtype=torch.bool, device=boxes.device)
     r = regions.to(boxes.device).reshape(-1, 4)
     cx, cy = (boxes[:, 0] + boxes[:, 2]) / 2, (boxes[:, 1] + boxes[:, 3]) / 2
     inside = (cx[:, None] >= r[None, :, 0]) & (cx[:, None] < r[None, :, 2])
     inside &= (cy[:, None] >= r[None, :, 1]) & (cy[:, None] < r[None, :, 3])
-    return ~inside.any(1)
+    return inside.any(1)
+
+
+def _outside(boxes: Tensor, regions: Tensor | None) -> Tensor:
+    """Boxes whose centre lies outside every region (an image without regions has no outside)."""
+    if regions is None:
+        return torch.zeros(len(boxes), dtype=torch.bool, device=boxes.device)
+    return ~centred_in(boxes, regions)
 
 
 def _overlaps_gt(boxes: Tensor, gt: Tensor, max_px: float) -> Tensor:
@@ -137,6 +146,7 @@ def select_pseudo_labels(
     t2: float = 0.26,
     nms_iou: float = 0.2,
     gt_overlap_px: float = 100.0,
+    calibrate: Callable[[Tensor, Tensor], Tensor] | None = None,
 ) -> PseudoLabels:
     """Eq. (6): pseudo-labels (conf > t1, entropy < t2) and similarity candidates (t0 ≤ conf < t1).
 
@@ -146,13 +156,20 @@ def select_pseudo_labels(
         regions: per image labelled rectangles (``None`` = fully labelled: nothing is pseudo-labelled).
         targets: ``[M, 6]`` ground truth (image, class, xyxy).
         area_min: smallest ground-truth box area of the training set (input pixels²).
+        calibrate: maps objectness × class (and the predicted class) to the confidence the thresholds compare (``sparse.confidence:
+            calibrated``, :class:`leukodet.losses.pl_confidence.PrecisionCalibrator`); ``None``: Eq. (6) as
+            printed, where the objectness must also reach ``t0``.
     """
     rows, cand_rows = [], []
     counts = dict.fromkeys(("t0_nms", "outside", "area", "gt_overlap", "pseudo", "candidates"), 0)
     for b, pred in enumerate(decoded):
         probs = pred[:, 5:] * pred[:, 4:5]
         conf, cls = probs.max(1)
-        keep = (conf >= t0) & (pred[:, 4] >= t0)
+        if calibrate is None:
+            keep = (conf >= t0) & (pred[:, 4] >= t0)
+        else:
+            conf = calibrate(conf, cls)
+            keep = conf >= t0
         xy, wh = pred[keep, :2], pred[keep, 2:4]
         boxes = torch.cat([xy - wh / 2, xy + wh / 2], 1)
         idx = keep.nonzero().squeeze(1)
@@ -172,26 +189,37 @@ def select_pseudo_labels(
 
 
 def _positive_only_obj(
-    levels: list[Tensor], assigned: Sequence[LevelTargets], ious: list[Tensor], balance: Sequence[float]
+    levels: list[Tensor],
+    assigned: Sequence[LevelTargets],
+    ious: list[Tensor],
+    balance: Sequence[float],
+    norm: str = "all_cells",
 ) -> Tensor:
-    """Objectness BCE at the pseudo-labels' own cells only (target = IoU), summed and divided by *all* cells of
-    the level: no negatives outside the labelled regions (D5, the authors' normalisation)."""
+    """Objectness BCE at the pseudo-labels' own cells only (target = IoU): no negatives outside the labelled
+    regions. ``all_cells``: summed and divided by *all* cells of the level (D5, the authors' normalisation: a
+    weight of about 1e-5 per cell); ``per_label``: the mean over the level's pseudo-label cells."""
     total = levels[0].new_zeros(())
     for level, (logits, lt) in enumerate(zip(levels, assigned)):
         obj = logits[lt.batch, lt.anchor, lt.gy, lt.gx, 4]
         loss = F.binary_cross_entropy_with_logits(obj, ious[level].to(obj.dtype), reduction="sum")
-        total = total + balance[level] * loss / logits[..., 4].numel()
+        cells = logits[..., 4].numel() if norm == "all_cells" else max(len(obj), 1)
+        total = total + balance[level] * loss / cells
     return total
 
 
 def loss_pl(
-    levels: list[Tensor], assigned: Sequence[LevelTargets], num_classes: int, balance: Sequence[float]
+    levels: list[Tensor],
+    assigned: Sequence[LevelTargets],
+    num_classes: int,
+    balance: Sequence[float],
+    obj_norm: str = "all_cells",
 ) -> dict[str, Tensor]:
-    """Eq. (7) ``L_PL``: box (1 − CIoU), class and positive-only objectness terms of the pseudo-labels."""
+    """Eq. (7) ``L_PL``: box (1 − CIoU), class and positive-only objectness terms of the pseudo-labels
+    (``obj_norm``: see :func:`_positive_only_obj`)."""
     box, ious = loss_box(levels, list(assigned))
     return {
         "loss_pl_box": box["loss_box"],
-        "loss_pl_obj": _positive_only_obj(levels, assigned, ious, balance),
+        "loss_pl_obj": _positive_only_obj(levels, assigned, ious, balance, obj_norm),
         "loss_pl_cls": loss_cls(levels, list(assigned), num_classes)["loss_cls"],
     }
 

@@ -7,7 +7,7 @@ from typing import Any
 
 from .inference import val
 
-__all__ = ["train", "ablate", "export"]
+__all__ = ["train", "train_two_phase", "ablate", "export"]
 
 
 def train(
@@ -59,23 +59,68 @@ def train(
     return Trainer(cfg, resume=resume, progress=progress).fit()
 
 
+def train_two_phase(
+    data: str | Path,
+    *,
+    out: str | Path,
+    protocol: Any = None,
+    model: str = "n",
+    attributes: bool = True,
+    overrides: list[str] | None = None,
+    **kwargs: Any,
+) -> dict[str, Any]:
+    """SLA-Det's two-phase protocol (:mod:`leukodet.engine.protocol`): phase 1 into ``out/phase1`` from
+    ``model``, phase 2 into ``out/phase2`` from phase 1's ``last.pt``. A finished phase is kept, an
+    interrupted one resumes. ``kwargs`` go to :func:`train` for both phases (imgsz, batch, seed, device ...);
+    ``protocol`` is a :class:`~leukodet.engine.protocol.TwoPhase` (default: the authors' numbers). Returns
+    phase 2's summary with ``phase1`` (phase 1's) and ``protocol`` added."""
+    from ..engine.protocol import TwoPhase
+    from ..engine.run_dir import finished_epochs
+
+    p = protocol or TwoPhase()
+    if kwargs.get("time") is not None:
+        raise ValueError("the two-phase protocol runs fixed epochs per phase (no --time budget)")
+    user = [*(overrides or []), *([] if attributes else ["train.attributes=false"])]
+    summaries = {}
+    plan = (
+        ("phase1", model, p.phase1_epochs, p.phase1()),
+        ("phase2", None, p.phase2_epochs, p.phase2(attributes)),
+    )
+    for name, start, epochs, preset in plan:
+        run = Path(out) / name
+        start = start or str(Path(out) / "phase1" / "weights" / "last.pt")
+        resume = (run / "weights" / "last.pt").is_file() and finished_epochs(run) < epochs
+        if (run / "weights" / "last.pt").is_file() and not resume:
+            summaries[name] = {"out": str(run), "epochs": finished_epochs(run), "last": str(run / "weights" / "last.pt"),
+                               "best": str(run / "weights" / "best.pt"), "kept": True}  # fmt: skip
+            continue
+        summaries[name] = train(data, model=start, epochs=epochs, out=run, resume=resume,
+                                overrides=[*preset, *user], **kwargs)  # fmt: skip
+    return {**summaries["phase2"], "phase1": summaries["phase1"], "protocol": p.to_dict()}
+
+
 def ablate(
     data: str | Path,
     out: str | Path,
     *,
     full_data: str | Path | None = None,
     attributes: bool = False,
-    time: float = 8.0,
+    time: float | None = 8.0,
+    epochs: int | None = None,
+    protocol: Any = None,
     seeds: list[int] | tuple[int, ...] = (0, 1, 2),
     methods: list[str] | tuple[str, ...] | None = None,
     model: str = "n",
     imgsz: int = 640,
     batch: int = 16,
     device: str = "cpu",
+    overrides: list[str] | tuple[str, ...] = (),
     progress: bool = False,
 ) -> dict[str, Any]:
-    """Run the sparse-annotation methods (and full-label training with ``full_data``) for ``time`` minutes
-    each and ``seeds``; results go to ``out/ablation.json`` as each run finishes (resumable). See
+    """Run the sparse-annotation methods (and full-label training with ``full_data``) for ``epochs`` each
+    (fixed; or ``time`` minutes when ``epochs`` is ``None``) and ``seeds``, every run from ``model``; with
+    ``protocol`` (a :class:`~leukodet.engine.protocol.TwoPhase`) phase 1 first, once per seed. Results go to
+    ``out/ablation.json`` as each run finishes (resumable); ``overrides`` apply to every run. See
     :mod:`leukodet.engine.ablation`."""
     from ..engine.ablation import METHODS, VARIANTS, run_ablation
 
@@ -83,17 +128,20 @@ def ablate(
     if unknown:
         known = ", ".join((*METHODS, *VARIANTS))
         raise ValueError(f"unknown sparse method(s) {', '.join(unknown)} (choose from {known})")
-    kwargs = {"model": model, "imgsz": imgsz, "batch": batch, "device": device, "epochs": 1000}
+    base = {"model": model, "imgsz": imgsz, "batch": batch, "device": device, "progress": progress}
     return run_ablation(
         Path(data),
         Path(out),
-        train_fn=lambda source, **kw: train(source, progress=progress, **kwargs, **kw),
+        train_fn=lambda source, **kw: train(source, **{**base, **kw}),
         val_fn=lambda weights, source, **kw: val(weights, source, imgsz=imgsz, device=device, **kw),
         full_data=Path(full_data) if full_data else None,
         methods=tuple(methods or METHODS),
         seeds=tuple(seeds),
-        minutes=time,
+        minutes=None if epochs is not None else time,
+        epochs=epochs,
+        protocol=protocol,
         attributes=attributes,
+        overrides=tuple(overrides),
     )
 
 
