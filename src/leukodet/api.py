@@ -13,7 +13,7 @@ from .pretrain import pretrain
 from .pretrain_general import pretrain_general
 from .records.files import ensure_empty_dir
 from .tasks.data import convert, sparsify, stats, synth
-from .tasks.inference import domains, predict, report, serve, val
+from .tasks.inference import domains, predict, predict_run, report, serve, val
 from .tasks.training import ablate, export, train, train_two_phase
 
 __all__ = [
@@ -28,6 +28,7 @@ __all__ = [
     "train_two_phase",
     "val",
     "predict",
+    "predict_run",
     "ablate",
     "parse_shard",
     "ensure_empty_dir",

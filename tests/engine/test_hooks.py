@@ -33,3 +33,29 @@ def test_an_inserted_hook_sees_each_epoch_after_validation(tmp_path: Path) -> No
     # validated at epoch 2 (eval_every) and 3 (the last); last.pt is first written after epoch 1's hooks
     assert seen == [(1, False, False), (2, True, True), (3, True, True)]
     assert summary["epochs"] == 3 and len(trainer.rows) == 3 and "map50" in summary["metrics"]
+
+
+def test_sparse_activity_counts_per_epoch_and_says_when_a_term_never_trained() -> None:
+    from leukodet.engine.hooks import sparse_activity
+
+    rows = [
+        {"epoch": 1},
+        {"train/n_pseudo": 0.0, "train/n_candidates": 2.5},
+        {"train/n_pseudo": 0.5, "train/n_candidates": 0.0},
+    ]
+    fired = sparse_activity(rows, iters=10, method="sladet")
+    assert fired["pseudo_labels_per_epoch"] == [None, 0, 5] and fired["triplet_candidates_per_epoch"] == [
+        None,
+        25,
+        0,
+    ]
+    assert "note" not in fired
+    silent = sparse_activity(rows[:2], iters=10, method="sladet")
+    assert silent["note"] == "no pseudo-label was accepted in any epoch: the pseudo-label term never trained"
+    assert "note" not in sparse_activity(rows[:2], iters=10, method="region")
+    burn_in = sparse_activity(rows[:1], iters=10, method="region+pl")
+    assert burn_in["note"] == "pseudo-labelling never ran (every epoch was burn-in)"
+    no_triplet = sparse_activity(
+        [{"train/n_pseudo": 1.0, "train/n_candidates": 0.0}], iters=4, method="sladet"
+    )
+    assert no_triplet["note"] == "no triplet candidate in any epoch: the triplet term never trained"

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import csv
+import json
 from pathlib import Path
 
 import pytest
-import torch
 from click.testing import CliRunner
 
 from leukodet import api
@@ -14,21 +14,10 @@ from leukodet.cli import main
 from leukodet.infer import fields as fields_module
 from leukodet.infer.predictor import Detector
 from leukodet.infer.sharding import parse_shard, rank_device, shard_indices, torchrun_shard
-from leukodet.model.checkpoint import save_checkpoint
-from leukodet.model.registry import create_model
 from tests.conftest import write_image
 
-CLASSES = ["None", "Myeloblast", "Lymphoblast"]
 REAL_PREDICT = Detector.predict
 REAL_DECODE = fields_module.decode_field
-
-
-@pytest.fixture(scope="module")
-def weights(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    torch.manual_seed(0)
-    model = create_model("test_tiny", len(CLASSES))
-    meta = {"classes": CLASSES, "imgsz": 64, "model_config": model.config.to_dict()}
-    return save_checkpoint(tmp_path_factory.mktemp("w") / "tiny.pt", model.state_dict(), meta)
 
 
 @pytest.fixture(scope="module")
@@ -175,6 +164,8 @@ def test_a_corrupt_image_is_skipped_listed_and_the_rest_written(
     assert sorted(p.name for p in (tmp_path / "o").glob("*.json")) == ["a.json", "c.json"]
     listing = (tmp_path / "o" / "predictions.unreadable.csv").read_text().splitlines()
     assert listing[0] == "image,reason" and len(listing) == 2 and listing[1].startswith(str(src / "b.png"))
+    errors = (tmp_path / "o" / "errors.jsonl").read_text().splitlines()
+    assert len(errors) == 1 and json.loads(errors[0])["image"] == str(src / "b.png")
     assert "skipped 1 unreadable images" in res.stderr  # type: ignore[attr-defined]
     assert "b.png: unreadable image skipped" in caplog.text
     assert "anim.gif" in caplog.text and "not a supported image type" in caplog.text

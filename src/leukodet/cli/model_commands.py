@@ -205,53 +205,50 @@ def val(
 @click.option(
     "--strict", is_flag=True, help="Exit with an error if any image is unreadable (others are written)."
 )
+@click.option(
+    "--engine", type=click.Choice(["local", "ray"]), default="local", show_default=True,
+    help="local: this process; ray: a pool of model-holding Ray workers (pip install 'leukodet[ray]').",
+)  # fmt: skip
+@click.option("--address", default=None, help="Ray: a cluster to join (default: start Ray on this machine).")
+@click.option("--workers", type=int, default=2, show_default=True, help="Ray: model-holding workers.")
+@click.option("--cpus-per-worker", type=float, default=1.0, show_default=True, help="Ray: CPUs per worker.")
+@click.option("--gpus-per-worker", type=float, default=0.0, show_default=True, help="Ray: GPUs per worker.")
 @_backend
 @_progress
 @_user_errors
 def predict(
-    sources: tuple[str, ...],
-    weights: str,
-    out: str,
-    imgsz: int | None,
-    conf: float,
-    iou: float,
-    max_det: int,
-    batch: int,
-    device: str,
-    no_annotate: bool,
-    tile: bool | None,
-    tile_overlap: float,
-    shard: str | None,
-    resume: bool,
-    strict: bool,
-    backend: str,
-    progress: bool | None,
-) -> None:
-    """Detect WBCs in SOURCES (images or folders); large fields are tiled, runs can be sharded and resumed."""
-    paths = api.predict(
-        weights,
-        list(sources),
-        out,
-        imgsz=imgsz,
-        conf=conf,
-        iou=iou,
-        max_det=max_det,
-        batch=batch,
-        device=device,
-        annotate=not no_annotate,
-        tile=tile,
-        tile_overlap=tile_overlap,
-        shard=None if shard is None else api.parse_shard(shard),
-        resume=resume,
-        progress=_show_progress(progress),
-        backend=backend,
-        strict=strict,
-    )
+    sources: tuple[str, ...], weights: str, out: str, no_annotate: bool, shard: str | None, progress: bool | None,
+    engine: str, address: str | None, workers: int, cpus_per_worker: float, gpus_per_worker: float, **kw: Any,
+) -> None:  # fmt: skip
+    """Detect WBCs in SOURCES (images or folders); large fields are tiled, runs can be sharded and resumed.
+
+    --engine ray streams the images through Ray workers (one model each; a cluster with --address) and writes
+    the same outputs as the local engine."""
+    ray = None
+    if engine == "ray":
+        if shard is not None:
+            raise click.UsageError(
+                "--shard splits work by hand; --engine ray does it itself (give one or the other)"
+            )
+        ray = {"address": address, "workers": workers, "cpus_per_worker": cpus_per_worker,
+               "gpus_per_worker": gpus_per_worker}  # fmt: skip
+    result = api.predict_run(
+        weights, list(sources), out, annotate=not no_annotate, shard=None if shard is None else api.parse_shard(shard),
+        progress=_show_progress(progress), ray=ray, **kw,
+    )  # fmt: skip
+    paths = result["images"]
     click.echo(f"wrote predictions for {len(paths)} images to {out}", err=True)
     listed = sorted(Path(out).glob("*.unreadable.csv"))
     if listed:
         n = sum(len(p.read_text().splitlines()) - 1 for p in listed)
         click.echo(f"skipped {n} unreadable images, listed in {', '.join(map(str, listed))}", err=True)
+    if engine == "ray":
+        rate = 60 * result["predicted"] / max(result["seconds"], 1e-9)
+        click.echo(
+            f"ray: {result['predicted']} predicted, {result['skipped']} already done, {len(result['unreadable'])} "
+            f"unreadable, {result['cells']} cells, {rate:.1f} fields/min, {result['workers']} workers "
+            f"(Ray start {result['startup_seconds']:.1f} s)", err=True,
+        )  # fmt: skip
 
 
 @main.command()

@@ -6,7 +6,8 @@ sharding, so every shard names an image the same way and all shards can write in
 writes its CSV as ``predictions.shard{i}of{N}.csv`` (``predictions.csv`` when ``N = 1``).
 
 **Unreadable images.** An image that does not decode (truncated, corrupt, not an image) is reported once with
-its reason, left out, and listed in ``<csv>.unreadable.csv`` (``image,reason``); the others are predicted as
+its reason, left out, and listed in ``<csv>.unreadable.csv`` (``image,reason``) and ``errors.jsonl`` (one
+``{"image", "error"}`` line each; ``errors.shard{i}of{N}.jsonl`` for a shard); the others are predicted as
 usual. The caller decides whether that is fatal (``leukodet predict --strict``).
 
 **Resume.** With ``resume`` an image whose ``<name>.json`` already exists in the folder is skipped. Each
@@ -19,6 +20,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import logging
 import sys
 import time
@@ -35,7 +37,7 @@ from .outputs import csv_name, output_names, write_csv, write_image_outputs
 from .predictor import Detector
 from .sharding import shard_indices
 
-__all__ = ["checked_images", "predict_to_folder"]
+__all__ = ["checked_images", "finish_run", "pending", "predict_to_folder"]
 
 log = logging.getLogger(__name__)
 
@@ -77,20 +79,45 @@ def predict_to_folder(
     out.mkdir(parents=True, exist_ok=True)
     names = output_names(paths)
     mine = shard_indices(len(paths), shard)
-    todo = [k for k in mine if not (resume and (out / f"{names[k]}.json").is_file())]
-    if len(todo) < len(mine):
-        log.info("%s: %d of %d images already predicted, skipped", out, len(mine) - len(todo), len(mine))
+    todo = pending(out, names, mine, resume)
     bad: dict[int, str] = {}
     write = lambda k, f: write_image_outputs(out, f, names[k], model_name, annotate)  # noqa: E731
     cells = _run_batches(det, paths, todo, cfg or det.infer, bad, write, progress)
+    return finish_run(out, paths, names, mine, todo, bad, cells, shard)
+
+
+def pending(out: Path, names: Sequence[str], mine: Sequence[int], resume: bool) -> list[int]:
+    """The images of ``mine`` still to predict: all, or with ``resume`` those without a JSON in ``out``."""
+    todo = [k for k in mine if not (resume and (out / f"{names[k]}.json").is_file())]
+    if len(todo) < len(mine):
+        log.info("%s: %d of %d images already predicted, skipped", out, len(mine) - len(todo), len(mine))
+    return todo
+
+
+def finish_run(
+    out: Path,
+    paths: Sequence[Path],
+    names: Sequence[str],
+    mine: Sequence[int],
+    todo: Sequence[int],
+    bad: dict[int, str],
+    cells: int,
+    shard: tuple[int, int] | None = None,
+) -> dict[str, Any]:
+    """The end of a run, whichever engine predicted it: the CSV rebuilt from every read image's JSON, the
+    unreadable images listed (``<csv>.unreadable.csv`` and ``errors.jsonl``, one row each) and the summary."""
     csv_path = out / csv_name(shard)
     write_csv(csv_path, [(paths[k], out / f"{names[k]}.json") for k in mine if k not in bad])
     unreadable = [(paths[k], bad[k]) for k in mine if k in bad]
     listing = csv_path.with_suffix(".unreadable.csv")
+    errors = out / (csv_path.stem.replace("predictions", "errors") + ".jsonl")
     if unreadable:
         _write_unreadable(listing, unreadable)
-    else:
-        listing.unlink(missing_ok=True)  # left by an earlier run whose images have since been fixed
+        lines = [json.dumps({"image": str(p), "error": reason}) for p, reason in unreadable]
+        atomic_write_text(errors, "\n".join(lines) + "\n")
+    else:  # left by an earlier run whose images have since been fixed
+        listing.unlink(missing_ok=True)
+        errors.unlink(missing_ok=True)
     return {
         "images": [paths[k] for k in mine if k not in bad],
         "predicted": len(todo) - len(bad),

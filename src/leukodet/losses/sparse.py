@@ -164,16 +164,17 @@ def select_pseudo_labels(
     counts = dict.fromkeys(("t0_nms", "outside", "area", "gt_overlap", "pseudo", "candidates"), 0)
     for b, pred in enumerate(decoded):
         probs = pred[:, 5:] * pred[:, 4:5]
-        conf, cls = probs.max(1)
+        raw, cls = probs.max(1)
         if calibrate is None:
+            conf = raw
             keep = (conf >= t0) & (pred[:, 4] >= t0)
         else:
-            conf = calibrate(conf, cls)
+            conf = calibrate(raw, cls)
             keep = conf >= t0
         xy, wh = pred[keep, :2], pred[keep, 2:4]
         boxes = torch.cat([xy - wh / 2, xy + wh / 2], 1)
         idx = keep.nonzero().squeeze(1)
-        kept = nms(boxes, conf[keep], nms_iou)  # class-agnostic (spec §4.2)
+        kept = nms(boxes, raw[keep], nms_iou)  # class-agnostic (spec §4.2), ranked by the raw score
         boxes, idx = boxes[kept], idx[kept]
         counts["t0_nms"] += len(idx)
         gt = targets[targets[:, 0] == b, 2:6].to(boxes)

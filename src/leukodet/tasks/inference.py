@@ -8,7 +8,7 @@ from typing import Any
 
 from ..config import MAX_DET, PREDICT_CONF, PREDICT_IOU
 
-__all__ = ["val", "predict", "report", "domains", "serve"]
+__all__ = ["predict_run", "val", "predict", "report", "domains", "serve"]
 
 
 def val(
@@ -43,7 +43,13 @@ def val(
     return metrics
 
 
-def predict(
+def predict(weights: str | Path, sources: list[str], out: str | Path, **kwargs: Any) -> list[Path]:
+    """Predict images/folders into ``out``: ``<name>.json`` and annotated ``<name>.png`` per image, a CSV.
+    Returns the images read; the options are :func:`predict_run`'s."""
+    return predict_run(weights, sources, out, **kwargs)["images"]
+
+
+def predict_run(
     weights: str | Path,
     sources: list[str],
     out: str | Path,
@@ -62,40 +68,46 @@ def predict(
     progress: bool = False,
     backend: str = "torch",
     strict: bool = False,
-) -> list[Path]:
-    """Predict images/folders into ``out``: ``<name>.json`` and annotated ``<name>.png`` per image, a CSV.
+    ray: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """:func:`predict`, returning the run's summary (``images`` read, ``predicted``, ``skipped``, ``cells``,
+    ``csv``, ``unreadable``; with Ray also ``workers``, ``startup_seconds``, ``seconds``).
 
     ``tile``: ``None`` tiles images whose long side exceeds ``2 * imgsz`` (see ``infer.tiling``).
     ``shard=(i, N)`` predicts images ``k`` of the sorted list with ``k % N == i`` (CSV
     ``predictions.shard{i}of{N}.csv``); under torchrun (``RANK``/``WORLD_SIZE`` set) it defaults to
     ``(RANK, WORLD_SIZE)``. ``resume`` skips images whose JSON is already in ``out``. ``backend``: ``torch`` (a
     ``.pt``) or ``onnx`` (an exported ``model.onnx``). An unreadable image is warned about, skipped and listed in
-    ``predictions.unreadable.csv`` (an error with ``strict``, and when none is read). Returns the images read.
+    ``predictions.unreadable.csv`` and ``errors.jsonl`` (an error with ``strict``, and when none is read).
+    ``ray``: run on Ray Data (:mod:`leukodet.infer.ray_engine`) with these :class:`RayOptions` fields
+    (``address``, ``workers``, ``cpus_per_worker``, ``gpus_per_worker``) instead of this process.
     """
     import os
 
-    from ..infer.backends import load_detector
     from ..infer.config import InferConfig
     from ..infer.outputs import expand_sources
-    from ..infer.predict_run import checked_images, predict_to_folder
-    from ..infer.sharding import check_shard, rank_device, torchrun_shard
+    from ..infer.predict_run import checked_images
 
-    shard = check_shard(shard) if shard is not None else torchrun_shard(os.environ)
     cfg = InferConfig(conf, iou, max_det, imgsz, tile, tile_overlap, batch, backend=backend)  # checked first
     paths = expand_sources(sources, exclude=Path(out))
-    det = load_detector(weights, backend, rank_device(device, os.environ))
-    result = predict_to_folder(
-        det,
-        paths,
-        Path(out),
-        Path(weights).name,
-        shard=shard,
-        cfg=cfg,
-        resume=resume,
-        annotate=annotate,
-        progress=progress,
-    )
-    return checked_images(result, strict)
+    if ray is not None:
+        from ..infer.ray_engine import RayOptions, import_ray, predict_to_folder_ray
+
+        import_ray()  # before any work: one line that says how to install it
+        result = predict_to_folder_ray(
+            weights, paths, Path(out), Path(weights).name, cfg=cfg, device=device, options=RayOptions(**ray),
+            resume=resume, annotate=annotate, progress=progress,
+        )  # fmt: skip
+    else:
+        from ..infer.backends import load_detector
+        from ..infer.predict_run import predict_to_folder
+        from ..infer.sharding import check_shard, rank_device, torchrun_shard
+
+        shard = check_shard(shard) if shard is not None else torchrun_shard(os.environ)
+        det = load_detector(weights, backend, rank_device(device, os.environ))
+        result = predict_to_folder(det, paths, Path(out), Path(weights).name, shard=shard, cfg=cfg,
+                                   resume=resume, annotate=annotate, progress=progress)  # fmt: skip
+    return result | {"images": checked_images(result, strict)}
 
 
 def report(
