@@ -178,3 +178,18 @@ def test_nothing_readable_is_an_error(tmp_path: Path, weights: Path) -> None:
     (tmp_path / "bad.png").write_bytes(b"\x89PNG not really")
     res = _run(tmp_path / "o", weights, tmp_path / "bad.png")
     assert res.exit_code == 2 and "no image could be read" in res.stderr  # type: ignore[attr-defined]
+
+
+def test_sources_may_be_list_files_and_glob_patterns(tmp_path: Path, images: Path) -> None:
+    from leukodet.infer.outputs import expand_sources
+
+    listing = tmp_path / "fields.txt"
+    listing.write_text(f"# one film\n{images / 'b.png'}\n\n{images / 'sub' / 'f.png'}\n")
+    assert expand_sources([listing]) == [images / "b.png", images / "sub" / "f.png"]
+    pattern = str(images / "**" / "a.png")
+    assert expand_sources([pattern]) == [images / "a.png", images / "sub" / "a.png"]
+    (tmp_path / "bad.txt").write_text(f"{images / 'b.png'}\nnope.png\n")
+    with pytest.raises(FileNotFoundError, match=r"bad.txt, line 2: no such image"):
+        expand_sources([tmp_path / "bad.txt"])
+    with pytest.raises(FileNotFoundError, match="no images found"):
+        expand_sources([str(tmp_path / "*.png")])

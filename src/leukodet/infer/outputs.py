@@ -36,17 +36,46 @@ __all__ = [
 CSV_FIELDS = ("image", "class", "score", "x0", "y0", "x1", "y1")
 
 
+LIST_SUFFIXES = (".txt", ".lst")
+"""A source with one of these suffixes is a list file: one image path per line (relative to the list's folder;
+blank lines and ``#`` comments skipped)."""
+
+
+def _list_file(path: Path) -> list[Path]:
+    """The images a list file names; a ``FileNotFoundError`` naming the list, the line and the missing path."""
+    listed = []
+    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+        line = line.strip()
+        if not line or line.startswith("#"):
+            continue
+        image = path.parent / line
+        if not image.is_file():
+            raise FileNotFoundError(f"{path}, line {number}: no such image {image}")
+        listed.append(image)
+    return listed
+
+
 def expand_sources(sources: Sequence[str | Path], exclude: Path | None = None) -> list[Path]:
-    """Files as given, folders expanded to their images (sorted); a missing source is an error naming it.
+    """Files as given, folders expanded to their images (sorted), list files (:data:`LIST_SUFFIXES`) to the
+    paths they list and glob patterns (``fields/**/*.png``) to their matches (sorted); a missing source is an
+    error naming it.
 
     Images inside the folder ``exclude`` (the output folder, which may lie inside a source folder and fills
     up with annotated PNGs while shards run) are left out, so the list is the same for every shard and re-run.
     """
+    import glob
+
     skip = exclude.resolve() if exclude is not None else None
     out: list[Path] = []
     for src in sources:
         path = Path(src)
-        if path.is_dir():
+        if path.is_file() and path.suffix.lower() in LIST_SUFFIXES:
+            out += _list_file(path)
+        elif not path.exists() and glob.has_magic(str(src)):
+            matches = sorted(Path(m) for m in glob.glob(str(src), recursive=True))
+            out += [p for p in matches if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES
+                    and (skip is None or skip not in p.resolve().parents)]  # fmt: skip
+        elif path.is_dir():
             found = sorted(p for p in path.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES)
             out += [p for p in found if skip is None or skip not in p.resolve().parents]
             _warn_unsupported(path)
