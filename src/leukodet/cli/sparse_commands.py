@@ -17,7 +17,7 @@ from .base import user_errors as _user_errors
 
 
 def two_phase_options(fn: Callable[..., Any]) -> Callable[..., Any]:
-    """``--protocol``, ``--phase1-epochs`` and ``--phase1-method`` (docs/sparse.md, the two-phase protocol)."""
+    """``--protocol``, ``--phase1-epochs`` and ``--phase1-method`` (README, "Two-phase protocol")."""
     fn = click.option(
         "--phase1-method", type=click.Choice(["crop", "region"]), default="crop", show_default=True,
         help="Two-phase: phase 1 on the labelled patches (crop, D12) or with the region loss on whole fields.",

@@ -23,7 +23,7 @@ from typing import Any
 from ..eval.paired import by_seed, paired_difference
 from ..records.files import atomic_write_text
 from .protocol import TwoPhase
-from .run_dir import RunDir
+from .run_dir import RunDir, finished_epochs, resumable
 
 __all__ = ["METHODS", "VARIANTS", "run_ablation", "summarise", "plateau"]
 
@@ -168,18 +168,18 @@ def run_ablation(
     if protocol is not None:
         doc["protocol"] = protocol.to_dict()
     done = {(r["method"], r["seed"]) for r in doc["runs"]}
+    extra = [*_attr(attributes), *overrides]
     plan = [(m, s) for m in methods for s in seeds] + ([("full", s) for s in seeds] if full_data else [])
     for method, seed in plan:
         if (method, seed) in done:
             continue
-        extra = [*_attr(attributes), *overrides]
         start = {} if protocol is None else {"model": _phase1(data, out, seed, protocol, extra, train_fn)}
         run = out / "runs" / f"{method.replace('+', '_')}_s{seed}"
         summary = train_fn(
             full_data if method == "full" else data,
             out=run,
             seed=seed,
-            resume=(run / "weights" / "last.pt").is_file() and (run / "config.yaml").is_file(),
+            resume=resumable(run),
             overrides=_method_overrides(method, attributes, protocol, overrides),
             **budget,
             **(train_kwargs or {}),
@@ -203,8 +203,7 @@ def _phase1(
     """Phase 1 of ``seed`` (trained once, shared by every method's phase 2): its ``last.pt``."""
     run = out / "runs" / f"phase1_s{seed}"
     last = run / "weights" / "last.pt"
-    rows = RunDir(run).read_results() if (run / "results.csv").is_file() else []
-    if not last.is_file() or len(rows) < p.phase1_epochs:
+    if not last.is_file() or finished_epochs(run) < p.phase1_epochs:
         train_fn(data, out=run, seed=seed, epochs=p.phase1_epochs, time=None, overrides=[*p.phase1(), *extra],
-                 resume=last.is_file() and (run / "config.yaml").is_file())  # fmt: skip
+                 resume=resumable(run))  # fmt: skip
     return str(last)

@@ -114,6 +114,11 @@ def finished_epochs(run: Path) -> int:
     return max(len(csv.read_text().splitlines()) - 1, 0) if csv.is_file() else 0
 
 
+def resumable(run: Path) -> bool:
+    """A run folder holding a ``last.pt`` and its ``config.yaml``: ``resume`` continues it."""
+    return (Path(run) / "weights" / "last.pt").is_file() and (Path(run) / "config.yaml").is_file()
+
+
 def train_seconds(run: Path) -> float:
     """Training wall-clock: the sum of the epochs' ``seconds`` in ``results.csv`` (resumed chunks included)."""
     import csv

@@ -5,8 +5,7 @@ of its box and levels off near 0.9 on a converged detector, so the 0.95 band is 
 is ever accepted. :class:`PrecisionCalibrator` maps a raw confidence to the **precision** the model reaches at
 that confidence on the labelled regions, where the labels are complete: among the latest labelled-region
 detections of the same predicted class at least that confident, the share that match a ground-truth cell of
-their class (IoU ≥ 0.5). With
-it, ``t1`` = 0.95 reads "as sure as detections that are right 95 % of the time", whatever the detector's raw
+their class (IoU ≥ 0.5). With it, ``t1`` = 0.95 reads "as sure as detections that are right 95 % of the time", whatever the detector's raw
 scale. Detections are remembered across batches (``sparse.calib_window``); before any is seen, every
 calibrated confidence is 0 (no pseudo-label from an unmeasured model). The memory is not checkpointed: a
 resumed run measures again from its first batch.
@@ -39,7 +38,7 @@ def labelled_region_hits(
     ``decoded``: ``[B, N, 5 + nc]`` (xywh input pixels, sigmoid objectness and classes); detections under
     ``floor`` are ignored, the rest go through per-class NMS and are matched greedily (most confident first)
     to the image's ground truth of the same class at IoU ≥ ``iou``. Images without regions (fully labelled)
-    count as one labelled region covering the image. Returns ``(conf [K], hit [K] bool)``.
+    count as one labelled region covering the image. Returns ``(conf [K], hit [K] bool, class [K])``.
     """
     confs, hits, classes = [], [], []
     for b, pred in enumerate(decoded):
@@ -135,7 +134,8 @@ class PrecisionCalibrator:
 
     def raw_threshold(self, calibrated: float, label: int) -> float:
         """The lowest remembered raw confidence of class ``label`` whose calibrated value reaches
-        ``calibrated`` (for the log); ``nan`` when none does."""
+        ``calibrated`` (what a calibrated threshold means on the raw scale, for diagnostics); ``nan`` when none
+        does."""
         raw = torch.tensor(sorted({c for c, _, k in self.seen if k == label}))
         ok = raw[self(raw, torch.full_like(raw, label, dtype=torch.long)) >= calibrated] if len(raw) else raw
         return float(ok.min()) if len(ok) else float("nan")

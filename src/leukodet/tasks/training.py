@@ -75,7 +75,7 @@ def train_two_phase(
     ``protocol`` is a :class:`~leukodet.engine.protocol.TwoPhase` (default: the authors' numbers). Returns
     phase 2's summary with ``phase1`` (phase 1's) and ``protocol`` added."""
     from ..engine.protocol import TwoPhase
-    from ..engine.run_dir import finished_epochs
+    from ..engine.run_dir import finished_epochs, resumable
 
     p = protocol or TwoPhase()
     if kwargs.get("time") is not None:
@@ -89,12 +89,11 @@ def train_two_phase(
     for name, start, epochs, preset in plan:
         run = Path(out) / name
         start = start or str(Path(out) / "phase1" / "weights" / "last.pt")
-        resume = (run / "weights" / "last.pt").is_file() and finished_epochs(run) < epochs
-        if (run / "weights" / "last.pt").is_file() and not resume:
+        if resumable(run) and finished_epochs(run) >= epochs:  # a finished phase is kept
             summaries[name] = {"out": str(run), "epochs": finished_epochs(run), "last": str(run / "weights" / "last.pt"),
                                "best": str(run / "weights" / "best.pt"), "kept": True}  # fmt: skip
             continue
-        summaries[name] = train(data, model=start, epochs=epochs, out=run, resume=resume,
+        summaries[name] = train(data, model=start, epochs=epochs, out=run, resume=resumable(run),
                                 overrides=[*preset, *user], **kwargs)  # fmt: skip
     return {**summaries["phase2"], "phase1": summaries["phase1"], "protocol": p.to_dict()}
 
