@@ -21,6 +21,7 @@ import logging
 import sys
 import time
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -51,24 +52,22 @@ def import_ray() -> Any:
     return ray
 
 
+@dataclass(frozen=True)
 class RayOptions:
     """Where and how wide to run: ``address`` of a cluster (``None``: start Ray on this machine), ``workers``
     (model-holding actors), CPUs and GPUs each."""
 
-    def __init__(
-        self,
-        address: str | None = None,
-        workers: int = 2,
-        cpus_per_worker: float = 1.0,
-        gpus_per_worker: float = 0,
-    ) -> None:
-        if workers < 1 or cpus_per_worker <= 0 or gpus_per_worker < 0:
+    address: str | None = None
+    workers: int = 2
+    cpus_per_worker: float = 1.0
+    gpus_per_worker: float = 0.0
+
+    def __post_init__(self) -> None:
+        if self.workers < 1 or self.cpus_per_worker <= 0 or self.gpus_per_worker < 0:
             raise ValueError(
-                f"--workers must be >= 1 and --cpus-per-worker > 0, --gpus-per-worker >= 0 (got {workers}, "
-                f"{cpus_per_worker}, {gpus_per_worker})"
+                f"--workers must be >= 1 and --cpus-per-worker > 0, --gpus-per-worker >= 0 (got {self.workers}, "
+                f"{self.cpus_per_worker}, {self.gpus_per_worker})"
             )
-        self.address, self.workers = address, workers
-        self.cpus, self.gpus = cpus_per_worker, gpus_per_worker
 
 
 class FieldPredictor:
@@ -85,6 +84,7 @@ class FieldPredictor:
         out: str | None = None,
         model_name: str = "",
         annotate: bool = True,
+        with_prediction: bool = True,
     ) -> None:
         import torch
 
@@ -93,6 +93,7 @@ class FieldPredictor:
         torch.set_num_threads(max(int(threads), 1))
         self.det = load_detector(weights, backend, device)
         self.cfg, self.out, self.model, self.annotate = cfg, Path(out) if out else None, model_name, annotate
+        self.with_prediction = with_prediction
 
     def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         from .fields import predict_fields
@@ -111,7 +112,9 @@ class FieldPredictor:
                 write_image_outputs(self.out, field, name, self.model, self.annotate)
             cells.append(len(field.prediction))
             reasons.append("")
-            docs.append(json.dumps(prediction_json(field.prediction, self.model)))
+            docs.append(
+                json.dumps(prediction_json(field.prediction, self.model)) if self.with_prediction else ""
+            )
         out = {"path": np.array(paths, dtype=object), "cells": np.array(cells, dtype=np.int64)}
         out |= {"error": np.array(reasons, dtype=object), "prediction": np.array(docs, dtype=object)}
         if "k" in batch:
@@ -144,11 +147,13 @@ def predict_dataset(
     out: Path | None = None,
     model_name: str | None = None,
     annotate: bool = True,
+    with_prediction: bool = True,
 ) -> Any:
     """Predict the images of a Ray Dataset with a ``path`` column (and optionally ``name`` for output names);
     returns a Ray Dataset with ``path``, ``cells`` (-1 for an unreadable image), ``error`` and ``prediction``
     (the per-image JSON document as text: image, size, model, cells with box, class, score, attributes). With
-    ``out`` every image's PNG (``annotate``) and JSON are also written there. Lazy, like every Ray Dataset:
+    ``out`` every image's PNG (``annotate``) and JSON are also written there (``with_prediction=False`` then
+    leaves the ``prediction`` column empty, sparing the JSON's second trip through Ray's object store). Lazy, like every Ray Dataset:
     nothing runs until it is consumed.
 
     Example::
@@ -162,20 +167,20 @@ def predict_dataset(
     """
     opts = options or RayOptions()
     cfg = cfg or InferConfig(backend=backend)
-    if opts.gpus and device == "cpu":
+    if opts.gpus_per_worker and device == "cpu":
         device = "cuda"  # Ray gives each worker its GPU(s) as CUDA_VISIBLE_DEVICES: cuda:0 is the worker's
     kwargs = {
-        "weights": str(weights), "backend": backend, "device": device, "cfg": cfg, "threads": int(opts.cpus),
-        "out": str(out) if out else None, "model_name": model_name or Path(str(weights)).name,
-        "annotate": annotate,
+        "weights": str(weights), "backend": backend, "device": device, "cfg": cfg,
+        "threads": int(opts.cpus_per_worker), "out": str(out) if out else None, "model_name": model_name or Path(str(weights)).name,
+        "annotate": annotate, "with_prediction": with_prediction,
     }  # fmt: skip
-    gpus = {"num_gpus": opts.gpus} if opts.gpus else {}
+    gpus = {"num_gpus": opts.gpus_per_worker} if opts.gpus_per_worker else {}
     return ds.map_batches(
         FieldPredictor,
         fn_constructor_kwargs=kwargs,
         batch_size=cfg.batch,
         concurrency=opts.workers,
-        num_cpus=opts.cpus,
+        num_cpus=opts.cpus_per_worker,
         batch_format="numpy",
         max_restarts=0,  # a dead worker fails the pass at once; the driver redoes what is not written
         **gpus,
@@ -186,7 +191,7 @@ def _start(ray: Any, opts: RayOptions) -> float:
     """Start (or join) Ray; returns the seconds it took."""
     start = time.monotonic()
     if not ray.is_initialized():
-        local = {} if opts.address else {"num_cpus": int(np.ceil(opts.workers * opts.cpus)) + 1}
+        local = {} if opts.address else {"num_cpus": int(np.ceil(opts.workers * opts.cpus_per_worker)) + 1}
         ray.init(address=opts.address, include_dashboard=False, log_to_driver=False, **local)
         ray.data.DataContext.get_current().enable_progress_bars = False
     return round(time.monotonic() - start, 2)
@@ -242,7 +247,7 @@ def _stream(
     rows = [{"k": k, "path": str(paths[k]), "name": names[k]} for k in todo]
     ds = ray.data.from_items(rows, override_num_blocks=max(1, min(len(rows), 4 * opts.workers)))
     found = predict_dataset(ds, weights, cfg=cfg, backend=cfg.backend, device=device, options=opts,
-                            out=out, model_name=model_name, annotate=annotate)  # fmt: skip
+                            out=out, model_name=model_name, annotate=annotate, with_prediction=False)  # fmt: skip
     every = max(1, total // 10)  # without a bar: a log line per tenth of the fields
     for row in found.iter_rows():
         k = int(row["k"])
