@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -181,7 +182,7 @@ def test_nothing_readable_is_an_error(tmp_path: Path, weights: Path) -> None:
 
 
 def test_sources_may_be_list_files_and_glob_patterns(tmp_path: Path, images: Path) -> None:
-    from leukodet.infer.outputs import expand_sources
+    from leukodet.infer.sources import expand_sources
 
     listing = tmp_path / "fields.txt"
     listing.write_text(f"# one film\n{images / 'b.png'}\n\n{images / 'sub' / 'f.png'}\n")
@@ -193,3 +194,51 @@ def test_sources_may_be_list_files_and_glob_patterns(tmp_path: Path, images: Pat
         expand_sources([tmp_path / "bad.txt"])
     with pytest.raises(FileNotFoundError, match="no images found"):
         expand_sources([str(tmp_path / "*.png")])
+
+
+def test_sources_may_be_uris_read_through_pyarrow(tmp_path: Path, weights: Path, images: Path) -> None:
+    from leukodet.infer.sources import expand_sources
+
+    pytest.importorskip("pyarrow")
+    root = images.resolve().as_uri()  # file:///…: a pyarrow file system, as s3:// or gs:// would be
+    assert expand_sources([root]) == [f"{root}/{n}" for n in ("a.png", "b.png", "c.png", "d.png", "e.png",
+                                                              "sub/a.png", "sub/f.png")]  # fmt: skip
+    listing = tmp_path / "remote.txt"
+    listing.write_text(f"{os.path.relpath(images, tmp_path)}/b.png\n")  # behind a URI: relative to its folder
+    assert expand_sources([listing.resolve().as_uri()]) == [f"{root}/b.png"]
+    (tmp_path / "bad.txt").write_text("b.png\n")
+    with pytest.raises(FileNotFoundError, match=r"bad.txt, line 1: no such image"):
+        expand_sources([(tmp_path / "bad.txt").resolve().as_uri()])
+    with pytest.raises(FileNotFoundError, match="no such image or folder"):
+        expand_sources([f"{root}/nope"])
+    with pytest.raises(ValueError, match="not a URI pyarrow can open"):
+        expand_sources(["nosuchscheme://bucket/films"])
+    by_path, by_uri = _run(tmp_path / "p", weights, images), _run(tmp_path / "u", weights, root)
+    assert by_path.exit_code == 0 and by_uri.exit_code == 0, by_uri.output
+    names = sorted(p.name for p in (tmp_path / "p").glob("*.json"))
+    assert names == sorted(p.name for p in (tmp_path / "u").glob("*.json")) and len(names) == 7
+    for name in names:  # the same cells; only the image's name differs (a path, a URI)
+        a, b = (json.loads((tmp_path / d / name).read_text()) for d in ("p", "u"))
+        assert a["cells"] == b["cells"] and b["image"].startswith("file:///")
+
+
+def test_without_pyarrow_a_uri_says_how_to_install(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    import sys
+
+    from leukodet.infer.sources import expand_sources
+
+    monkeypatch.setitem(sys.modules, "pyarrow.fs", None)  # import pyarrow.fs -> ImportError
+    with pytest.raises(ValueError, match=r"reading URIs needs pyarrow: pip install pyarrow"):
+        expand_sources(["s3://bucket/films/"])
+
+
+def test_predict_writes_the_film_report_of_the_whole_run(tmp_path: Path, weights: Path, images: Path) -> None:
+    res = _run(tmp_path / "o", weights, images, "--report")
+    assert res.exit_code == 0, res.output
+    doc = json.loads((tmp_path / "o" / "report" / "report.json").read_text())
+    assert len(doc["fields"]) == 7 and (tmp_path / "o" / "report" / "report.html").is_file()
+    counted = sum(len(json.loads(p.read_text())["cells"]) for p in (tmp_path / "o").glob("*.json"))
+    assert 0 < doc["differential"]["total"] <= counted  # the WBCs among the written cells
+    assert doc["skipped_fields"] == []
+    shard = _run(tmp_path / "s", weights, images, "--report", "--shard", "0/2")
+    assert shard.exit_code == 2 and "needs the whole film" in shard.output

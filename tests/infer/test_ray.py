@@ -133,3 +133,19 @@ def test_api_predict_run_on_ray_reports_its_rate(tmp_path: Path, weights: Path, 
     result = api.predict_run(weights, [str(images / "f1.png")], tmp_path / "one", imgsz=64,
                              ray={"workers": 1})  # fmt: skip
     assert result["predicted"] == 1 and result["workers"] == 1 and result["seconds"] > 0
+
+
+def test_ray_reads_a_uri_and_writes_the_local_film_report(
+    tmp_path: Path, weights: Path, images: Path
+) -> None:
+    pytest.importorskip("pyarrow")
+    local = _predict(tmp_path / "local", weights, images, "--report")
+    uri = images.resolve().as_uri()  # decoded in the workers through pyarrow, as s3:// would be
+    distributed = _predict(tmp_path / "ray", weights, uri, "--report", "--engine", "ray", "--workers", "2")
+    assert local.exit_code == 0 and distributed.exit_code == 0, distributed.output
+    a, b = (json.loads((tmp_path / d / "report" / "report.json").read_text()) for d in ("local", "ray"))
+    assert a["differential"] == b["differential"] and a["flags"] == b["flags"]
+    assert [f["image"].rsplit("/", 1)[-1] for f in a["fields"]] == [
+        f["image"].rsplit("/", 1)[-1] for f in b["fields"]
+    ]  # fmt: skip
+    assert len(b["skipped_fields"]) == 1 and "broken.png" in str(b["skipped_fields"][0])

@@ -213,6 +213,9 @@ def val(
 @click.option("--workers", type=int, default=2, show_default=True, help="Ray: model-holding workers.")
 @click.option("--cpus-per-worker", type=float, default=1.0, show_default=True, help="Ray: CPUs per worker.")
 @click.option("--gpus-per-worker", type=float, default=0.0, show_default=True, help="Ray: GPUs per worker.")
+@click.option("--report", is_flag=True, help="Also the film report of all SOURCES, in OUT/report/.")
+@click.option("--flags", default=None, help="With --report: flag rules YAML (default: the packaged rules).")
+@_role
 @_backend
 @_progress
 @_user_errors
@@ -220,7 +223,8 @@ def predict(
     sources: tuple[str, ...], weights: str, out: str, no_annotate: bool, shard: str | None, progress: bool | None,
     engine: str, address: str | None, workers: int, cpus_per_worker: float, gpus_per_worker: float, **kw: Any,
 ) -> None:  # fmt: skip
-    """Detect WBCs in SOURCES (images or folders); large fields are tiled, runs can be sharded and resumed.
+    """Detect WBCs in SOURCES (images, folders, list files, globs, or URIs such as s3://bucket/film/ read through
+    pyarrow); large fields are tiled, runs can be sharded and resumed.
 
     --engine ray streams the images through Ray workers (one model each; a cluster with --address) and writes
     the same outputs as the local engine."""
@@ -249,6 +253,8 @@ def predict(
             f"unreadable, {result['cells']} cells, {rate:.1f} fields/min, {result['workers']} workers "
             f"(Ray start {result['startup_seconds']:.1f} s)", err=True,
         )  # fmt: skip
+    if "report" in result:
+        click.echo("\n".join(summary_lines(result["report"], Path(out) / "report")), err=True)
 
 
 @main.command()

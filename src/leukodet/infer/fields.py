@@ -18,16 +18,17 @@ from typing import Any, Union
 import numpy as np
 from tqdm import tqdm
 
-from ..data.dataset import load_image
 from ..records.prediction import FieldPrediction
 from .config import InferConfig
+from .sources import read_image
 
 __all__ = ["FieldSource", "decode_field", "predict_fields"]
 
 log = logging.getLogger(__name__)
 
 FieldSource = Union[str, Path, tuple[str, np.ndarray]]
-"""An image file, or ``(name, HxWx3 uint8 RGB pixels)`` already decoded (an upload)."""
+"""An image file, an image's URI (:mod:`leukodet.infer.sources`), or ``(name, HxWx3 uint8 RGB pixels)`` already
+decoded (an upload)."""
 
 
 def decode_field(source: FieldSource) -> tuple[str, np.ndarray | None, str]:
@@ -36,7 +37,7 @@ def decode_field(source: FieldSource) -> tuple[str, np.ndarray | None, str]:
         return str(source[0]), source[1], ""
     path = str(source)
     try:
-        return path, load_image(path), ""
+        return path, read_image(source), ""
     except (OSError, ValueError) as exc:
         return path, None, str(exc).replace(f"{path}: ", "") or type(exc).__name__
 

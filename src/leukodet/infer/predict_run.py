@@ -24,20 +24,22 @@ import json
 import logging
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from tqdm import tqdm
 
 from ..records.files import atomic_write_text
+from ..records.prediction import FieldPrediction, Prediction
 from .config import InferConfig
-from .fields import predict_fields
+from .fields import decode_field, predict_fields
 from .outputs import csv_name, output_names, write_csv, write_image_outputs
 from .predictor import Detector
 from .sharding import shard_indices
 
-__all__ = ["checked_images", "finish_run", "pending", "predict_to_folder"]
+__all__ = ["checked_images", "fields_of_run", "finish_run", "pending", "predict_to_folder"]
 
 log = logging.getLogger(__name__)
 
@@ -159,6 +161,23 @@ def _write_unreadable(path: Path, rows: list[tuple[Path, str]]) -> None:
     writer.writerow(["image", "reason"])
     writer.writerows([str(p), reason] for p, reason in rows)
     atomic_write_text(path, buf.getvalue())
+
+
+def fields_of_run(
+    out: Path, paths: Sequence[Path], unreadable: Sequence[tuple[Path, str]], class_names: Sequence[str]
+) -> Iterator[FieldPrediction]:
+    """A finished run's fields in input order, as a film report reads them (lazily, one at a time): each read
+    image's prediction from its JSON in ``out`` with its pixels decoded again (for the report's crops), an
+    unreadable one with its reason. The same for every engine, since both leave the same files."""
+    bad = {str(p): reason for p, reason in unreadable}
+    for path, name in zip(paths, output_names(paths)):
+        if str(path) in bad:
+            yield FieldPrediction(str(path), None, None, bad[str(path)])
+            continue
+        doc = json.loads((out / f"{name}.json").read_text(encoding="utf-8"))
+        pred = replace(Prediction.from_json(doc, class_names), image=str(path))
+        _, image, reason = decode_field(path)
+        yield FieldPrediction(str(path), image, pred, reason)
 
 
 def checked_images(result: dict[str, Any], strict: bool) -> list[Path]:

@@ -20,6 +20,7 @@ import json
 import logging
 import sys
 import time
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -175,16 +176,18 @@ def predict_dataset(
         "annotate": annotate, "with_prediction": with_prediction,
     }  # fmt: skip
     gpus = {"num_gpus": opts.gpus_per_worker} if opts.gpus_per_worker else {}
-    return ds.map_batches(
-        FieldPredictor,
-        fn_constructor_kwargs=kwargs,
-        batch_size=cfg.batch,
-        concurrency=opts.workers,
-        num_cpus=opts.cpus_per_worker,
-        batch_format="numpy",
-        max_restarts=0,  # a dead worker fails the pass at once; the driver redoes what is not written
-        **gpus,
-    )
+    with warnings.catch_warnings():  # Ray 2.60 has no named parameter for max_restarts yet; it warns of one
+        warnings.filterwarnings("ignore", message=".*ray_remote_args.*deprecated")
+        return ds.map_batches(
+            FieldPredictor,
+            fn_constructor_kwargs=kwargs,
+            batch_size=cfg.batch,
+            concurrency=opts.workers,
+            num_cpus=opts.cpus_per_worker,
+            batch_format="numpy",
+            max_restarts=0,  # a dead worker fails the pass at once; the driver redoes what is not written
+            **gpus,
+        )
 
 
 def _start(ray: Any, opts: RayOptions) -> float:

@@ -69,6 +69,9 @@ def predict_run(
     backend: str = "torch",
     strict: bool = False,
     ray: dict[str, Any] | None = None,
+    report: bool = False,
+    flags: str | Path | None = None,
+    roles: Mapping[str, str] | None = None,
 ) -> dict[str, Any]:
     """:func:`predict`, returning the run's summary (``images`` read, ``predicted``, ``skipped``, ``cells``,
     ``csv``, ``unreadable``; with Ray also ``workers``, ``startup_seconds``, ``seconds``).
@@ -79,35 +82,78 @@ def predict_run(
     ``(RANK, WORLD_SIZE)``. ``resume`` skips images whose JSON is already in ``out``. ``backend``: ``torch`` (a
     ``.pt``) or ``onnx`` (an exported ``model.onnx``). An unreadable image is warned about, skipped and listed in
     ``predictions.unreadable.csv`` and ``errors.jsonl`` (an error with ``strict``, and when none is read).
-    ``ray``: run on Ray Data (:mod:`leukodet.infer.ray_engine`) with these :class:`RayOptions` fields
-    (``address``, ``workers``, ``cpus_per_worker``, ``gpus_per_worker``) instead of this process.
+    ``ray``: run on Ray Data (:mod:`leukodet.infer.ray_engine`) with these :class:`RayOptions` fields.
+    ``report``: also the film report (:func:`report`) of the whole run into ``out/report/``, built from the
+    written outputs for both engines (the summary's ``report``; ``flags`` and ``roles`` as there).
     """
-    import os
-
+    from ..infer.backends import load_detector
     from ..infer.config import InferConfig
-    from ..infer.outputs import expand_sources
     from ..infer.predict_run import checked_images
+    from ..infer.sources import expand_sources
+    from ..report.flags import load_rules
 
     cfg = InferConfig(conf, iou, max_det, imgsz, tile, tile_overlap, batch, backend=backend)  # checked first
+    shard = _run_shard(shard, ray is not None, report)
+    rules = load_rules(flags) if report else None  # checked before any work, like the options
     paths = expand_sources(sources, exclude=Path(out))
+    run = dict(resume=resume, annotate=annotate, progress=progress)
+    det, result = _predict_on_engine(weights, paths, Path(out), cfg, device, shard, ray, run)
+    images = checked_images(result, strict)
+    if report:
+        det = det or load_detector(weights, backend, "cpu")  # a Ray run's classes and attributes
+        result["report"] = _film_report_of_run(det, weights, Path(out), paths, result, conf, rules, roles)
+    return result | {"images": images}
+
+
+def _run_shard(shard: tuple[int, int] | None, on_ray: bool, report: bool) -> tuple[int, int] | None:
+    """This process's shard (the given one, or torchrun's); errors for a shard on Ray or under a film report."""
+    import os
+
+    from ..infer.sharding import check_shard, torchrun_shard
+
+    if on_ray:
+        if shard is not None:
+            raise ValueError("a shard splits the work by hand; Ray splits it itself (give one or the other)")
+        return None
+    shard = check_shard(shard) if shard is not None else torchrun_shard(os.environ)
+    if report and shard is not None and shard[1] > 1:
+        raise ValueError("a film report needs the whole film: predict without --shard (or with --engine ray)")
+    return shard
+
+
+def _predict_on_engine(
+    weights: str | Path, paths: list[Any], out: Path, cfg: Any, device: str, shard: tuple[int, int] | None,
+    ray: dict[str, Any] | None, run: dict[str, bool],
+) -> tuple[Any, dict[str, Any]]:  # fmt: skip
+    """Run the prediction here (returns the loaded detector too) or on Ray (``None`` for it)."""
     if ray is not None:
         from ..infer.ray_engine import RayOptions, import_ray, predict_to_folder_ray
 
         import_ray()  # before any work: one line that says how to install it
-        result = predict_to_folder_ray(
-            weights, paths, Path(out), Path(weights).name, cfg=cfg, device=device, options=RayOptions(**ray),
-            resume=resume, annotate=annotate, progress=progress,
-        )  # fmt: skip
-    else:
-        from ..infer.backends import load_detector
-        from ..infer.predict_run import predict_to_folder
-        from ..infer.sharding import check_shard, rank_device, torchrun_shard
+        options = RayOptions(**ray)
+        return None, predict_to_folder_ray(weights, paths, out, Path(weights).name, cfg=cfg, device=device,
+                                           options=options, **run)  # fmt: skip
+    import os
 
-        shard = check_shard(shard) if shard is not None else torchrun_shard(os.environ)
-        det = load_detector(weights, backend, rank_device(device, os.environ))
-        result = predict_to_folder(det, paths, Path(out), Path(weights).name, shard=shard, cfg=cfg,
-                                   resume=resume, annotate=annotate, progress=progress)  # fmt: skip
-    return result | {"images": checked_images(result, strict)}
+    from ..infer.backends import load_detector
+    from ..infer.predict_run import predict_to_folder
+    from ..infer.sharding import rank_device
+
+    det = load_detector(weights, cfg.backend, rank_device(device, os.environ))
+    return det, predict_to_folder(det, paths, out, Path(weights).name, shard=shard, cfg=cfg, **run)
+
+
+def _film_report_of_run(
+    det: Any, weights: str | Path, out: Path, paths: list[Any], result: dict[str, Any], conf: float,
+    rules: Any, roles: Mapping[str, str] | None,
+) -> dict[str, Any]:  # fmt: skip
+    """The film report of a finished prediction run, from its written outputs, into ``out/report``."""
+    from ..infer.predict_run import fields_of_run
+    from ..report.film import film_report
+
+    fields = fields_of_run(out, paths, result["unreadable"], det.class_names)
+    return film_report(fields, out / "report", metadata=det.metadata, schema=det.attributes, weights=weights,
+                       conf=conf, rules=rules, roles=roles)  # fmt: skip
 
 
 def report(
@@ -131,8 +177,8 @@ def report(
     """
     from ..infer.config import InferConfig, check_conf
     from ..infer.fields import predict_fields
-    from ..infer.outputs import expand_sources
     from ..infer.predictor import Detector
+    from ..infer.sources import expand_sources
     from ..report.film import film_report
     from ..report.flags import load_rules
 
