@@ -19,7 +19,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("synth", "data", "model", "losses", "eval", "domains", "bundled"),
     ("infer",),
     ("engine",),
-    ("report",),
+    ("report", "active"),
     ("serve",),
     ("tasks",),
     ("demo", "pretrain", "pretrain_general"),

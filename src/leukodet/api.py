@@ -6,6 +6,7 @@ The jobs live in :mod:`leukodet.tasks` (data, training, inference), the recipes 
 
 from __future__ import annotations
 
+from .active.propose import propose
 from .demo import demo
 from .domains.jobs import locate, transfer
 from .infer.sharding import parse_shard
@@ -14,7 +15,7 @@ from .pretrain_general import pretrain_general
 from .records.files import ensure_empty_dir
 from .tasks.data import convert, sparsify, stats, synth
 from .tasks.inference import domains, predict, predict_run, report, serve, val
-from .tasks.training import ablate, export, train, train_two_phase
+from .tasks.training import ablate, export, train, train_crops, train_two_phase
 
 __all__ = [
     "stats",
@@ -26,6 +27,7 @@ __all__ = [
     "pretrain_general",
     "train",
     "train_two_phase",
+    "train_crops",
     "val",
     "predict",
     "predict_run",
@@ -38,4 +40,5 @@ __all__ = [
     "transfer",
     "locate",
     "domains",
+    "propose",
 ]

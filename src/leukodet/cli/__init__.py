@@ -9,9 +9,11 @@ exit status 2.
 from __future__ import annotations
 
 from . import (  # noqa: F401  (registers the commands)
+    crop_command,
     data_commands,
     model_commands,
     pretrain_command,
+    propose_command,
     serve_command,
     sparse_commands,
 )

@@ -56,6 +56,13 @@ backend_option = click.option(
     help="torch: --weights is a .pt checkpoint; onnx: an exported model.onnx run by ONNX Runtime.",
 )
 
+crop_model_option = click.option(
+    "--crop-model",
+    default=None,
+    metavar="C.pt",
+    help="Attributes by this crop classifier (leukodet train-crops) instead of the AttriHead (torch backend).",
+)
+
 role_option = click.option(
     "--role",
     "roles",

@@ -14,6 +14,7 @@ from .. import api
 from ..config import MAX_DET, PREDICT_CONF, PREDICT_IOU
 from ..report.console import summary_lines
 from .base import backend_option as _backend
+from .base import crop_model_option as _crop_model
 from .base import main
 from .base import progress_option as _progress
 from .base import role_option as _role
@@ -146,6 +147,7 @@ def train(
 @click.option("--device", default="cpu", show_default=True)
 @click.option("--json", "json_out", default=None, help="Write the metrics JSON here.")
 @_backend
+@_crop_model
 @_progress
 @_user_errors
 def val(
@@ -158,6 +160,7 @@ def val(
     device: str,
     json_out: str | None,
     backend: str,
+    crop_model: str | None,
     progress: bool | None,
 ) -> None:
     """Evaluate a checkpoint (or an ONNX export) on a split: COCO mAP (faster-coco-eval), YOLOv5-style AP,
@@ -172,6 +175,7 @@ def val(
         device=device,
         json_out=json_out,
         backend=backend,
+        crop_model=crop_model,
         progress=_show_progress(progress),
     )
     click.echo(
@@ -217,6 +221,7 @@ def val(
 @click.option("--flags", default=None, help="With --report: flag rules YAML (default: the packaged rules).")
 @_role
 @_backend
+@_crop_model
 @_progress
 @_user_errors
 def predict(
@@ -268,6 +273,7 @@ def predict(
 @click.option("--imgsz", type=int, default=None, help="Default: the checkpoint's size.")
 @click.option("--device", default="cpu", show_default=True)
 @_role
+@_crop_model
 @_progress
 @_user_errors
 def report(

@@ -9,6 +9,7 @@ import click
 from .. import api
 from ..config import PREDICT_CONF
 from .base import backend_option as _backend
+from .base import crop_model_option as _crop_model
 from .base import main
 from .base import role_option as _role
 from .base import user_errors as _user_errors
@@ -57,6 +58,7 @@ from .base import user_errors as _user_errors
 )
 @_role
 @_backend
+@_crop_model
 @_user_errors
 def serve(weights: str, data_dir: str, **options: Any) -> None:
     """Serve the REST API on HOST:PORT (docs at /docs; analyses kept in --data-dir) until Ctrl-C."""

@@ -36,6 +36,7 @@ from ..records.prediction import AttributeCall, Prediction
 from ..records.schema import ImageRecord
 from .attributes import attach_attributes, attribute_schema_of
 from .config import InferConfig
+from .crop_attributes import crop_calls
 from .tiling import crop_tile, merge_tiles, needs_tiling, overlap_pixels, tile_grid
 
 __all__ = ["ImageInput", "to_predictions", "matched_detections", "Detector"]
@@ -105,6 +106,18 @@ class Detector:
         self.attributes: dict[str, list[str]] = attribute_schema_of(self.model, metadata)
         self.stain = StainNormalizer.from_dict(metadata.get("stain_norm"))
         self.infer = infer or InferConfig()
+        self.crops: Any = None  # a CropClassifier once use_crops() is called
+
+    def use_crops(self, classifier: Any) -> Detector:
+        """Predict attributes with ``classifier`` (the crop path, :mod:`leukodet.infer.crop_attributes`) instead
+        of the AttriHead; its attribute vocabulary becomes the detector's. Returns ``self``."""
+        if not classifier.config.attributes:
+            raise ValueError(
+                "this crop classifier predicts no attributes (it was trained on data without any)"
+            )
+        self.crops = classifier.to(self.device).eval()
+        self.attributes = {k: list(v) for k, v in classifier.config.attributes.items()}
+        return self
 
     @classmethod
     def load(
@@ -202,6 +215,8 @@ class Detector:
         if not self.attributes:
             return dets, [[{} for _ in range(len(d.scores))] for d in dets]
         only = select(dets) if select else self._named(dets)
+        if self.crops is not None:
+            return dets, crop_calls(self.crops, images, dets, only, int(images.shape[-1]))
         return dets, attach_attributes(self.model, out.features, dets, self.attributes, only)
 
     def _named(self, dets: Sequence[Detections]) -> list[Sequence[int] | None]:

@@ -86,13 +86,14 @@ class FieldPredictor:
         model_name: str = "",
         annotate: bool = True,
         with_prediction: bool = True,
+        crop_model: str | None = None,
     ) -> None:
         import torch
 
         from .backends import load_detector
 
         torch.set_num_threads(max(int(threads), 1))
-        self.det = load_detector(weights, backend, device)
+        self.det = load_detector(weights, backend, device, crop_model)
         self.cfg, self.out, self.model, self.annotate = cfg, Path(out) if out else None, model_name, annotate
         self.with_prediction = with_prediction
 
@@ -149,6 +150,7 @@ def predict_dataset(
     model_name: str | None = None,
     annotate: bool = True,
     with_prediction: bool = True,
+    crop_model: str | Path | None = None,
 ) -> Any:
     """Predict the images of a Ray Dataset with a ``path`` column (and optionally ``name`` for output names);
     returns a Ray Dataset with ``path``, ``cells`` (-1 for an unreadable image), ``error`` and ``prediction``
@@ -174,6 +176,7 @@ def predict_dataset(
         "weights": str(weights), "backend": backend, "device": device, "cfg": cfg,
         "threads": int(opts.cpus_per_worker), "out": str(out) if out else None, "model_name": model_name or Path(str(weights)).name,
         "annotate": annotate, "with_prediction": with_prediction,
+        "crop_model": str(crop_model) if crop_model else None,
     }  # fmt: skip
     gpus = {"num_gpus": opts.gpus_per_worker} if opts.gpus_per_worker else {}
     with warnings.catch_warnings():  # Ray 2.60 has no named parameter for max_restarts yet; it warns of one
@@ -212,9 +215,11 @@ def predict_to_folder_ray(
     resume: bool = True,
     annotate: bool = True,
     progress: bool = False,
+    crop_model: str | Path | None = None,
 ) -> dict[str, Any]:
     """:func:`~leukodet.infer.predict_run.predict_to_folder` on Ray: the same outputs, resume rule and summary
-    (plus ``engine``, ``workers``, ``startup_seconds``, ``seconds``)."""
+    (plus ``engine``, ``workers``, ``startup_seconds``, ``seconds``); ``crop_model`` as in
+    :func:`~leukodet.infer.backends.load_detector`."""
     ray, opts = import_ray(), options or RayOptions()
     out.mkdir(parents=True, exist_ok=True)
     names = output_names(paths)
@@ -222,13 +227,14 @@ def predict_to_folder_ray(
     todo = pending(out, names, mine, resume)
     startup = _start(ray, opts)
     began, bad, cells = time.monotonic(), {}, {}
+    job = {"cfg": cfg, "backend": cfg.backend, "device": device, "options": opts, "out": out,
+           "model_name": model_name, "annotate": annotate, "with_prediction": False, "crop_model": crop_model}  # fmt: skip
     bar = tqdm(total=len(todo), desc="predict (ray)", unit="field", file=sys.stderr, disable=not progress)
     with bar:
         left = list(todo)
         for attempt in range(1, MAX_ATTEMPTS + 1):
             try:
-                _stream(ray, left, paths, names, out, weights, cfg, device, opts, model_name, annotate,
-                        bad, cells, bar, began, len(todo))  # fmt: skip
+                _stream(ray, left, paths, names, weights, job, bad, cells, bar, began, len(todo))
                 break
             except ray.exceptions.RayError as exc:  # a worker died: redo what is not written yet
                 left = [k for k in pending(out, names, left, True) if k not in bad]
@@ -242,15 +248,14 @@ def predict_to_folder_ray(
 
 
 def _stream(
-    ray: Any, todo: list[int], paths: Sequence[Path], names: Sequence[str], out: Path, weights: str | Path,
-    cfg: InferConfig, device: str, opts: RayOptions, model_name: str, annotate: bool, bad: dict[int, str],
-    cells: dict[int, int], bar: Any, began: float, total: int,
+    ray: Any, todo: list[int], paths: Sequence[Path], names: Sequence[str], weights: str | Path,
+    job: dict[str, Any], bad: dict[int, str], cells: dict[int, int], bar: Any, began: float, total: int,
 ) -> None:  # fmt: skip
-    """One pass of Ray Data over ``todo``: counts each field's cells (or its error) as its row comes back."""
+    """One pass of Ray Data over ``todo`` (``job``: :func:`predict_dataset`'s options): counts each field's cells
+    (or its error) as its row comes back."""
     rows = [{"k": k, "path": str(paths[k]), "name": names[k]} for k in todo]
-    ds = ray.data.from_items(rows, override_num_blocks=max(1, min(len(rows), 4 * opts.workers)))
-    found = predict_dataset(ds, weights, cfg=cfg, backend=cfg.backend, device=device, options=opts,
-                            out=out, model_name=model_name, annotate=annotate, with_prediction=False)  # fmt: skip
+    ds = ray.data.from_items(rows, override_num_blocks=max(1, min(len(rows), 4 * job["options"].workers)))
+    found = predict_dataset(ds, weights, **job)
     every = max(1, total // 10)  # without a bar: a log line per tenth of the fields
     for row in found.iter_rows():
         k = int(row["k"])

@@ -76,13 +76,13 @@ def _errors(app: FastAPI) -> None:
 
 
 def _load(
-    detector: Detector | str | Path, device: str, backend: str = "torch"
+    detector: Detector | str | Path, device: str, backend: str = "torch", crop_model: str | Path | None = None
 ) -> tuple[Detector, str | None]:
     """The detector, loading a checkpoint path (the one time the model is loaded), and its weights name."""
     if isinstance(detector, (str, Path)):
         from ..infer.backends import load_detector
 
-        return load_detector(detector, backend, device), Path(detector).name
+        return load_detector(detector, backend, device, crop_model), Path(detector).name
     return detector, None
 
 
@@ -133,6 +133,7 @@ def create_app(
     rules: RuleSet | None = None,
     device: str = "cpu",
     backend: str = "torch",
+    crop_model: str | Path | None = None,
     weights_name: str | None = None,
     roles: Mapping[str, str] | None = None,
     allowed_hosts: Sequence[str] = (),
@@ -152,6 +153,7 @@ def create_app(
         rules: flag rules (default: the packaged ones).
         device: where to load a checkpoint path (``cpu``, ``cuda``, ...).
         backend: ``torch`` (a ``.pt`` checkpoint path) or ``onnx`` (an exported ``model.onnx`` path).
+        crop_model: a crop classifier checkpoint that predicts the attributes instead of the AttriHead.
         weights_name: the checkpoint name to report (default: the file name of a ``detector`` path).
         roles: ``{class: role}`` for classes whose role the checkpoint does not store and the names do not
             tell (:mod:`leukodet.records.roles`); checked now, so a class without a role fails at start.
@@ -163,7 +165,7 @@ def create_app(
     check_conf(conf)
     queue = AnalysisQueue(workers=workers, queue_size=queue_size)
     storage = _open_storage(data_dir, rules)
-    model, loaded_name = _load(detector, device, backend)
+    model, loaded_name = _load(detector, device, backend, crop_model)
     model_roles(model.metadata, model.metadata.get("classes") or (), roles)
     settings = Settings(conf=conf, imgsz=imgsz, rules=rules, weights=weights_name or loaded_name, roles=roles)
     service = Service(model, storage, queue, limits or Limits(), settings, time.monotonic())

@@ -41,6 +41,7 @@ def run_server(
     imgsz: int | None = None,
     device: str = "cpu",
     backend: str = "torch",
+    crop_model: str | Path | None = None,
     queue_size: int = 16,
     workers: int = 1,
     max_file_mb: float = 20.0,
@@ -78,7 +79,7 @@ def run_server(
         )
     app = create_app(
         weights, data_dir, limits=limits, queue_size=queue_size, workers=workers, conf=conf, imgsz=imgsz,
-        rules=rules, device=device, backend=backend, roles=roles, tokens=token_map,
+        rules=rules, device=device, backend=backend, crop_model=crop_model, roles=roles, tokens=token_map,
         allowed_hosts=[*allowed_hosts, *([] if host in ("0.0.0.0", "::", "") else [host])],
     )  # fmt: skip
     if not _loopback(host):

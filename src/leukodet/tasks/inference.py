@@ -23,9 +23,11 @@ def val(
     json_out: str | Path | None = None,
     backend: str = "torch",
     progress: bool = False,
+    crop_model: str | Path | None = None,
 ) -> dict[str, Any]:
     """Evaluate a checkpoint on a dataset split (COCO + YOLOv5-style figures, operating point); ``backend``
-    ``onnx`` evaluates an exported ``model.onnx`` through ONNX Runtime instead."""
+    ``onnx`` evaluates an exported ``model.onnx`` through ONNX Runtime instead; ``crop_model``: attributes by
+    that crop classifier (``leukodet train-crops``) instead of the AttriHead."""
     import json
 
     from ..infer.backends import load_detector
@@ -33,7 +35,7 @@ def val(
     from ..infer.validate import evaluate_records, load_split
     from ..records.files import atomic_write_text
 
-    det = load_detector(weights, backend, device)
+    det = load_detector(weights, backend, device, crop_model)
     ds, records = load_split(data, split)
     cfg = InferConfig.protocol(imgsz=imgsz, batch=batch)
     metrics = evaluate_records(det, records, ds, cfg=cfg, conf_op=conf_op, progress=progress)
@@ -72,6 +74,7 @@ def predict_run(
     report: bool = False,
     flags: str | Path | None = None,
     roles: Mapping[str, str] | None = None,
+    crop_model: str | Path | None = None,
 ) -> dict[str, Any]:
     """:func:`predict`, returning the run's summary (``images`` read, ``predicted``, ``skipped``, ``cells``,
     ``csv``, ``unreadable``; with Ray also ``workers``, ``startup_seconds``, ``seconds``).
@@ -83,6 +86,7 @@ def predict_run(
     ``.pt``) or ``onnx`` (an exported ``model.onnx``). An unreadable image is warned about, skipped and listed in
     ``predictions.unreadable.csv`` and ``errors.jsonl`` (an error with ``strict``, and when none is read).
     ``ray``: run on Ray Data (:mod:`leukodet.infer.ray_engine`) with these :class:`RayOptions` fields.
+    ``crop_model``: attributes by that crop classifier instead of the AttriHead.
     ``report``: also the film report (:func:`report`) of the whole run into ``out/report/``, built from the
     written outputs for both engines (the summary's ``report``; ``flags`` and ``roles`` as there).
     """
@@ -97,10 +101,10 @@ def predict_run(
     rules = load_rules(flags) if report else None  # checked before any work, like the options
     paths = expand_sources(sources, exclude=Path(out))
     run = dict(resume=resume, annotate=annotate, progress=progress)
-    det, result = _predict_on_engine(weights, paths, Path(out), cfg, device, shard, ray, run)
+    det, result = _predict_on_engine(weights, paths, Path(out), cfg, device, shard, ray, run, crop_model)
     images = checked_images(result, strict)
     if report:
-        det = det or load_detector(weights, backend, "cpu")  # a Ray run's classes and attributes
+        det = det or load_detector(weights, backend, "cpu", crop_model)  # a Ray run's classes and attributes
         result["report"] = _film_report_of_run(det, weights, Path(out), paths, result, conf, rules, roles)
     return result | {"images": images}
 
@@ -123,7 +127,7 @@ def _run_shard(shard: tuple[int, int] | None, on_ray: bool, report: bool) -> tup
 
 def _predict_on_engine(
     weights: str | Path, paths: list[Any], out: Path, cfg: Any, device: str, shard: tuple[int, int] | None,
-    ray: dict[str, Any] | None, run: dict[str, bool],
+    ray: dict[str, Any] | None, run: dict[str, bool], crop_model: str | Path | None = None,
 ) -> tuple[Any, dict[str, Any]]:  # fmt: skip
     """Run the prediction here (returns the loaded detector too) or on Ray (``None`` for it)."""
     if ray is not None:
@@ -132,14 +136,14 @@ def _predict_on_engine(
         import_ray()  # before any work: one line that says how to install it
         options = RayOptions(**ray)
         return None, predict_to_folder_ray(weights, paths, out, Path(weights).name, cfg=cfg, device=device,
-                                           options=options, **run)  # fmt: skip
+                                           options=options, crop_model=crop_model, **run)  # fmt: skip
     import os
 
     from ..infer.backends import load_detector
     from ..infer.predict_run import predict_to_folder
     from ..infer.sharding import rank_device
 
-    det = load_detector(weights, cfg.backend, rank_device(device, os.environ))
+    det = load_detector(weights, cfg.backend, rank_device(device, os.environ), crop_model)
     return det, predict_to_folder(det, paths, out, Path(weights).name, shard=shard, cfg=cfg, **run)
 
 
@@ -167,6 +171,7 @@ def report(
     device: str = "cpu",
     progress: bool = False,
     roles: Mapping[str, str] | None = None,
+    crop_model: str | Path | None = None,
 ) -> dict[str, Any]:
     """Film report of ``sources`` (field images and/or folders = one film): differential, flags, text.
 
@@ -186,6 +191,10 @@ def report(
     rules = load_rules(flags)
     paths = expand_sources([sources] if isinstance(sources, (str, Path)) else list(sources))
     det = Detector.load(weights, device, InferConfig(conf=conf, imgsz=imgsz))
+    if crop_model is not None:
+        from ..model.crop_classifier import load_crop_classifier
+
+        det.use_crops(load_crop_classifier(crop_model, device))
     fields = predict_fields(det, paths, progress=progress, desc="report")
     return film_report(
         fields,

@@ -165,3 +165,25 @@ def export(
     from ..infer.onnx_export import export_onnx
 
     return export_onnx(weights, out, imgsz=imgsz, opset=opset, overwrite=overwrite)
+
+
+def train_crops(
+    data: str | Path,
+    out: str | Path,
+    *,
+    crop: dict[str, Any] | None = None,
+    epochs: int = 30,
+    batch: int = 64,
+    lr: float = 2e-3,
+    seed: int = 0,
+    device: str = "cpu",
+    resume: bool = False,
+    progress: bool = False,
+) -> dict[str, Any]:
+    """Train the crop classifier (the attributes' second path, or with ``crop={"type_from": "attributes"}``
+    the CBM baseline) on ``data``'s labelled cells into ``out``; returns its summary and best val metrics
+    (:func:`leukodet.engine.crop_train.train_crop_classifier`)."""
+    from ..engine.crop_train import CropTrainConfig, train_crop_classifier
+
+    cfg = CropTrainConfig(epochs=epochs, batch=batch, lr=lr, seed=seed)
+    return train_crop_classifier(data, out, crop, cfg, device=device, resume=resume, progress=progress)
