@@ -21,6 +21,22 @@ def shared_data(*parts: str) -> Path:
     return path
 
 
+TINY_CLASSES = ["None", "Myeloblast", "Lymphoblast"]
+
+
+def tiny_checkpoint(path: Path, classes: list[str] = TINY_CLASSES, imgsz: int = 64) -> Path:
+    """An untrained ``test_tiny`` detector (seed-0 weights, fast and deterministic) saved at ``path``."""
+    import torch
+
+    from leukodet.model.checkpoint import save_checkpoint
+    from leukodet.model.registry import create_model
+
+    torch.manual_seed(0)
+    model = create_model("test_tiny", len(classes))
+    meta = {"classes": list(classes), "imgsz": imgsz, "model_config": model.config.to_dict()}
+    return save_checkpoint(path, model.state_dict(), meta)
+
+
 def write_image(path: Path, width: int, height: int, seed: int = 0) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(seed)

@@ -16,6 +16,8 @@ from typing import Any
 
 import yaml
 
+from .comparator_config import SPARSE_METHODS, CoMiningConfig, SparseDetConfig
+
 __all__ = [
     "AdaptConfig",
     "AugmentConfig",
@@ -177,7 +179,7 @@ class SparseConfig:
 
     method: str = "auto"
     """``auto`` (``sladet`` when the training split has labelled regions, else a standard run), ``naive``,
-    ``region``, ``region+pl``, ``sladet`` or ``crop`` (train on the labelled patches alone)."""
+    ``region``, ``region+pl``, ``sladet``, ``crop`` (the labelled patches alone), ``sparsedet``, ``comining``."""
     burn_in: float = 0.3
     """Fraction of the run trained with the labelled-region loss only, before pseudo-labels and triplets."""
     triplet_end: float = 0.8
@@ -227,9 +229,6 @@ class SparseConfig:
             raise ConfigError(f"sparse.calib_window: expected an integer >= 1, got {self.calib_window}")
         if not 0.0 <= self.burn_in <= self.triplet_end <= 1.0:
             raise ConfigError("sparse: need 0 <= burn_in <= triplet_end <= 1")
-
-
-SPARSE_METHODS: tuple[str, ...] = ("auto", "naive", "region", "region+pl", "sladet", "crop")
 
 
 @dataclass(frozen=True)
@@ -289,6 +288,8 @@ class RunConfig:
     augment: AugmentConfig = field(default_factory=AugmentConfig)
     sparse: SparseConfig = field(default_factory=SparseConfig)
     adapt: AdaptConfig = field(default_factory=AdaptConfig)
+    sparsedet: SparseDetConfig = field(default_factory=SparseDetConfig)
+    comining: CoMiningConfig = field(default_factory=CoMiningConfig)
 
     def to_dict(self) -> dict[str, Any]:
         return _plain(dataclasses.asdict(self))

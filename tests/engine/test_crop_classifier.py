@@ -16,17 +16,15 @@ from PIL import Image
 from leukodet.cli import main
 from leukodet.data.crops import cut_crops, square_windows
 from leukodet.engine.crop_train import CropTrainConfig, evaluate_crops, train_crop_classifier
-from leukodet.model.checkpoint import save_checkpoint
 from leukodet.model.crop_classifier import (
     CropClassifier,
     CropConfig,
     concept_bottleneck,
     load_crop_classifier,
 )
-from leukodet.model.registry import create_model
 from leukodet.records import AttributeSchema, Cell, Dataset, ImageRecord
 from leukodet.records.io import write_dataset
-from tests.conftest import write_image
+from tests.conftest import tiny_checkpoint, write_image
 
 SCHEMA = AttributeSchema.from_mapping({"vacuoles": ["no", "yes"], "size": ["small", "big"]})
 
@@ -91,10 +89,7 @@ def test_a_rare_value_is_predicted_on_an_easy_case(tmp_path: Path) -> None:
 
 @pytest.fixture(scope="module")
 def detector(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    torch.manual_seed(0)
-    model = create_model("test_tiny", 2)
-    meta = {"classes": ["None", "Blast"], "imgsz": 64, "model_config": model.config.to_dict()}
-    return save_checkpoint(tmp_path_factory.mktemp("det") / "tiny.pt", model.state_dict(), meta)
+    return tiny_checkpoint(tmp_path_factory.mktemp("det") / "tiny.pt", ["None", "Blast"])
 
 
 @pytest.mark.parametrize("type_from", ["image", "attributes"])

@@ -11,7 +11,7 @@ from typing import Any
 import click
 
 from .. import api
-from ..config import MAX_DET, PREDICT_CONF, PREDICT_IOU
+from ..config import MAX_DET, PREDICT_CONF, PREDICT_IOU, SPARSE_METHODS
 from ..report.console import summary_lines
 from .base import backend_option as _backend
 from .base import crop_model_option as _crop_model
@@ -48,10 +48,11 @@ from .sparse_commands import two_phase, two_phase_options
 @click.option("--set", "overrides", multiple=True, help="Config override key=value (e.g. loss.fl_gamma=1.5).")
 @click.option(
     "--sparse-method",
-    type=click.Choice(["auto", "naive", "region", "region+pl", "sladet", "crop"]),
+    type=click.Choice(list(SPARSE_METHODS)),
     default="auto",
     show_default=True,
-    help="Sparse-annotation training (auto: sladet when the training split has labelled regions).",
+    help="Sparse-annotation training (auto: sladet when the training split has labelled regions; sparsedet "
+    "and comining: the Table 7 comparators, docs/comparators.md).",
 )
 @click.option(
     "--adapt",

@@ -29,6 +29,7 @@ Trainer = Any
 """A :class:`leukodet.engine.trainer.Trainer` (not imported: the trainer imports this module)."""
 
 __all__ = [
+    "ACTIVITY",
     "Checkpoints",
     "EpochEnd",
     "Hook",
@@ -202,17 +203,34 @@ def brief_metrics(metrics: dict[str, Any]) -> dict[str, Any]:
     return {k: metrics[k] for k in keys if k in metrics}
 
 
+ACTIVITY: dict[str, tuple[tuple[str, str], ...]] = {
+    "region+pl": (("train/n_pseudo", "pseudo_labels"), ("train/n_candidates", "triplet_candidates")),
+    "sladet": (("train/n_pseudo", "pseudo_labels"), ("train/n_candidates", "triplet_candidates")),
+    "sparsedet": (("train/n_mined", "pseudo_positives"),),
+    "comining": (("train/n_cogen", "cogenerated_labels"),),
+}
+"""Per sparse method that labels the unlabelled area itself: its per-batch counts in the results rows and
+the summary names they get (``<name>_per_epoch``)."""
+
+
 def sparse_activity(rows: list[dict[str, Any]], iters: int, method: str) -> dict[str, Any]:
     """Pseudo-labels accepted and triplet candidates per epoch (``None`` before pseudo-labelling starts) from
     the results rows (per-batch means × ``iters`` batches), with a ``note`` when a method that uses them never
-    had one: such a run trained the same loss as ``region``."""
+    had one: such a run trained the same loss as ``region``. SparseDet reports its pseudo-positives, Co-mining
+    its co-generated labels (:data:`ACTIVITY`), with a note when there never was one."""
     out: dict[str, Any] = {}
-    for key, name in (("train/n_pseudo", "pseudo_labels"), ("train/n_candidates", "triplet_candidates")):
+    for key, name in ACTIVITY.get(method, ACTIVITY["sladet"]):
         out[f"{name}_per_epoch"] = [
             round(float(r[key]) * iters) if r.get(key) not in (None, "") else None for r in rows
         ]
     notes = []
-    ran = [n for n in out["pseudo_labels_per_epoch"] if n is not None]
+    if method in ("sparsedet", "comining"):
+        ran = [n for n in out[f"{ACTIVITY[method][0][1]}_per_epoch"] if n is not None]
+        what = "pseudo-positive mining" if method == "sparsedet" else "co-generation"
+        if not any(ran):
+            when = "never ran (every epoch was burn-in)" if not ran else "found nothing in any epoch"
+            notes.append(f"{what} {when}: the run trained on the ground truth alone")
+    ran = [n for n in out.get("pseudo_labels_per_epoch", []) if n is not None]
     if method in ("region+pl", "sladet") and not ran:
         notes.append("pseudo-labelling never ran (every epoch was burn-in)")
     elif method in ("region+pl", "sladet") and not any(ran):

@@ -30,7 +30,7 @@ from ..records.diagnostics import DataError
 from .adaptation import TargetStream
 from .budget import TimeBudget
 from .distributed import DistContext, GlobalBatchSampler, convert_sync_batchnorm, resolve_device
-from .hooks import Checkpoints, EpochEnd, Hook, brief_metrics, default_hooks, sparse_activity
+from .hooks import ACTIVITY, Checkpoints, EpochEnd, Hook, brief_metrics, default_hooks, sparse_activity
 from .loop import StepState, train_one_epoch
 from .optim import ModelEMA, Schedule, build_optimizer, choose_recipe
 from .run_data import box_sizes, load_data
@@ -241,7 +241,7 @@ class Trainer:
 
     def summary(self, metrics: dict[str, Any]) -> dict[str, Any]:
         sparse = {}
-        if self.sparse_method in ("region+pl", "sladet"):
+        if self.sparse_method in ACTIVITY:
             sparse = {"sparse": sparse_activity(self.rows, len(self.train_loader), self.sparse_method)}
             if "note" in sparse["sparse"]:
                 log.warning("%s: %s", self.sparse_method, sparse["sparse"]["note"])

@@ -5,10 +5,12 @@ from __future__ import annotations
 from torch import nn
 
 from ..config import RunConfig
+from .comining import CoMiningObjective
 from .confmix_objective import ConfMixObjective
 from .criterion import DetectionCriterion
 from .objective import Objective, PlainObjective, TargetImages
 from .sladet import SLADetObjective
+from .sparsedet import SparseDetObjective
 
 __all__ = ["resolve_method", "build_objective"]
 
@@ -29,8 +31,9 @@ def build_objective(
     teacher: nn.Module | None = None,
     target_images: TargetImages | None = None,
 ) -> Objective:
-    """The run's objective: ConfMix with ``adapt.method: confmix`` (``target_images`` required), the plain loss
-    for ``crop`` and for an ``auto`` run without regions, else SLA-Det's ``method``.
+    """The run's objective: ConfMix with ``adapt.method: confmix`` (``target_images`` required), the Table 7
+    comparators for ``sparsedet`` / ``comining`` (config sections of those names), the plain loss for ``crop``
+    and for an ``auto`` run without regions, else SLA-Det's ``method``.
 
     Args:
         method: the resolved sparse method (:func:`resolve_method`).
@@ -42,6 +45,10 @@ def build_objective(
             raise ValueError("ConfMix needs the target images (adapt.target_data)")
         mentor = teacher if cfg.adapt.teacher == "ema" else None
         return ConfMixObjective(criterion, cfg.adapt, target_images, mentor)
+    if method == "sparsedet":
+        return SparseDetObjective(criterion, cfg.sparsedet)
+    if method == "comining":
+        return CoMiningObjective(criterion, cfg.comining)
     if method == "crop" or (method == "naive" and cfg.sparse.method == "auto"):
         return PlainObjective(criterion)
     mentor = teacher if cfg.sparse.teacher == "ema" else None

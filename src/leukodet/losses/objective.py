@@ -7,7 +7,9 @@ outside. :func:`leukodet.losses.build.build_objective` makes the right one once 
 
 * :class:`PlainObjective` — Eq. (3), the AttriDet loss of fully labelled images;
 * :class:`leukodet.losses.sladet.SLADetObjective` — the sparse-annotation methods (Eqs. 4–13);
-* :class:`leukodet.losses.confmix_objective.ConfMixObjective` — unsupervised domain adaptation (ConfMix).
+* :class:`leukodet.losses.confmix_objective.ConfMixObjective` — unsupervised domain adaptation (ConfMix);
+* :class:`leukodet.losses.sparsedet.SparseDetObjective`, :class:`leukodet.losses.comining.CoMiningObjective` —
+  the paper's Table 7 comparators (docs/comparators.md).
 """
 
 from __future__ import annotations
