@@ -11,6 +11,9 @@
 * :mod:`.review_routes`: field images, downloads, review, audit log and COCO export; :mod:`.review` checks and
   logs a review (:mod:`.audit`), :mod:`.rebuild` rebuilds the report from the reviewed cells, :mod:`.export`
   writes the CSV table and the COCO zip;
+* :mod:`.patch_routes`: patch labelling of a field (:mod:`.patch` plans and logs the actions,
+  :mod:`.patch_state` derives a field's patch and boxes from the log, :mod:`.labels` reads the log: rows in
+  force, undo, rows that concern the report; :mod:`.patch_schemas` the bodies);
 * :mod:`.web`: the hematologist's web page at ``/`` (files in ``static/``).
 
 See docs/service.md. FastAPI is imported only when this package is.

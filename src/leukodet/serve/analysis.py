@@ -48,6 +48,7 @@ class Settings:
         rules: flag rules (``None``: the packaged defaults).
         weights: the checkpoint path or name, reported by file name.
         roles: ``{class: role}`` over the checkpoint's roles (``--role``), for a class without one.
+        checkpoint: the weights as the service was given them (a path), for the retrain command the page shows.
     """
 
     conf: float = PREDICT_CONF
@@ -55,6 +56,7 @@ class Settings:
     rules: RuleSet | None = None
     weights: str | None = None
     roles: Mapping[str, str] | None = None
+    checkpoint: str | None = None
 
     def __post_init__(self) -> None:
         check_conf(self.conf)

@@ -21,6 +21,7 @@ from ..records.roles import model_roles
 from ..report.flags import RuleSet
 from .analysis import Settings
 from .guards import BodyLimit, HostOriginGuard, TokenGuard
+from .patch_routes import router as patch_router
 from .review import repair_reviews
 from .review_routes import router as review_router
 from .review_routes import validation_message
@@ -167,7 +168,9 @@ def create_app(
     storage = _open_storage(data_dir, rules)
     model, loaded_name = _load(detector, device, backend, crop_model)
     model_roles(model.metadata, model.metadata.get("classes") or (), roles)
-    settings = Settings(conf=conf, imgsz=imgsz, rules=rules, weights=weights_name or loaded_name, roles=roles)
+    name = weights_name or loaded_name
+    checkpoint = str(detector) if isinstance(detector, (str, Path)) else name
+    settings = Settings(conf=conf, imgsz=imgsz, rules=rules, weights=name, roles=roles, checkpoint=checkpoint)
     service = Service(model, storage, queue, limits or Limits(), settings, time.monotonic())
 
     app = _fastapi(queue)
@@ -176,5 +179,6 @@ def create_app(
     _errors(app)
     app.include_router(router)
     app.include_router(review_router)
+    app.include_router(patch_router)
     app.include_router(web_router)
     return app

@@ -32,9 +32,11 @@ class AuditEntry:
     Attributes:
         time: ISO 8601 time (UTC) of the change.
         reviewer: the name the reviewer gave.
-        cell: the cell's id in the report.
-        action: ``reclassify``, ``attribute``, ``not_wbc`` or ``confirm``.
-        field: what changed: ``class``, ``attributes.<name>`` or ``reviewed`` (a confirmation).
+        cell: the cell's id in the report (an added box's id, or -1 for a row about a whole field).
+        action: ``reclassify``, ``attribute``, ``not_wbc`` or ``confirm``; patch labelling (:mod:`.labels`):
+            ``patch_move``, ``patch_draw``, ``box_add``, ``resize``, ``reject``, ``patch_complete``, ``undo``.
+        field: what changed: ``class``, ``attributes.<name>``, ``reviewed`` (a confirmation), ``box`` or
+            ``patch.<field index>``.
         before: the value before the change.
         after: the value after it.
     """

@@ -31,6 +31,7 @@ from ..report.document import build_report
 from ..report.flags import RuleSet
 from ..report.writers import write_report
 from .audit import AUDIT_FILE, AuditEntry
+from .labels import report_rows
 
 __all__ = [
     "MODEL_REPORT",
@@ -120,10 +121,14 @@ def reviewed_bank(
 
 
 def _review_section(
-    doc: dict[str, Any], model_cells: Sequence[Mapping[str, Any]], entries: Sequence[AuditEntry]
+    doc: dict[str, Any],
+    model_cells: Sequence[Mapping[str, Any]],
+    entries: Sequence[AuditEntry],
+    kept: Sequence[AuditEntry],
 ) -> None:
-    """Add ``review`` and the per-cell ``reviewed`` / ``model_output`` keys to ``doc``."""
-    reviewed = sorted({e.cell for e in entries})
+    """Add ``review`` and the per-cell ``reviewed`` / ``model_output`` keys to ``doc`` (``entries``: the log rows
+    that concern the report, undo rows included; ``kept``: the report rows in force)."""
+    reviewed = sorted({e.cell for e in kept})
     changed = []
     for cell, model in zip(doc["cells"], model_cells):
         cell["reviewed"] = cell["id"] in reviewed
@@ -149,14 +154,16 @@ def rebuild_report(
     folder: Path, original: Mapping[str, Any], entries: Sequence[AuditEntry], rules: RuleSet | None
 ) -> dict[str, Any]:
     """Rebuild and write ``report.json/.html/.md`` of the analysis in ``folder`` from the model's report
-    ``original`` and the audit ``entries``; returns the new document (its ``created`` is the original's)."""
-    cells = replay(original["cells"], entries)
+    ``original`` and the audit ``entries`` (the whole log: labelling rows and rows taken back by an undo are
+    left out, :mod:`.labels`); returns the new document (its ``created`` is the original's)."""
+    rows, kept = report_rows(entries, len(original["cells"]))
+    cells = replay(original["cells"], kept)
     bank = reviewed_bank(original, cells, folder)
     created = _dt.datetime.fromisoformat(original["created"])
     doc = build_report(bank, original["model"], rules, created=created)
     if [c["box"] for c in doc["cells"]] != [list(c["box"]) for c in original["cells"]]:
         raise RuntimeError("the rebuilt report lists the cells in another order")  # ids must not move
-    _review_section(doc, original["cells"], entries)
+    _review_section(doc, original["cells"], rows, kept)
     write_report(doc, bank, folder)
     return doc
 

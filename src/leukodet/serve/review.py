@@ -20,13 +20,24 @@ from typing import Any
 
 from ..report.flags import RuleSet
 from .audit import AuditEntry, append_audit, read_audit
+from .labels import next_time, report_rows
 from .rebuild import MODEL_REPORT, apart_class, apply_entry, load_json, rebuild_report, replay
 from .schemas import Change, Confirm, NotWbc, Reclassify, ReviewRequest, SetAttribute
 
-__all__ = ["ReviewRefused", "apply_review", "model_report", "plan_changes", "repair_reviews"]
+__all__ = [
+    "REVIEW_LOCK",
+    "ReviewRefused",
+    "apply_review",
+    "keep_model_report",
+    "model_report",
+    "plan_changes",
+    "repair_reviews",
+    "report_is_current",
+]
 
-_LOCK = threading.Lock()
-"""One review at a time (one service process per data directory), so no change is lost to a race."""
+REVIEW_LOCK = threading.Lock()
+"""One review (or labelling action) at a time (one service process per data directory), so no change is lost
+to a race."""
 
 
 class ReviewRefused(Exception):
@@ -130,20 +141,29 @@ def apply_review(folder: Path, request: ReviewRequest, rules: RuleSet | None) ->
     Nothing is written when a change is refused or when no change changes anything (except to bring a report
     that a crash left behind its log up to date).
     """
-    with _LOCK:
+    with REVIEW_LOCK:
         original = model_report(folder)
         log = read_audit(folder)
-        cells = replay(original["cells"], log)
-        entries = plan_changes(request, original["model"], cells, {e.cell for e in log})
+        _, kept = report_rows(log, len(original["cells"]))
+        cells = replay(original["cells"], kept)
+        entries = plan_changes(request, original["model"], cells, {e.cell for e in kept}, next_time(log))
         if not entries:
             current = load_json(folder / "report.json")
-            if (current.get("review") or {}).get("changes", 0) == len(log):
+            if report_is_current(current, original, log):
                 return current
             return rebuild_report(folder, original, log, rules)  # a crash came between log and report
-        if not (folder / MODEL_REPORT).is_file():
-            _keep_model_report(folder)
+        keep_model_report(folder)
         append_audit(folder, entries)
         return rebuild_report(folder, original, log + entries, rules)
+
+
+def report_is_current(
+    current: Mapping[str, Any], original: Mapping[str, Any], log: Sequence[AuditEntry]
+) -> bool:
+    """Whether the stored report ``current`` holds every row of ``log`` that concerns it (a crash between
+    writing the log and rebuilding the report leaves it behind)."""
+    rows, _ = report_rows(log, len(original["cells"]))
+    return bool((current.get("review") or {}).get("changes", 0) == len(rows))
 
 
 def repair_reviews(folders: Sequence[Path], rules: RuleSet | None) -> int:
@@ -155,15 +175,18 @@ def repair_reviews(folders: Sequence[Path], rules: RuleSet | None) -> int:
         if not log:
             continue
         current = load_json(folder / "report.json")
-        if (current.get("review") or {}).get("changes", 0) != len(log):
-            with _LOCK:
-                rebuild_report(folder, model_report(folder), log, rules)
+        original = model_report(folder)
+        if not report_is_current(current, original, log):
+            with REVIEW_LOCK:
+                rebuild_report(folder, original, log, rules)
             repaired += 1
     return repaired
 
 
-def _keep_model_report(folder: Path) -> None:
-    """Copy ``report.json`` (the model's) to ``model_report.json``, complete or not at all."""
+def keep_model_report(folder: Path) -> None:
+    """Copy ``report.json`` (the model's) to ``model_report.json``, complete or not at all, unless it is there."""
+    if (folder / MODEL_REPORT).is_file():
+        return
     tmp = folder / f".{MODEL_REPORT}.tmp"
     shutil.copyfile(folder / "report.json", tmp)
     tmp.replace(folder / MODEL_REPORT)

@@ -26,15 +26,18 @@ from starlette.background import BackgroundTask
 from .audit import read_audit
 from .export import NothingReviewed, cells_csv, coco_zip
 from .guards import REVIEWER_KEY
+from .patch_state import analysis_labels
 from .rebuild import field_image, load_json
-from .review import ReviewRefused, apply_review
+from .review import ReviewRefused, apply_review, model_report
 from .routes import Id, Svc, analysis_links
 from .schemas import Analysis, AuditLog, Error, ReviewRequest
 from .storage import UnknownAnalysis
 
-__all__ = ["router"]
+__all__ = ["OneLineErrors", "router", "validation_message"]
 
 _NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"model": Error, "description": "no such analysis"}}
+
+NOTHING_TO_EXPORT = "nothing to export: review or confirm cells, or complete a field's patch, first"
 
 
 def validation_message(exc: RequestValidationError) -> str:
@@ -61,6 +64,9 @@ class _OneLineErrors(APIRoute):
 
         return handle
 
+
+OneLineErrors = _OneLineErrors
+"""The route class of every ``/v1`` router whose bodies are JSON (review, patch labelling)."""
 
 router = APIRouter(prefix="/v1", route_class=_OneLineErrors)
 
@@ -146,21 +152,26 @@ def get_audit(analysis_id: Id, svc: Svc) -> dict[str, Any]:
     response_class=FileResponse,
     responses={
         **_NOT_FOUND,
-        409: {"model": Error, "description": "no cell of the analysis was reviewed yet"},
+        409: {
+            "model": Error,
+            "description": "no cell of the analysis was reviewed and no patch completed yet",
+        },
         200: {"content": {"application/zip": {}}},
     },
-    summary="The reviewed cells as labelled data: a zip of a COCO dataset with labelled regions",
+    summary="The reviewed cells and complete patches as labelled data: a zip of a COCO dataset with labelled "
+    "regions",
 )
 def export_coco(analysis_id: Id, svc: Svc) -> FileResponse:
     folder = _folder(svc, analysis_id)
     doc = load_json(svc.storage.file(analysis_id, "report.json"))
+    labels = analysis_labels(model_report(folder), read_audit(folder), propose=False)
     tmp = Path(tempfile.mkdtemp(prefix="leukodet-zip-"))
     name = f"leukodet-{analysis_id}-coco.zip"
     try:
-        coco_zip(doc, folder, analysis_id, tmp / name)
+        coco_zip(doc, folder, analysis_id, tmp / name, labels)
     except NothingReviewed:
         shutil.rmtree(tmp, ignore_errors=True)
-        raise HTTPException(409, "no reviewed cell to export: review or confirm cells first") from None
+        raise HTTPException(409, NOTHING_TO_EXPORT) from None
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise

@@ -104,6 +104,8 @@ def analysis_links(analysis_id: str) -> dict[str, str]:
         "review": f"{base}/review",
         "audit": f"{base}/audit",
         "export_coco": f"{base}/export/coco",
+        "export_summary": f"{base}/export/summary",
+        "patch": base + "/fields/{n}/patch",
     }
 
 

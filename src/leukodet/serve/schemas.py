@@ -58,8 +58,8 @@ class Analysis(AnalysisSummary):
 
     report: dict[str, Any] = Field(description="the film report (schema leukodet.report/2)")
     links: dict[str, str] = Field(
-        description="self, report_html, report_json, cells_csv, cell and field_image (templates with {n}), "
-        "review, audit and export_coco"
+        description="self, report_html, report_json, cells_csv, cell, field_image and patch (templates with "
+        "{n}), review, audit, export_coco and export_summary"
     )
 
 
@@ -166,8 +166,13 @@ class AuditEntry(BaseModel):
     time: str = Field(description="ISO 8601 time (UTC)", examples=["2025-05-01T09:41:07.512+00:00"])
     reviewer: str
     cell: int
-    action: str = Field(description="reclassify, attribute, not_wbc or confirm")
-    field: str = Field(description="'class', 'attributes.<name>' or 'reviewed'", examples=["class"])
+    action: str = Field(
+        description="reclassify, attribute, not_wbc or confirm; patch labelling: patch_move, patch_draw, box_add, "
+        "resize, reject, patch_complete, undo"
+    )
+    field: str = Field(
+        description="'class', 'attributes.<name>', 'reviewed', 'box' or 'patch.<field>'", examples=["class"]
+    )
     before: Any = Field(examples=["Myeloblast"])
     after: Any = Field(examples=["Lymphocyte"])
 

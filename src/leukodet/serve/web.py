@@ -1,9 +1,9 @@
 """The hematologist's web page: ``/`` and its script and style sheet under ``/static/``, from this package.
 
-The page (``static/index.html``, ``app.js``, ``app.css``) uses nothing from the network: no CDN, no web fonts,
-plain JavaScript calling the service's own ``/v1`` API. It is served with a Content-Security-Policy that lets
-it load scripts, styles, images and data from this service only. Only the files listed in :data:`STATIC` are
-served; any other name is 404.
+The page (``static/index.html``, ``app.js``, ``patch.js``, ``app.css``) uses nothing from the network: no CDN,
+no web fonts, plain JavaScript calling the service's own ``/v1`` API. It is served with a Content-Security-Policy
+that lets it load scripts, styles, images and data from this service only. Only the files listed in
+:data:`STATIC` are served; any other name is 404.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ __all__ = ["PAGE_POLICY", "STATIC", "router"]
 
 STATIC: dict[str, str] = {
     "app.js": "text/javascript; charset=utf-8",
+    "patch.js": "text/javascript; charset=utf-8",
     "app.css": "text/css; charset=utf-8",
 }
 """The files under ``/static/`` and their types."""

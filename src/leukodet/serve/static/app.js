@@ -201,6 +201,7 @@
     renderFlags(r);
     renderFields(a);
     renderGalleries(a);
+    if (window.leukodetPatch) { window.leukodetPatch.rendered(a); }
   }
 
   function renderReviewNote(r) {
@@ -288,8 +289,11 @@
         overlay.appendChild(rect);
       });
       var img = el("img", { src: a.links.field_image.replace("{n}", f.index), alt: "field " + f.image });
+      var label = el("button", { type: "button", className: "button secondary small label-patch",
+        "data-field": f.index, textContent: "Label patch" });
+      label.addEventListener("click", function () { if (window.leukodetPatch) { window.leukodetPatch.open(f.index); } });
       box.appendChild(el("figure", { className: "field" }, [el("div", { className: "stage" }, [img, overlay]),
-        el("figcaption", { textContent: f.image + ": " + fieldCounts(f) })]));
+        el("figcaption", {}, [f.image + ": " + fieldCounts(f) + " ", label])]));
     });
     renderToggles(r);
   }
@@ -366,12 +370,32 @@
     var log = await api("/analyses/" + encodeURIComponent(state.id) + "/audit");
     var body = clear(document.querySelector("#audit tbody"));
     log.entries.slice().reverse().forEach(function (e) {
-      body.appendChild(el("tr", {}, [el("td", { textContent: e.time.replace("T", " ").slice(0, 19) }),
-        el("td", { textContent: e.reviewer }), el("td", { className: "num", textContent: "#" + e.cell }),
-        el("td", { textContent: e.field }), el("td", { textContent: String(e.before) }),
-        el("td", { textContent: String(e.after) })]));
+      var target = e.cell >= 0 ? "#" + e.cell : "field " + e.field.split(".")[1];
+      body.appendChild(el("tr", { "data-action": e.action }, [el("td", { textContent: e.time.replace("T", " ").slice(0, 19) }),
+        el("td", { textContent: e.reviewer }), el("td", { textContent: e.action }),
+        el("td", { className: "num", textContent: target }),
+        el("td", { textContent: e.field }), el("td", { textContent: logValue(e.before) }),
+        el("td", { textContent: logValue(e.after) })]));
     });
     $("audit-empty").hidden = log.entries.length > 0;
+  }
+
+  /* A logged value as short text: a rectangle as [x1, y1, x2, y2], a patch status with its rectangle. */
+  function logValue(v) {
+    if (v === null || v === undefined) { return "–"; }
+    if (Array.isArray(v)) { return "[" + v.map(function (x) { return typeof x === "number" ? Math.round(x) : x; }).join(", ") + "]"; }
+    if (typeof v === "object") {
+      if (v.status) { return v.status + " " + logValue(v.region); }
+      if (v.box) { return v["class"] + " " + logValue(v.box); }
+      return JSON.stringify(v);
+    }
+    return String(v);
+  }
+
+  async function reload() {
+    state.analysis = await api("/analyses/" + encodeURIComponent(state.id));
+    render();
+    await loadAudit();
   }
 
   /* ---- review ---- */
@@ -476,6 +500,10 @@
     var id = decodeURIComponent(location.hash.slice(1));
     if (/^[A-Za-z0-9_-]{8,64}$/.test(id)) { open(id).catch(report); }
   }
+
+  /* What patch.js (patch labelling) uses of this page. */
+  window.leukodetPage = { api: api, el: el, svg: svg, clear: clear, say: say, state: state, reload: reload,
+    classColour: classColour, groups: ROLE_GROUPS };
 
   document.addEventListener("DOMContentLoaded", function () {
     if (token()) { keepToken(token()); }
