@@ -17,7 +17,8 @@ val) on the full-label test split and gives per method mean ± sd and the paired
         [--set KEY=VALUE] [--name NAME] [--work DIR] [--data-dir DIR] [--merge DIR ...]
 
 Two processes may share the machine's cores (the figures are load-independent): give each its own ``--work``
-and seeds over one ``--data-dir``, then publish both with ``--merge WORK1 WORK2``.
+and seeds over one ``--data-dir``, then publish both with ``--merge WORK1 WORK2`` (a method and seed that two
+folders both hold is taken from the first named).
 
 Prints one JSON line and saves benchmarks/results/<NAME>.json (default ``sparse_<dataset>_<protocol>``) with the
 issue's goals: the share of the naive → full gap a method closes (per seed, then averaged) in mAP50-95 and
@@ -117,7 +118,7 @@ def main() -> None:
     imgsz = args.imgsz or (256 if args.dataset == "synth" else 416)
     if args.merge:
         docs = [json.loads((Path(w) / "ablation" / "ablation.json").read_text()) for w in args.merge]
-        runs = [r for d in docs for r in d["runs"]]
+        runs = list({(r["method"], r["seed"]): r for d in reversed(docs) for r in d["runs"]}.values())  # first wins
         doc = {**docs[0], "runs": runs, "summary": summarise(runs)}
     else:
         doc = run(args, Path(args.work or f"/tmp/leukodet-{name}"), imgsz)

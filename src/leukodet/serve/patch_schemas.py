@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, FiniteFloat, field_validator
+from pydantic import BaseModel, Field, FiniteFloat
+
+from .schemas import Reviewed
 
 __all__ = [
     "BoxAdd",
@@ -22,43 +24,29 @@ Rect = Annotated[
 ]
 
 
-class _Reviewed(BaseModel):
-    model_config = ConfigDict(extra="forbid", populate_by_name=True)
-
-    reviewer: str = Field(min_length=1, max_length=100, description="who acts (kept in the audit log)")
-
-    @field_validator("reviewer")
-    @classmethod
-    def _printable(cls, value: str) -> str:
-        name = " ".join(value.split())
-        if not name or not name.isprintable():
-            raise ValueError("reviewer must be a printable, non-blank name")
-        return name
-
-
-class PatchSet(_Reviewed):
+class PatchSet(Reviewed):
     """Move the patch (same size, dragged) or draw another one; it must lie inside the image."""
 
     region: Rect
     how: Literal["move", "draw"] = Field("move", description="logged as patch_move or patch_draw")
 
 
-class PatchComplete(_Reviewed):
+class PatchComplete(Reviewed):
     """The patch is labelled completely: the model's boxes in it left as they are are confirmed."""
 
 
-class Undo(_Reviewed):
+class Undo(Reviewed):
     """Take back the last action on the field (the rows of its latest request)."""
 
 
-class BoxAdd(_Reviewed):
+class BoxAdd(Reviewed):
     """A box for a cell the model missed."""
 
     box: Rect
     class_: str = Field(alias="class", min_length=1, examples=["Lymphocyte"])
 
 
-class BoxChange(_Reviewed):
+class BoxChange(Reviewed):
     """One change to one box of the field: ``confirm``, ``reclassify`` (needs ``class``), ``reject`` or
     ``resize`` (needs ``box``). On a model cell the first three are the review's ``confirm``, ``reclassify``
     and ``not_wbc``; rejecting an added box takes it out."""

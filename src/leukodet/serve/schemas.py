@@ -143,13 +143,12 @@ class Confirm(_Change):
 Change = Annotated[Union[Reclassify, SetAttribute, NotWbc, Confirm], Field(discriminator="action")]
 
 
-class ReviewRequest(BaseModel):
-    """A reviewer's changes to the cells of one analysis, applied in order, all or none."""
+class Reviewed(BaseModel):
+    """A request signed by a reviewer (kept in the audit log): a printable, non-blank name, spaces collapsed."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
 
-    reviewer: str = Field(min_length=1, max_length=100, description="who reviews (kept in the audit log)")
-    changes: list[Change] = Field(min_length=1, max_length=10_000)
+    reviewer: str = Field(min_length=1, max_length=100, description="who acts (kept in the audit log)")
 
     @field_validator("reviewer")
     @classmethod
@@ -158,6 +157,12 @@ class ReviewRequest(BaseModel):
         if not name or not name.isprintable():
             raise ValueError("reviewer must be a printable, non-blank name")
         return name
+
+
+class ReviewRequest(Reviewed):
+    """A reviewer's changes to the cells of one analysis, applied in order, all or none."""
+
+    changes: list[Change] = Field(min_length=1, max_length=10_000)
 
 
 class AuditEntry(BaseModel):
