@@ -118,7 +118,9 @@ def main() -> None:
     imgsz = args.imgsz or (256 if args.dataset == "synth" else 416)
     if args.merge:
         docs = [json.loads((Path(w) / "ablation" / "ablation.json").read_text()) for w in args.merge]
-        runs = list({(r["method"], r["seed"]): r for d in reversed(docs) for r in d["runs"]}.values())  # first wins
+        runs = list(
+            {(r["method"], r["seed"]): r for d in reversed(docs) for r in d["runs"]}.values()
+        )  # first wins
         doc = {**docs[0], "runs": runs, "summary": summarise(runs)}
     else:
         doc = run(args, Path(args.work or f"/tmp/leukodet-{name}"), imgsz)

@@ -1,17 +1,19 @@
-"""Run configuration of the paper's Table 7 comparators (``--sparse-method sparsedet|comining``).
+"""Run configuration of the paper's comparators: Table 7 (``--sparse-method sparsedet|comining``) and, for
+unsupervised domain adaptation, Table 6's DACA (``--adapt daca``; ConfMix's fields live in ``adapt``).
 
 Each field holds the value of its paper's published setting (the papers' text and the authors' released
 configurations; docs/comparators.md says which number comes from where). Both methods run as published:
 without the labelled-region masks of SLA-Det (the sparse ground truth is the boxes inside the regions,
 everything else is unlabelled). The second view both need is a photometric jitter (optionally with a
 horizontal flip) of the batch tensor, computed inside the objective: :mod:`leukodet.losses.two_view`.
+DACA's values and the ones its paper does not state are listed in docs/daca.md.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, fields
 
-__all__ = ["SPARSE_METHODS", "SparseDetConfig", "CoMiningConfig"]
+__all__ = ["SPARSE_METHODS", "SparseDetConfig", "CoMiningConfig", "DACAConfig"]
 
 SPARSE_METHODS: tuple[str, ...] = (
     "auto",
@@ -26,14 +28,18 @@ SPARSE_METHODS: tuple[str, ...] = (
 """Every ``sparse.method``: SLA-Det and its baselines, then the two Table 7 comparators."""
 
 
+_SHARES = ("burn_in", "jitter_p", "gt_iou", "nms_iou", "obj_thresh", "score_thresh", "det_conf", "pl_conf")
+"""Comparator fields that are shares or probabilities, checked to lie in [0, 1]."""
+
+
 def _check(section: str, cfg: object) -> None:
     """Shared range checks of a comparator section: shares in [0, 1], jitter strengths ≥ 0."""
     for f in fields(cfg):  # type: ignore[arg-type]
         value = getattr(cfg, f.name)
-        if f.name in ("burn_in", "jitter_p", "gt_iou", "nms_iou", "obj_thresh", "score_thresh"):
+        if f.name in _SHARES:
             if not 0.0 <= value <= 1.0:
                 raise ValueError(f"{section}.{f.name}: expected 0 <= value <= 1, got {value}")
-        elif f.name in ("brightness", "contrast", "saturation", "ssl_gain") and value < 0:
+        elif f.name in ("brightness", "contrast", "saturation", "ssl_gain", "gain") and value < 0:
             raise ValueError(f"{section}.{f.name}: expected a value >= 0, got {value}")
     if not 0.0 <= cfg.hue <= 0.5:  # type: ignore[attr-defined]
         raise ValueError(f"{section}.hue: expected 0 <= hue <= 0.5, got {cfg.hue}")  # type: ignore[attr-defined]
@@ -104,3 +110,51 @@ class CoMiningConfig:
         _check("comining", self)
         if self.max_det < 1:
             raise ValueError(f"comining.max_det: expected an integer >= 1, got {self.max_det}")
+
+
+@dataclass(frozen=True)
+class DACAConfig:
+    """DACA (Mekhalfi, Boscaini, Poiesi, *Detect, Augment, Compose, and Adapt*, BMVC 2023), ``--adapt daca``:
+    detect on each target image, take its ``grid × grid`` region with the most confident detections, augment
+    that crop ``grid²`` times, compose the versions into one image labelled with the crop's pseudo-labels, and
+    train on it beside the labelled source batch. :mod:`leukodet.losses.daca`; docs/daca.md gives the source
+    of every value (the paper's text was not available here: values it may state differently are marked)."""
+
+    det_conf: float = 0.25
+    """Detect: score floor of the target detections that rank the regions (YOLOv5's detection threshold, as
+    ConfMix's; DACA's own value was not found)."""
+    nms_iou: float = 0.45
+    """Detect: NMS IoU of the target detections (YOLOv5's default; not found in DACA)."""
+    pl_conf: float = 0.5
+    """Detect: a detection of the chosen region scoring at least this becomes a pseudo-label (ConfMix's
+    pseudo-label threshold; not found in DACA)."""
+    grid: int = 2
+    """Detect/compose: the target image is split into ``grid × grid`` regions and the composite is a
+    ``grid × grid`` mosaic of the chosen region's versions (four quarters, as ConfMix's regions)."""
+    flips: bool = True
+    """Augment: version ``k`` of the crop is mirrored by pattern ``k mod 4`` (none, horizontal, vertical,
+    both) with its pseudo-boxes; the paper's exact transform list was not available (docs/daca.md)."""
+    brightness: float = 0.4
+    contrast: float = 0.0
+    saturation: float = 0.7
+    hue: float = 0.015
+    """Augment: photometric jitter of each version (factors from ``[1 − x, 1 + x]``, hue shift in turns):
+    YOLOv5's default HSV gains ``hsv_v`` 0.4, ``hsv_s`` 0.7, ``hsv_h`` 0.015, the colour augmentation of the
+    YOLOv5 code base DACA is built on (DACA's own crop augmentation values were not found)."""
+    jitter_p: float = 1.0
+    """Augment: probability that a version is colour-jittered at all."""
+    source_tiles: int = 0
+    """Compose: how many of the ``grid²`` tiles hold the source image's own piece at that place (with its
+    labels) instead of a target version. 0 = DACA as its abstract describes it (the composite is made of the
+    crop's versions; the source trains beside it in its own loss); ≥ 1 is a leukodet variant."""
+    gain: float = 1.0
+    """Adapt: weight of the composite images' detection loss next to the source loss (unit weight)."""
+
+    def __post_init__(self) -> None:
+        _check("daca", self)
+        if self.grid < 1:
+            raise ValueError(f"daca.grid: expected an integer >= 1, got {self.grid}")
+        if not 0 <= self.source_tiles < self.grid**2:
+            raise ValueError(
+                f"daca.source_tiles: expected 0 <= source_tiles < grid² = {self.grid**2}, got {self.source_tiles}"
+            )

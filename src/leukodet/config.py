@@ -16,7 +16,7 @@ from typing import Any
 
 import yaml
 
-from .comparator_config import SPARSE_METHODS, CoMiningConfig, SparseDetConfig
+from .comparator_config import SPARSE_METHODS, CoMiningConfig, DACAConfig, SparseDetConfig
 
 __all__ = [
     "AdaptConfig",
@@ -233,12 +233,12 @@ class SparseConfig:
 
 @dataclass(frozen=True)
 class AdaptConfig:
-    """Unsupervised domain adaptation (``--adapt confmix --target-data T.yaml``): ConfMix (Mattolin et al.,
-    WACV 2023) mixes each source image with the most confident quarter of an unlabelled target image.
-    Target labels are never read. See :mod:`leukodet.losses.confmix`."""
+    """Unsupervised domain adaptation (``--adapt confmix|daca --target-data T.yaml``): ConfMix (Mattolin et
+    al., WACV 2023; the fields below, :mod:`leukodet.losses.confmix`) or DACA (Mekhalfi et al., BMVC 2023;
+    section ``daca``, :mod:`leukodet.losses.daca`); ``target_data``, ``burn_in``, ``teacher`` serve both."""
 
     method: str = "none"
-    """``none`` (source-only training) or ``confmix``."""
+    """``none`` (source-only training), ``confmix`` or ``daca``. Target labels are never read."""
     target_data: str = ""
     """Dataset of target-domain images (its ``train`` split; labels unused)."""
     burn_in: float = 0.0
@@ -262,14 +262,13 @@ class AdaptConfig:
     target_negatives: bool = True
     """ConfMix as published: every pixel of the pasted target region without a pseudo-label is background.
     ``false`` (a leukodet variant borrowing SLA-Det's rule for unlabelled areas, Eq. 4/7): the pasted region
-    gets no background supervision; its pseudo-labels supervise box, class and objectness at their own cells
-    only, so target cells the source model misses are not taught as background."""
+    gets no background supervision; its pseudo-labels teach box, class and objectness at their own cells."""
 
     def __post_init__(self) -> None:
-        if self.method not in ("none", "confmix"):
-            raise ConfigError(f"adapt.method: expected none or confmix, got {self.method!r}")
+        if self.method not in ("none", "confmix", "daca"):
+            raise ConfigError(f"adapt.method: expected none, confmix or daca, got {self.method!r}")
         if self.method != "none" and not self.target_data:
-            raise ConfigError("adapt.target_data: --adapt confmix needs --target-data T.yaml")
+            raise ConfigError(f"adapt.target_data: --adapt {self.method} needs --target-data T.yaml")
         if self.teacher not in ("live", "ema"):
             raise ConfigError(f"adapt.teacher: expected live or ema, got {self.teacher!r}")
         if not 0.0 <= self.burn_in < 1.0 or self.grid < 1:
@@ -290,6 +289,7 @@ class RunConfig:
     adapt: AdaptConfig = field(default_factory=AdaptConfig)
     sparsedet: SparseDetConfig = field(default_factory=SparseDetConfig)
     comining: CoMiningConfig = field(default_factory=CoMiningConfig)
+    daca: DACAConfig = field(default_factory=DACAConfig)
 
     def to_dict(self) -> dict[str, Any]:
         return _plain(dataclasses.asdict(self))

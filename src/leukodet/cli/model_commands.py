@@ -56,10 +56,11 @@ from .sparse_commands import two_phase, two_phase_options
 )
 @click.option(
     "--adapt",
-    type=click.Choice(["none", "confmix"]),
+    type=click.Choice(["none", "confmix", "daca"]),
     default="none",
     show_default=True,
-    help="Unsupervised domain adaptation to --target-data (ConfMix; target labels unused).",
+    help="Unsupervised domain adaptation to --target-data (ConfMix, or DACA: docs/daca.md; target labels "
+    "unused).",
 )
 @click.option("--target-data", default=None, help="Target-domain dataset (its train images) for --adapt.")
 @click.option(
@@ -103,7 +104,7 @@ def train(
     --sparse-method, no augmentation, focal γ 1.5) for --epochs into OUT/phase2."""
     if adapt != "none":
         if not target_data:
-            raise click.UsageError("--adapt confmix needs --target-data T.yaml")
+            raise click.UsageError(f"--adapt {adapt} needs --target-data T.yaml")
         overrides += (f"adapt.method={adapt}", f"adapt.target_data={target_data}")
     overrides += (f"sparse.method={sparse_method}",) if sparse_method != "auto" else ()
     overrides += ("train.attributes=false",) if no_attributes else ()

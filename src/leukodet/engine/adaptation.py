@@ -1,9 +1,9 @@
-"""Unsupervised domain adaptation's data side: the target domain's unlabelled images for ConfMix.
+"""Unsupervised domain adaptation's data side: the target domain's unlabelled images for ConfMix and DACA.
 
-ConfMix's objective (:mod:`leukodet.losses.confmix_objective`) draws ``n`` target images per step from a
-:class:`TargetStream`, which reads the target data set (``adapt.target_data``: its ``train`` split, else every
-image, labels removed), letterboxes and colour-normalises them as the run's own images, and cycles through them
-in a seeded random order.
+ConfMix's objective (:mod:`leukodet.losses.confmix_objective`) and DACA's (:mod:`leukodet.losses.daca`) draw
+``n`` target images per step from a :class:`TargetStream`, which reads the target data set (``adapt.target_data``:
+its ``train`` split, else every image, labels removed), letterboxes and colour-normalises them as the run's own
+images, and cycles through them in a seeded random order.
 """
 
 from __future__ import annotations
@@ -54,7 +54,7 @@ def target_loader(
 
 class TargetStream:
     """The unlabelled target images, ``n`` at a time, cycling through a loader (the
-    :data:`leukodet.losses.objective.TargetImages` that ConfMix's objective draws from)."""
+    :data:`leukodet.losses.objective.TargetImages` that ConfMix's and DACA's objectives draw from)."""
 
     def __init__(self, target: DataLoader[Any]) -> None:
         self.target = target

@@ -123,9 +123,9 @@ class Trainer:
         )
 
     def _objective(self) -> Objective:
-        """The run's objective (:func:`leukodet.losses.objective.build_objective`): plain, SLA-Det or ConfMix."""
+        """The run's objective (:func:`leukodet.losses.build.build_objective`): plain, SLA-Det, ConfMix, DACA."""
         cfg, target = self.cfg, None
-        if cfg.adapt.method == "confmix":
+        if cfg.adapt.method != "none":
             if self.sparse_method != "naive":
                 raise DataError(
                     f"{self.data.source}: --adapt needs a fully labelled source (no sparse method)"

@@ -8,6 +8,7 @@ from ..config import RunConfig
 from .comining import CoMiningObjective
 from .confmix_objective import ConfMixObjective
 from .criterion import DetectionCriterion
+from .daca import DACAObjective
 from .objective import Objective, PlainObjective, TargetImages
 from .sladet import SLADetObjective
 from .sparsedet import SparseDetObjective
@@ -31,19 +32,21 @@ def build_objective(
     teacher: nn.Module | None = None,
     target_images: TargetImages | None = None,
 ) -> Objective:
-    """The run's objective: ConfMix with ``adapt.method: confmix`` (``target_images`` required), the Table 7
-    comparators for ``sparsedet`` / ``comining`` (config sections of those names), the plain loss for ``crop``
-    and for an ``auto`` run without regions, else SLA-Det's ``method``.
+    """The run's objective: ConfMix or DACA with ``adapt.method: confmix|daca`` (``target_images`` required),
+    the Table 7 comparators for ``sparsedet`` / ``comining`` (config sections of those names), the plain loss
+    for ``crop`` and for an ``auto`` run without regions, else SLA-Det's ``method``.
 
     Args:
         method: the resolved sparse method (:func:`resolve_method`).
         area_min: smallest training box area, input pixels² (SLA-Det's pseudo-label area filter, Eq. 6).
         teacher: the EMA model, used for pseudo-labels when ``sparse.teacher`` / ``adapt.teacher`` is ``ema``.
     """
-    if cfg.adapt.method == "confmix":
+    if cfg.adapt.method in ("confmix", "daca"):
         if target_images is None:
-            raise ValueError("ConfMix needs the target images (adapt.target_data)")
+            raise ValueError(f"--adapt {cfg.adapt.method} needs the target images (adapt.target_data)")
         mentor = teacher if cfg.adapt.teacher == "ema" else None
+        if cfg.adapt.method == "daca":
+            return DACAObjective(criterion, cfg.adapt, cfg.daca, target_images, mentor)
         return ConfMixObjective(criterion, cfg.adapt, target_images, mentor)
     if method == "sparsedet":
         return SparseDetObjective(criterion, cfg.sparsedet)

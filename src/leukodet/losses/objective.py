@@ -8,6 +8,7 @@ outside. :func:`leukodet.losses.build.build_objective` makes the right one once 
 * :class:`PlainObjective` — Eq. (3), the AttriDet loss of fully labelled images;
 * :class:`leukodet.losses.sladet.SLADetObjective` — the sparse-annotation methods (Eqs. 4–13);
 * :class:`leukodet.losses.confmix_objective.ConfMixObjective` — unsupervised domain adaptation (ConfMix);
+* :class:`leukodet.losses.daca.DACAObjective` — unsupervised domain adaptation (DACA, docs/daca.md);
 * :class:`leukodet.losses.sparsedet.SparseDetObjective`, :class:`leukodet.losses.comining.CoMiningObjective` —
   the paper's Table 7 comparators (docs/comparators.md).
 """
@@ -35,7 +36,8 @@ __all__ = [
 Terms = dict[str, Tensor]
 
 TargetImages = Callable[[int, torch.device], Tensor]
-"""``n, device → [n, 3, H, W]`` letterboxed unlabelled target-domain images (ConfMix's second stream)."""
+"""``n, device → [n, 3, H, W]`` letterboxed unlabelled target-domain images (ConfMix's and DACA's second
+stream)."""
 
 
 class Objective(Protocol):
