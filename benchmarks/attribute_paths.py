@@ -12,9 +12,10 @@ AttriHead (11 WBCAtt attributes) vs the detector without head plus the crop clas
 (untrained weights: latency does not depend on them). Run on a quiet machine.
 
     .venv/bin/python benchmarks/attribute_paths.py [--paths crop,cbm] [--seeds 0] [--epochs 30]
-        [--arch resnet18] [--size 96] [--work DIR] [--latency]
+        [--arch resnet18] [--size 96] [--work DIR] [--latency] [--name NAME]
 
-Prints one JSON line and saves benchmarks/results/attribute_paths.json (runs already in ``--work`` are reused).
+Prints one JSON line and saves benchmarks/results/<--name, default attribute_paths>.json (runs already in
+``--work`` are reused: a finished one is only scored again).
 """
 
 from __future__ import annotations
@@ -92,6 +93,7 @@ def main() -> None:
     p.add_argument("--size", type=int, default=96)
     p.add_argument("--work", default="/tmp/leukodet-attribute-paths")
     p.add_argument("--latency", action="store_true")
+    p.add_argument("--name", default="attribute_paths", help="results file name")
     args = p.parse_args()
     runs = [train_path(path, int(s), args, Path(args.work)) for s in args.seeds.split(",")
             for path in args.paths.split(",")]  # fmt: skip
@@ -101,7 +103,7 @@ def main() -> None:
         summary[path] = {k: round(statistics.mean(r[k] for r in mine), 4) for k in
                          ("accuracy", "macro_f1", "type_accuracy", "type_macro_f1")}  # fmt: skip
     head = json.loads((RESULTS / "wbcatt_attributes.json").read_text().splitlines()[-1])
-    publish("attribute_paths", {
+    publish(args.name, {
         "benchmark": "attribute_paths", "data": "WBCAtt train -> val (400 cells)", "arch": args.arch,
         "size": args.size, "epochs": args.epochs, "seeds": args.seeds, "torch_threads": torch.get_num_threads(),
         "cpu_cores": len(os.sched_getaffinity(0)), "summary": summary,

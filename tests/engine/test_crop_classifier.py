@@ -137,3 +137,17 @@ def test_evaluate_crops_scores_each_attribute_and_the_type(tmp_path: Path) -> No
     assert metrics["n"] == 12 and set(metrics["attributes"]) == {"vacuoles", "size"}
     assert metrics["type_accuracy"] == 1.0  # one class: always right
     assert 0 <= metrics["accuracy"] <= 1 and metrics["attributes"]["vacuoles"]["n"] == 12
+
+
+def test_val_scores_the_attributes_of_the_crop_path(tmp_path: Path) -> None:
+    from leukodet import api
+
+    data = _easy_set(tmp_path, n=16)
+    det = tiny_checkpoint(
+        tmp_path / "tiny.pt", ["Blast"]
+    )  # no AttriHead: attributes come from the crops only
+    api.train_crops(data, tmp_path / "crops", crop={"size": 32, "imgsz": 64}, epochs=1, batch=8)
+    assert "attributes_mean" not in api.val(det, data, split="val", imgsz=64)
+    m = api.val(det, data, split="val", imgsz=64, crop_model=tmp_path / "crops" / "best.pt")
+    assert set(m["attributes"]) == {"vacuoles", "size"} and m["attributes"]["size"]["n"] == 12
+    assert 0 <= m["attributes_mean"]["accuracy"] <= 1
