@@ -104,3 +104,20 @@ def test_class_probabilities_line_up_with_the_detections(weights: Path) -> None:
     mirrored = field_evidence(det, images, cfg, "flip")
     assert all(ev.flipped is not None and ev.class_probs is None for ev in mirrored)
     assert all(ev.class_probs is not None for ev in field_evidence(det, images, cfg, "entropy"))
+
+
+def test_entropy_evidence_lines_up_on_a_model_with_a_class_hierarchy(tmp_path) -> None:
+    """The bundled synth-n groups its WBC types under a parent class, whose score a detection may carry."""
+    from leukodet import api
+    from leukodet.data.dataset import load_image
+    from leukodet.infer.backends import load_detector
+    from leukodet.infer.config import InferConfig
+
+    data = api.synth(tmp_path / "syn", images=3, seed=1, size=256, overwrite=True)
+    images = [load_image(str(p)) for p in sorted((data.parent / "images").rglob("*.png"))]
+    det = load_detector("synth-n")
+    assert any(p >= 0 for p in det.model.config.class_parents)  # the case this test is about
+    found = predict_with_class_probs(det, images, InferConfig(conf=0.05, imgsz=256, tile=False))
+    assert sum(len(pred) for pred, _ in found) > 0
+    for pred, probs in found:
+        assert probs.shape == (len(pred), len(det.class_names))

@@ -4,7 +4,7 @@ them the detections' per-class probabilities (``entropy``) or those of the mirro
 :class:`~leukodet.infer.predictor.Detector.predict` keeps one class per detection. The per-class probabilities
 are read from the same forward pass: a forward hook keeps the network's raw output, which is decoded and reduced
 by the same NMS again (:func:`leukodet.model.postprocess.postprocess_decoded`, deterministic) to find the rows
-behind the detections; the alignment is checked (``objectness x class probability == score``). Fields are
+behind the detections; the alignment is checked (same classes, same scores). Fields are
 letterboxed whole (no tiling), so one forward pass serves each batch.
 """
 
@@ -35,8 +35,9 @@ def mirror_prediction(pred: Prediction, width: int) -> Prediction:
 
 
 def _kept_rows(out: Any, cfg: InferConfig) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
-    """Per image of one raw network output: ``(objectness [N], class probabilities [N, C], label [N])`` of the
-    detections the predictor keeps (the same NMS, in the same order)."""
+    """Per image of one raw network output: ``(score [N], class probabilities [N, C], label [N])`` of the
+    detections the predictor keeps (the same NMS, in the same order; the score as the NMS gives it, which a
+    class hierarchy may take from a parent class)."""
     with torch.no_grad():
         decoded = decode_boxes(out)
     dets = postprocess_decoded(
@@ -45,15 +46,17 @@ def _kept_rows(out: Any, cfg: InferConfig) -> list[tuple[np.ndarray, np.ndarray,
     rows = []
     for b, det in enumerate(dets):
         kept = decoded[b, det.keep_index].float().cpu().numpy().astype(np.float64)
-        rows.append((kept[:, 4], kept[:, 5:], det.labels.cpu().numpy()))
+        rows.append(
+            (det.scores.float().cpu().numpy().astype(np.float64), kept[:, 5:], det.labels.cpu().numpy())
+        )
     return rows
 
 
-def _check_aligned(pred: Prediction, obj: np.ndarray, probs: np.ndarray, labels: np.ndarray) -> None:
+def _check_aligned(pred: Prediction, scores: np.ndarray, probs: np.ndarray, labels: np.ndarray) -> None:
     """A ``RuntimeError`` unless the rows found are the detections of ``pred`` (same classes, same scores)."""
-    same = len(obj) == len(pred) and np.array_equal(labels, pred.class_ids)
+    same = len(scores) == len(pred) and np.array_equal(labels, pred.class_ids) and len(probs) == len(pred)
     if same and len(pred):
-        same = np.allclose(obj * probs[np.arange(len(pred)), labels], pred.scores, rtol=1e-4, atol=1e-6)
+        same = np.allclose(scores, pred.scores, rtol=1e-4, atol=1e-6)
     if not same:
         raise RuntimeError(f"{pred.image}: the per-class probabilities do not line up with the detections")
 
