@@ -149,13 +149,13 @@ def test_objective_composes_the_confident_region_of_each_target(monkeypatch: pyt
     """One composite from a scripted detection: the four versions of the chosen quarter, labelled with its
     confident detection in each tile; a source tile brings the source boxes of its place."""
     from leukodet.data.sample import Batch
-    from leukodet.losses import daca
+    from leukodet.losses import confmix_objective, daca
 
     dets = _Dets(
         torch.tensor([[36.0, 40, 56, 48], [4, 4, 8, 8]]), torch.tensor([0.9, 0.3]), torch.tensor([1, 0])
     )
     monkeypatch.setattr(daca, "postprocess_decoded", lambda *a, **k: [dets])
-    monkeypatch.setattr(daca, "decode_boxes", lambda out: out)
+    monkeypatch.setattr(confmix_objective, "decode_boxes", lambda out: out)
 
     class Net(torch.nn.Module):
         def forward(self, x: torch.Tensor) -> object:

@@ -40,6 +40,20 @@ from .sparse import loss_pl
 __all__ = ["ConfMixObjective"]
 
 
+def detect_in_eval(model: nn.Module, images: Tensor) -> tuple[DetectorOutput, Tensor]:
+    """The network's output and its decoded ``[B, N, 5 + nc]`` predictions on ``images``, in eval mode (the
+    network's mode restored after), without gradient: the target detections of ConfMix and DACA."""
+    net = getattr(model, "module", model)
+    mode = net.training
+    net.eval()
+    try:
+        with torch.no_grad():
+            out = net(images)
+            return out, decode_boxes(out)
+    finally:
+        net.train(mode)
+
+
 class ConfMixObjective:
     """Loss of one ConfMix step (see the module docstring).
 
@@ -124,14 +138,7 @@ class ConfMixObjective:
         """Pseudo-labels ``[P, 6]`` (image, class, xyxy) above ``pl_conf``, the chosen region of each target
         image ``[B, 4]`` and logged figures (δ, pseudo-labels per image, mean chosen-region confidence)."""
         cfg = self.cfg
-        net = self.teacher if self.teacher is not None else getattr(model, "module", model)
-        mode = net.training
-        net.eval()
-        try:
-            out = net(target)
-            decoded = decode_boxes(out)
-        finally:
-            net.train(mode)
+        out, decoded = detect_in_eval(self.teacher if self.teacher is not None else model, target)
         delta = progressive_delta(progress, cfg.gamma)
         grid = region_boxes(tuple(target.shape[-2:]), cfg.grid).to(target.device)
         rows, chosen, best = [], [], []

@@ -31,9 +31,9 @@ from torch import Tensor, nn
 from ..comparator_config import DACAConfig
 from ..config import AdaptConfig
 from ..data.sample import Batch
-from ..model.decode import decode_boxes
 from ..model.postprocess import postprocess_decoded
 from .confmix import region_boxes, region_confidence
+from .confmix_objective import detect_in_eval
 from .criterion import DetectionCriterion
 from .daca_compose import augmented_versions, compose, region_pseudo_labels, source_piece, tile_plan
 from .objective import TargetImages, Terms, forward_with_loss
@@ -96,14 +96,7 @@ class DACAObjective:
         (:func:`leukodet.losses.confmix.region_confidence`; the first region when nothing is detected) and its
         pseudo-labels (:func:`leukodet.losses.daca_compose.region_pseudo_labels`), with the logged figures."""
         cfg = self.cfg
-        net = self.teacher if self.teacher is not None else getattr(model, "module", model)
-        mode = net.training
-        net.eval()
-        try:
-            out = net(target)
-            decoded = decode_boxes(out)
-        finally:
-            net.train(mode)
+        out, decoded = detect_in_eval(self.teacher if self.teacher is not None else model, target)
         grid = region_boxes(tuple(target.shape[-2:]), cfg.grid).to(target.device)
         dets = postprocess_decoded(decoded, cfg.det_conf, cfg.nms_iou, class_parents=out.class_parents)
         chosen: Chosen = []
