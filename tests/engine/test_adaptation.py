@@ -13,14 +13,6 @@ from leukodet.cli import main
 from leukodet.engine.adaptation import target_records
 
 
-@pytest.fixture(scope="module")
-def domains(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
-    root = tmp_path_factory.mktemp("adapt")
-    source = api.synth(root / "hcm", images=8, seed=3, size=128, domain="HCM_100x_C2")
-    target = api.synth(root / "lcm", images=6, seed=4, size=128, domain="LCM_100x_C2")
-    return source, target
-
-
 def test_target_labels_are_dropped(domains: tuple[Path, Path]) -> None:
     records = target_records(str(domains[1]))
     assert records and all(r.cells == () and r.labeled_regions is None for r in records)

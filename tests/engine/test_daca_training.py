@@ -13,14 +13,6 @@ from leukodet import api
 from leukodet.cli import main
 
 
-@pytest.fixture(scope="module")
-def domains(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
-    root = tmp_path_factory.mktemp("daca")
-    source = api.synth(root / "hcm", images=8, seed=3, size=128, domain="HCM_100x_C2")
-    target = api.synth(root / "lcm", images=6, seed=4, size=128, domain="LCM_100x_C2")
-    return source, target
-
-
 def test_daca_run_logs_composed_pseudo_labels_per_epoch(domains: tuple[Path, Path], tmp_path: Path) -> None:
     source, target = domains
     overrides = ["adapt.method=daca", f"adapt.target_data={target}", "adapt.burn_in=0.5", "daca.det_conf=0.0001",

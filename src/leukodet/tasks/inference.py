@@ -180,9 +180,9 @@ def report(
     rules, threshold and sources are checked before the model is loaded. ``roles`` (``{class: role}``) gives a
     role to a class whose checkpoint stores none (:mod:`leukodet.records.roles`). See docs/report.md.
     """
+    from ..infer.backends import load_detector
     from ..infer.config import InferConfig, check_conf
     from ..infer.fields import predict_fields
-    from ..infer.predictor import Detector
     from ..infer.sources import expand_sources
     from ..report.film import film_report
     from ..report.flags import load_rules
@@ -190,11 +190,8 @@ def report(
     check_conf(conf)
     rules = load_rules(flags)
     paths = expand_sources([sources] if isinstance(sources, (str, Path)) else list(sources))
-    det = Detector.load(weights, device, InferConfig(conf=conf, imgsz=imgsz))
-    if crop_model is not None:
-        from ..model.crop_classifier import load_crop_classifier
-
-        det.use_crops(load_crop_classifier(crop_model, device))
+    det = load_detector(weights, "torch", device, crop_model)
+    det.infer = InferConfig(conf=conf, imgsz=imgsz)
     fields = predict_fields(det, paths, progress=progress, desc="report")
     return film_report(
         fields,
