@@ -12,7 +12,10 @@ AttriHead (11 WBCAtt attributes) vs the detector without head plus the crop clas
 (untrained weights: latency does not depend on them). Run on a quiet machine.
 
     .venv/bin/python benchmarks/attribute_paths.py [--paths crop,cbm] [--seeds 0] [--epochs 30]
-        [--arch resnet18] [--size 96] [--work DIR] [--latency] [--name NAME]
+        [--arch resnet18] [--size 96] [--work DIR] [--latency] [--views 1,2,4,8] [--name NAME]
+
+``--views`` also scores every run's best.pt with that many test-time views averaged (the crop as cut, its
+mirror, its half turn, ..., ``train-crops --views``): an inference switch, the same weights.
 
 Prints one JSON line and saves benchmarks/results/<--name, default attribute_paths>.json (runs already in
 ``--work`` are reused: a finished one is only scored again).
@@ -32,9 +35,12 @@ import torch
 from result_file import RESULTS, publish
 
 from leukodet import api
+from leukodet.data.crops import crop_set
+from leukodet.engine.crop_train import evaluate_crops
+from leukodet.engine.run_data import load_data
 from leukodet.infer.config import InferConfig
 from leukodet.infer.predictor import Detector
-from leukodet.model.crop_classifier import CropClassifier, CropConfig
+from leukodet.model.crop_classifier import CropClassifier, CropConfig, load_crop_classifier
 from leukodet.model.registry import create_model
 from leukodet.records.sources import load_source
 
@@ -57,6 +63,21 @@ def train_path(path: str, seed: int, args: argparse.Namespace, work: Path) -> di
             "type_accuracy": val.get("type_accuracy"), "type_macro_f1": val.get("type_macro_f1"),
             "attributes": {k: {"accuracy": v["accuracy"], "macro_f1": v["macro_f1"]}
                            for k, v in val["attributes"].items()}}  # fmt: skip
+
+
+def views_effect(out: Path, views: list[int]) -> dict:
+    """best.pt of a finished run scored on the val split with each number of test-time views (mirrors and
+    turns averaged, ``CropConfig.views``): no retraining, the same weights."""
+    bundle = load_data(str(WBCATT))
+    model = load_crop_classifier(out / "best.pt")
+    cfg = model.config
+    crops = crop_set(bundle.val, list(cfg.attributes), cfg.size, cfg.context, cfg.imgsz)
+    scores = {}
+    for n in views:
+        m = evaluate_crops(load_crop_classifier(out / "best.pt", views=n), crops)
+        scores[str(n)] = {k: round(m[k], 4) for k in ("accuracy", "macro_f1", "type_accuracy", "type_macro_f1")
+                          if m.get(k) is not None}  # fmt: skip
+    return scores
 
 
 def latency(args: argparse.Namespace) -> dict:
@@ -93,10 +114,18 @@ def main() -> None:
     p.add_argument("--size", type=int, default=96)
     p.add_argument("--work", default="/tmp/leukodet-attribute-paths")
     p.add_argument("--latency", action="store_true")
+    p.add_argument(
+        "--views", default=None, help="also score each run with these test-time views, e.g. 1,2,4,8"
+    )
     p.add_argument("--name", default="attribute_paths", help="results file name")
     args = p.parse_args()
     runs = [train_path(path, int(s), args, Path(args.work)) for s in args.seeds.split(",")
             for path in args.paths.split(",")]  # fmt: skip
+    if args.views:
+        for r in runs:
+            r["views"] = views_effect(
+                Path(args.work) / f"{r['path']}_s{r['seed']}", [int(v) for v in args.views.split(",")]
+            )
     summary = {}
     for path in dict.fromkeys(r["path"] for r in runs):
         mine = [r for r in runs if r["path"] == path]

@@ -35,6 +35,8 @@ from result_file import publish
 
 from leukodet import api
 from leukodet.config import load_config
+from leukodet.data.dataset import PlainView
+from leukodet.engine.batchnorm import recalibrate_batchnorm, recalibration_indices
 from leukodet.records.files import atomic_write_text
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -179,7 +181,27 @@ class Diagnostics:
             if name.endswith("running_var"):
                 ratios.append(float((a / b.clamp(min=1e-6)).max()))
         entry["bn_var_ratio_raw_over_ema_max"] = round(max(ratios), 3) if ratios else None
+        entry.update(self.ema_bn_sources())
         self.epochs.append(entry)
+
+    def ema_bn_sources(self) -> dict[str, dict[str, float]]:
+        """The EMA weights with their BN statistics recomputed from other images than the trainer's: another
+        draw of augmented training batches (how much the estimate depends on the draw) and the same training
+        images without augmentation, letterboxed as at validation (augmented vs plain statistics)."""
+        t, tc = self.trainer, self.trainer.cfg.train
+        picks = recalibration_indices(len(t.train_set), tc.bn_recalibration, tc.batch, tc.seed, t.epoch - 1)
+        other = recalibration_indices(len(t.train_set), tc.bn_recalibration, tc.batch, tc.seed + 1, t.epoch)
+        out, epoch = {}, t.train_set.epoch
+        twin = copy.deepcopy(t.ema.module)
+        try:
+            t.train_set.epoch = epoch + 10_000  # other augmentation draws of the same images
+            recalibrate_batchnorm(twin, t.train_set, other, t.device)
+        finally:
+            t.train_set.epoch = epoch
+        out["ema_bn_other_draw"] = self.evaluate(twin.eval())
+        recalibrate_batchnorm(twin, PlainView(t.train_set), picks, t.device)
+        out["ema_bn_plain"] = self.evaluate(twin.eval())
+        return out
 
 
 def run_seed(

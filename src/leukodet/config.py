@@ -47,6 +47,13 @@ EVAL_IOU: float = 0.6
 """NMS IoU of the evaluation protocol (spec §6)."""
 
 
+def _one_of(section: str, config: Any, key: str, allowed: tuple[str, ...]) -> None:
+    """``ConfigError`` naming ``section.key`` unless the field's value is one of ``allowed``."""
+    value = getattr(config, key)
+    if value not in allowed:
+        raise ConfigError(f"{section}.{key}: expected one of {', '.join(allowed)}, got {value!r}")
+
+
 @dataclass(frozen=True)
 class AugmentConfig:
     """Augmentation (spec Sec. 7, hyp "scratch-high"; ``none()`` gives the no-augmentation file of phase 2)."""
@@ -126,13 +133,15 @@ class TrainConfig:
     ema_tau: float = 2000.0
     ema_horizon: float = 0.0
     """When > 0, the EMA averages over this fraction of the run's planned optimiser steps, capped by
-    ``ema_decay`` and ``ema_tau`` (``ModelEMA.plan``); 0 (default) = the fixed YOLOv5 decay and ramp whatever
-    the run's length. 0.1 was measured on BCDD-trained runs (issue #16, docs/training.md) and did not remove
-    their late drops, so it is not the default."""
+    ``ema_decay`` and ``ema_tau`` (``ModelEMA.plan``); 0 = the fixed YOLOv5 decay and ramp (0.1 was measured
+    on BCDD and did not remove its late drops: docs/training.md)."""
     bn_recalibration: int = 4
-    """Batches of (augmented) training images over which the BatchNorm statistics of the EMA weights are
-    recomputed before every validation and checkpoint (:mod:`leukodet.engine.batchnorm`); 0 = keep the running
-    statistics (before 0.x: stale statistics made val mAP collapse and recover between epochs)."""
+    """Batches of training images over which the BatchNorm statistics of the EMA weights are recomputed
+    before every validation and checkpoint (:mod:`leukodet.engine.batchnorm`); 0 = keep the running statistics
+    (stale statistics made val mAP collapse and recover between epochs: issue #16)."""
+    bn_recalibration_images: str = "augmented"
+    """Which views of those images: ``augmented`` (as trained: mosaic, mixup, affine, colour) or ``plain``
+    (letterboxed as at validation, no augmentation)."""
     seed: int = 0
     workers: int = 0
     cache: bool = True
@@ -163,10 +172,8 @@ class TrainConfig:
     stain_fit_images: int = 32
 
     def __post_init__(self) -> None:
-        if self.stain_norm not in ("none", "reinhard", "macenko"):
-            raise ConfigError(
-                f"train.stain_norm: expected none, reinhard or macenko, got {self.stain_norm!r}"
-            )
+        _one_of("train", self, "stain_norm", ("none", "reinhard", "macenko"))
+        _one_of("train", self, "bn_recalibration_images", ("augmented", "plain"))
         if self.eval_every < 1:
             raise ConfigError(f"train.eval_every: expected an integer >= 1, got {self.eval_every}")
         if not 0 <= self.ema_horizon <= 1:
@@ -209,22 +216,11 @@ class SparseConfig:
     """Labelled-region detections the ``calibrated`` confidence remembers (the latest, across batches)."""
 
     def __post_init__(self) -> None:
-        if self.method not in SPARSE_METHODS:
-            raise ConfigError(
-                f"sparse.method: expected one of {', '.join(SPARSE_METHODS)}, got {self.method!r}"
-            )
-        if self.teacher not in ("live", "ema"):
-            raise ConfigError(f"sparse.teacher: expected live or ema, got {self.teacher!r}")
-        if self.triplet_sign not in ("paper", "fixed"):
-            raise ConfigError(f"sparse.triplet_sign: expected paper or fixed, got {self.triplet_sign!r}")
-        for key, allowed in (
-            ("confidence", ("paper", "calibrated")),
-            ("pl_obj_norm", ("all_cells", "per_label")),
-        ):
-            if getattr(self, key) not in allowed:
-                raise ConfigError(
-                    f"sparse.{key}: expected {' or '.join(allowed)}, got {getattr(self, key)!r}"
-                )
+        _one_of("sparse", self, "method", SPARSE_METHODS)
+        _one_of("sparse", self, "teacher", ("live", "ema"))
+        _one_of("sparse", self, "triplet_sign", ("paper", "fixed"))
+        _one_of("sparse", self, "confidence", ("paper", "calibrated"))
+        _one_of("sparse", self, "pl_obj_norm", ("all_cells", "per_label"))
         if self.calib_window < 1:
             raise ConfigError(f"sparse.calib_window: expected an integer >= 1, got {self.calib_window}")
         if not 0.0 <= self.burn_in <= self.triplet_end <= 1.0:
@@ -265,12 +261,10 @@ class AdaptConfig:
     gets no background supervision; its pseudo-labels teach box, class and objectness at their own cells."""
 
     def __post_init__(self) -> None:
-        if self.method not in ("none", "confmix", "daca"):
-            raise ConfigError(f"adapt.method: expected none, confmix or daca, got {self.method!r}")
+        _one_of("adapt", self, "method", ("none", "confmix", "daca"))
         if self.method != "none" and not self.target_data:
             raise ConfigError(f"adapt.target_data: --adapt {self.method} needs --target-data T.yaml")
-        if self.teacher not in ("live", "ema"):
-            raise ConfigError(f"adapt.teacher: expected live or ema, got {self.teacher!r}")
+        _one_of("adapt", self, "teacher", ("live", "ema"))
         if not 0.0 <= self.burn_in < 1.0 or self.grid < 1:
             raise ConfigError("adapt: need 0 <= burn_in < 1 and grid >= 1")
 

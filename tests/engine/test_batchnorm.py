@@ -12,7 +12,7 @@ from torch import nn
 
 from leukodet import api
 from leukodet.config import AugmentConfig
-from leukodet.data.dataset import DetectionDataset
+from leukodet.data.dataset import DetectionDataset, PlainView
 from leukodet.data.sample import Sample, collate
 from leukodet.engine.batchnorm import recalibrate_batchnorm, recalibration_indices
 from leukodet.model.checkpoint import load_checkpoint
@@ -94,9 +94,11 @@ def test_recalibration_indices_are_seeded_distinct_and_never_single() -> None:
     assert recalibration_indices(5, 0, 4, 0, 0) == []
 
 
-def test_a_run_saves_ema_weights_with_their_own_batchnorm_statistics(tmp_path: Path) -> None:
-    """The checkpoint's EMA statistics are those of its own weights on the epoch's recalibration batches
-    (the cause of the val collapses was statistics averaged over earlier weights)."""
+@pytest.mark.parametrize("images", ["augmented", "plain"])
+def test_a_run_saves_ema_weights_with_their_own_batchnorm_statistics(tmp_path: Path, images: str) -> None:
+    """The checkpoint's EMA statistics are those of its own weights on the epoch's recalibration batches, seen
+    as ``train.bn_recalibration_images`` says (the cause of the val collapses was statistics averaged over
+    earlier weights); the other view gives other statistics, so the switch is what decides."""
     data = api.synth(tmp_path / "data", images=10, seed=3, size=160)
     run = tmp_path / "run"
     api.train(
@@ -108,7 +110,7 @@ def test_a_run_saves_ema_weights_with_their_own_batchnorm_statistics(tmp_path: P
         out=run,
         progress=False,
         recipe="short",
-        overrides=["train.attributes=false"],
+        overrides=["train.attributes=false", f"train.bn_recalibration_images={images}"],
     )
     ckpt = load_checkpoint(run / "weights" / "last.pt")
     ds, _ = load_source(data)
@@ -118,9 +120,15 @@ def test_a_run_saves_ema_weights_with_their_own_batchnorm_statistics(tmp_path: P
     train = DetectionDataset(ds.split("train"), len(ds.classes), ds.attributes, 160, AugmentConfig(), True, 0)
     train.set_epoch(0)
     picks = recalibration_indices(len(train), 4, 4, seed=0, epoch=0)
-    assert recalibrate_batchnorm(twin, train, picks, torch.device("cpu")) == 8
-    saved, recomputed = model.state_dict(), twin.state_dict()
+    views = {"augmented": train, "plain": PlainView(train)}
+    other = copy.deepcopy(model)
+    assert recalibrate_batchnorm(twin, views[images], picks, torch.device("cpu")) == 8
+    recalibrate_batchnorm(
+        other, views["plain" if images == "augmented" else "augmented"], picks, torch.device("cpu")
+    )
+    saved, recomputed, differ = model.state_dict(), twin.state_dict(), other.state_dict()
     names = [k for k in saved if k.endswith("running_mean")]
     assert names and all(torch.allclose(saved[k], recomputed[k], atol=1e-5) for k in names)
+    assert any(not torch.allclose(saved[k], differ[k], atol=1e-4) for k in names)
     stale = ckpt["model"]  # the trained weights' own running averages differ: the recalibration ran
     assert any(not torch.allclose(stale[k], saved[k], atol=1e-4) for k in names)

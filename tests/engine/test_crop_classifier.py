@@ -20,6 +20,7 @@ from leukodet.model.crop_classifier import (
     CropClassifier,
     CropConfig,
     concept_bottleneck,
+    dihedral_view,
     load_crop_classifier,
 )
 from leukodet.records import AttributeSchema, Cell, Dataset, ImageRecord
@@ -53,6 +54,57 @@ def test_the_cbm_reads_the_type_off_the_attribute_probabilities_only() -> None:
     assert torch.allclose(concept_bottleneck(attrs, [2, 2], model.type_logits), types)
     with pytest.raises(ValueError, match="concept-bottleneck"):
         CropConfig(classes=["a"], type_from="attributes")
+
+
+def test_eight_views_make_the_calls_invariant_to_turns_and_mirrors() -> None:
+    """Averaged over every quarter turn and mirror, a crop and its turned or mirrored copy get the same
+    probabilities; one view does not; 2 views are invariant to the mirror only."""
+    torch.manual_seed(0)
+    cfg = CropConfig(arch="resnet18", size=32, classes=["a", "b", "c"], attributes=SCHEMA.to_mapping())
+    model = CropClassifier(cfg).eval()
+    x, sides = torch.rand(3, 3, 32, 32), torch.full((3, 2), 64.0)
+    assert len({tuple(dihedral_view(x, v).flatten().tolist()) for v in range(8)}) == 8
+    turned, mirrored = torch.rot90(x, 1, dims=(2, 3)), x.flip(3)
+
+    def probs(views: int, crops: torch.Tensor) -> torch.Tensor:
+        model.config.views = views
+        attrs, types = model.infer(crops, sides)
+        return torch.cat([attrs[:, :2].softmax(1), attrs[:, 2:].softmax(1), types.softmax(1)], 1)
+
+    assert torch.allclose(probs(1, x), torch.cat([g.softmax(1) for g in (model(x, sides)[0][:, :2],
+                          model(x, sides)[0][:, 2:], model(x, sides)[1])], 1), atol=1e-6)  # fmt: skip
+    assert not torch.allclose(probs(1, x), probs(1, turned), atol=1e-4)
+    assert torch.allclose(probs(8, x), probs(8, turned), atol=1e-5)
+    assert torch.allclose(probs(8, x), probs(8, mirrored), atol=1e-5)
+    assert torch.allclose(probs(2, x), probs(2, mirrored), atol=1e-5)
+    assert not torch.allclose(probs(2, x), probs(2, turned), atol=1e-4)
+    assert torch.allclose(probs(8, x)[:, :2].sum(1), torch.ones(3), atol=1e-5)
+    with pytest.raises(ValueError, match="views"):
+        CropConfig(attributes=SCHEMA.to_mapping(), views=3)
+
+
+def test_a_saved_crop_model_keeps_its_attribute_order(tmp_path: Path) -> None:
+    """Checkpoint metadata is stored with sorted keys; the loaded model must still read its logit groups in the
+    training order (an alphabetical order here would swap a 3-value and a 2-value group)."""
+    schema = {"vacuoles": ["no", "yes"], "size": ["small", "medium", "big"]}
+    cfg = CropConfig(arch="resnet18", size=32, classes=["a"], attributes=schema)
+    assert list(CropConfig.from_dict(json.loads(json.dumps(cfg.to_dict(), sort_keys=True))).attributes) == [
+        "vacuoles", "size"]  # fmt: skip
+    from leukodet.model.checkpoint import load_checkpoint, save_checkpoint
+
+    torch.manual_seed(0)
+    model = CropClassifier(cfg).eval()
+    save_checkpoint(tmp_path / "c.pt", model.state_dict(), {"kind": "crop_classifier",
+                    "crop_config": cfg.to_dict()})  # fmt: skip
+    loaded = load_crop_classifier(tmp_path / "c.pt")
+    assert loaded.config.attributes == schema and list(loaded.config.attributes) == ["vacuoles", "size"]
+    x, sides = torch.rand(2, 3, 32, 32), torch.full((2, 2), 64.0)
+    assert torch.equal(loaded(x, sides)[0], model(x, sides)[0])
+    ckpt = load_checkpoint(tmp_path / "c.pt")  # a checkpoint of before the fix: refused, not misread
+    ckpt["metadata"]["crop_config"].pop("attribute_order")
+    save_checkpoint(tmp_path / "old.pt", ckpt["model"], ckpt["metadata"])
+    with pytest.raises(ValueError, match="without its attribute order"):
+        load_crop_classifier(tmp_path / "old.pt")
 
 
 def _easy_set(root: Path, n: int = 42) -> Path:
@@ -99,8 +151,15 @@ def test_train_crops_then_predict_gives_the_heads_json_shape(
     data = _easy_set(tmp_path, n=16)
     runner = CliRunner()
     trained = runner.invoke(main, ["train-crops", str(data), "--out", str(tmp_path / "crops"), "--size", "32",
-                                   "--imgsz", "64", "--epochs", "1", "--batch", "8", "--type-from", type_from])  # fmt: skip
+                                   "--imgsz", "64", "--epochs", "1", "--batch", "8", "--type-from", type_from,
+                                   "--views", "2"])  # fmt: skip
     assert trained.exit_code == 0, trained.output
+    best = (
+        tmp_path / "crops" / "best.pt"
+    )  # the test-time views travel in the checkpoint; a load may change them
+    assert (
+        load_crop_classifier(best).config.views == 2 and load_crop_classifier(best, views=8).config.views == 8
+    )
     fields = tmp_path / "fields"
     for i in range(2):
         write_image(fields / f"f{i}.png", 96, 80, seed=i)

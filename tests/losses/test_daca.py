@@ -134,7 +134,7 @@ def test_config_defaults_and_errors() -> None:
         DACAConfig(pl_conf=1.5)
     with pytest.raises(ConfigError, match="--adapt daca needs --target-data"):
         AdaptConfig(method="daca")
-    with pytest.raises(ConfigError, match="none, confmix or daca"):
+    with pytest.raises(ConfigError, match="one of none, confmix, daca"):
         AdaptConfig(method="mixup", target_data="t.yaml")
 
 

@@ -28,6 +28,8 @@ from .base import user_errors as _user_errors
 @click.option("--type-from", type=click.Choice(["image", "attributes"]), default="image", show_default=True,
               help="attributes: a concept-bottleneck model (the type from the predicted attributes only).")  # fmt: skip
 @click.option("--no-size-features", is_flag=True, help="Do not give the heads the box's width and height.")
+@click.option("--views", type=click.Choice(["1", "2", "4", "8"]), default="1", show_default=True,
+              help="Test-time views averaged (mirror, turns): kept in the checkpoint for val/predict/serve.")  # fmt: skip
 @click.option("--epochs", type=int, default=30, show_default=True)
 @click.option("--batch", type=int, default=64, show_default=True)
 @click.option("--lr", type=float, default=2e-3, show_default=True, help="AdamW peak learning rate.")
@@ -42,6 +44,7 @@ def train_crops(data: str, out: str, progress: bool | None, **kw: Any) -> None:
     Use it with --crop-model on val, predict, report and serve (docs/attributes.md)."""
     crop = {k: kw.pop(k) for k in ("arch", "size", "context", "imgsz", "type_from")}
     crop["size_features"] = not kw.pop("no_size_features")
+    crop["views"] = int(kw.pop("views"))
     result = api.train_crops(data, out, crop=crop, progress=_show_progress(progress), **kw)
     val = result["val"]
     click.echo(

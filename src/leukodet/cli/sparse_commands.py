@@ -55,7 +55,8 @@ def two_phase(phase1_epochs: int, phase2_epochs: int, phase1_method: str, method
     default=None,
     help="Comma-separated subset of naive,region,region+pl,sladet,crop; variants: sladet-paper, sladet-fixed "
     "(the Eq. 10 hinge signs), region+pl-calibrated, sladet-calibrated (pseudo-labels on the calibrated "
-    "confidence), sparsedet, comining (the Table 7 comparators).",
+    "confidence; sladet-calibrated-d5 the same with the D5 objectness normalisation), sparsedet, comining "
+    "(the Table 7 comparators).",
 )
 @click.option("--model", default="n", show_default=True, help="Every run's start: a preset or a checkpoint.")
 @click.option("--imgsz", type=int, default=640, show_default=True)

@@ -33,7 +33,7 @@ from .transforms import (
     resize_long_side,
 )
 
-__all__ = ["DetectionDataset", "load_image"]
+__all__ = ["DetectionDataset", "PlainView", "load_image"]
 
 log = logging.getLogger("leukodet.data")
 
@@ -174,3 +174,16 @@ class DetectionDataset(Dataset[Sample]):
             mosaic(tiles, rng, self.imgsz), rng, self.augment.scale, self.augment.translate, self.imgsz
         )
         return sample.with_(ratio=1.0, pad=(0.0, 0.0))
+
+
+class PlainView(Dataset[Sample]):
+    """A dataset's samples as validation sees them: letterboxed, without augmentation (same indices)."""
+
+    def __init__(self, dataset: DetectionDataset) -> None:
+        self.dataset = dataset
+
+    def __len__(self) -> int:
+        return len(self.dataset)
+
+    def __getitem__(self, index: int) -> Sample:
+        return self.dataset.letterboxed(index)

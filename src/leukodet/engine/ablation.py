@@ -41,11 +41,13 @@ VARIANTS: dict[str, tuple[str, tuple[str, ...]]] = {
     "sladet-fixed": ("sladet", ("sparse.triplet_sign=fixed",)),
     "region+pl-calibrated": ("region+pl", CALIBRATED),
     "sladet-calibrated": ("sladet", CALIBRATED),
+    "sladet-calibrated-d5": ("sladet", (*CALIBRATED[:1], *CALIBRATED[2:], "sparse.pl_obj_norm=all_cells")),
     "sparsedet": ("sparsedet", ()),
     "comining": ("comining", ()),
 }
 """Named variants an ablation may also run: (method, extra config overrides). The two Eq. 10 hinge signs,
-pseudo-labels that fire (:data:`CALIBRATED`, issue #22), and the paper's Table 7 comparators SparseDet and
+pseudo-labels that fire (:data:`CALIBRATED`, issue #22; ``-d5`` keeps the paper's D5 objectness normalisation
+to measure that switch alone), and the paper's Table 7 comparators SparseDet and
 Co-mining (their ``sparsedet.*`` / ``comining.*`` settings; ``--set`` changes them)."""
 
 FIGURES: tuple[str, ...] = ("map50", "map50_95", "operating_point.recall", "operating_point.precision")

@@ -125,7 +125,7 @@ def predict_crops(
     for i in range(0, len(crops), batch):
         x = crops[i : i + batch]
         x = x.float().div(255.0) if x.dtype == torch.uint8 else x
-        a, t = model(x, sides[i : i + batch])
+        a, t = model.infer(x, sides[i : i + batch])
         attrs.append(torch.stack([g.argmax(1) for g in split_logits(a, sizes)], 1) if a is not None
                      else torch.zeros((len(x), 0), dtype=torch.long))  # fmt: skip
         types.append(t.argmax(1) if t is not None else torch.full((len(x),), -1))

@@ -16,6 +16,7 @@ from typing import Any
 import torch
 
 from .._version import __version__
+from ..data.dataset import PlainView
 from ..infer.config import InferConfig
 from ..infer.evaluate import evaluate_detector
 from ..infer.predictor import Detector
@@ -77,7 +78,8 @@ class PreciseBatchNorm(Hook):
         picks = recalibration_indices(
             len(trainer.train_set), t.bn_recalibration, t.batch, t.seed, trainer.epoch - 1
         )
-        recalibrate_batchnorm(trainer.ema.module, trainer.train_set, picks, trainer.device)
+        images = PlainView(trainer.train_set) if t.bn_recalibration_images == "plain" else trainer.train_set
+        recalibrate_batchnorm(trainer.ema.module, images, picks, trainer.device)
 
 
 class Validate(Hook):

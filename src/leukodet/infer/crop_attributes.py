@@ -46,7 +46,7 @@ def crop_calls(
             crops, sides = cut_crops(
                 images[b : b + 1].float(), [det.boxes[part].float().to(images.device)], cfg.size, cfg.context
             )
-            logits, _ = classifier(crops.to(device), sides.to(device) * (cfg.imgsz / network_size))
+            logits, _ = classifier.infer(crops.to(device), sides.to(device) * (cfg.imgsz / network_size))
             if logits is None:
                 continue
             for i, call in zip(part, decode_attributes(logits, cfg.attributes)):

@@ -37,6 +37,7 @@ __all__ = [
     "CropConfig",
     "CropClassifier",
     "concept_bottleneck",
+    "dihedral_view",
     "load_crop_classifier",
 ]
 
@@ -45,6 +46,12 @@ KIND = "crop_classifier"
 
 ARCHS = ("resnet18", "resnet34", "resnet50")
 TYPE_FROM = ("image", "attributes")
+
+VIEWS: tuple[tuple[int, bool], ...] = (
+    (0, False), (0, True), (2, False), (2, True), (1, False), (1, True), (3, False), (3, True)
+)  # fmt: skip
+"""The dihedral views of a crop as (quarter turns, mirrored), in the order test-time averaging adds them."""
+VIEW_COUNTS = (1, 2, 4, 8)
 
 SIZE_SCALE = 64.0
 """Box sides enter as ``log(side / SIZE_SCALE)`` (network pixels), near 0 for a typical cell."""
@@ -62,6 +69,8 @@ class CropConfig:
             letterbox rule), so training and inference crops share one pixel scale.
         size_features: give the box's width and height (network pixels) to the heads.
         type_from: ``image`` or ``attributes`` (CBM), :data:`TYPE_FROM`.
+        views: test-time views averaged at inference (:data:`VIEW_COUNTS`): 1 = the crop as cut; 2 adds its
+            mirror; 4 the half turn and its mirror; 8 every quarter turn and mirror (the training augmentation).
         classes: the WBC type vocabulary.
         attributes: ``{attribute: values}`` in head order.
     """
@@ -72,12 +81,15 @@ class CropConfig:
     imgsz: int = 416
     size_features: bool = True
     type_from: str = "image"
+    views: int = 1
     classes: list[str] = field(default_factory=list)
     attributes: dict[str, list[str]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if self.arch not in ARCHS:
             raise ValueError(f"crop arch must be one of {', '.join(ARCHS)}, got {self.arch!r}")
+        if self.views not in VIEW_COUNTS:
+            raise ValueError(f"crop views must be one of {VIEW_COUNTS}, got {self.views!r}")
         if self.type_from not in TYPE_FROM:
             raise ValueError(f"type_from must be one of {', '.join(TYPE_FROM)}, got {self.type_from!r}")
         if not 32 <= self.size <= 512 or not 0 <= self.context <= 1 or self.imgsz < 32:
@@ -95,11 +107,19 @@ class CropConfig:
         return [len(v) for v in self.attributes.values()]
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        """The fields, with ``attribute_order``: checkpoint metadata is stored with sorted keys, and the logit
+        groups follow the attributes' order, not the alphabet."""
+        return asdict(self) | {"attribute_order": list(self.attributes)}
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> CropConfig:
         known = {k: v for k, v in data.items() if k in cls.__dataclass_fields__}
+        order = data.get("attribute_order")
+        if order is not None:
+            attributes = dict(known.get("attributes") or {})
+            if sorted(order) != sorted(attributes):
+                raise ValueError(f"crop config attribute_order {order} does not name its attributes")
+            known["attributes"] = {name: attributes[name] for name in order}
         return cls(**known)
 
 
@@ -108,6 +128,21 @@ def concept_bottleneck(attribute_logits: Tensor, sizes: Sequence[int], type_laye
     every attribute group, concatenated, through one linear layer."""
     probs = torch.cat([g.softmax(1) for g in split_logits(attribute_logits, sizes)], dim=1)
     return type_layer(probs)
+
+
+def dihedral_view(crops: Tensor, view: int) -> Tensor:
+    """View ``view`` of :data:`VIEWS` of ``[N, 3, S, S]`` crops: mirrored left-right, then turned."""
+    turns, mirror = VIEWS[view]
+    crops = crops.flip(3) if mirror else crops
+    return torch.rot90(crops, turns, dims=(2, 3)) if turns else crops
+
+
+def _mean_probability(logits: Sequence[Tensor], sizes: Sequence[int]) -> Tensor:
+    """Per softmax group, the log of the mean probability over several views: logits whose softmax is that
+    mean, so the calls and their probabilities are decoded as a single view's."""
+    groups = zip(*(split_logits(x, sizes) for x in logits))
+    mean = [torch.stack([g.softmax(1) for g in views]).mean(0) for views in groups]
+    return torch.cat([m.clamp_min(1e-12).log() for m in mean], dim=1)
 
 
 class CropClassifier(nn.Module):
@@ -143,13 +178,33 @@ class CropClassifier(nn.Module):
             return attrs, concept_bottleneck(attrs, self.config.sizes, self.type_logits)
         return attrs, self.type_logits(feats)
 
+    @torch.no_grad()
+    def infer(self, crops: Tensor, sides: Tensor) -> tuple[Tensor | None, Tensor | None]:
+        """``forward`` averaged over the config's test-time ``views`` (the probabilities of each group)."""
+        if self.config.views == 1:
+            return self(crops, sides)
+        outs = [self(dihedral_view(crops, v), sides) for v in range(self.config.views)]
+        attrs = None if outs[0][0] is None else _mean_probability([o[0] for o in outs], self.config.sizes)
+        types = None
+        if outs[0][1] is not None:
+            types = _mean_probability([o[1] for o in outs], [len(self.config.classes)])
+        return attrs, types
 
-def load_crop_classifier(path: str | Path, device: str | torch.device = "cpu") -> CropClassifier:
-    """A crop classifier checkpoint (``weights_only`` load) in eval mode; a clear error for another kind of file."""
+
+def load_crop_classifier(
+    path: str | Path, device: str | torch.device = "cpu", views: int | None = None
+) -> CropClassifier:
+    """A crop classifier checkpoint (``weights_only`` load) in eval mode; a clear error for another kind of file.
+    ``views`` replaces the test-time views the checkpoint was saved with."""
     ckpt = load_checkpoint(path, map_location=device)
     meta = ckpt["metadata"]
     if meta.get("kind") != KIND:
         raise ValueError(f"{path}: not a crop classifier checkpoint (make one with leukodet train-crops)")
-    model = CropClassifier(CropConfig.from_dict(meta["crop_config"]))
+    if len(meta["crop_config"].get("attributes") or {}) > 1 and "attribute_order" not in meta["crop_config"]:
+        raise ValueError(
+            f"{path}: crop classifier saved without its attribute order (leukodet 0.1.0 before this fix): train it again"
+        )
+    settings = dict(meta["crop_config"]) | ({} if views is None else {"views": views})
+    model = CropClassifier(CropConfig.from_dict(settings))
     model.load_state_dict(ckpt["model"])
     return model.to(device).eval()
