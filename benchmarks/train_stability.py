@@ -7,7 +7,10 @@ found val mAP50 collapsing and recovering between epochs) on one data set for se
   ``--diagnose`` also of the raw weights in eval mode and of the raw weights with BatchNorm statistics
   recomputed on training batches (tells stale BN running statistics from bad weights), the EMA decay, the
   largest BN running-variance ratio between raw and EMA weights;
-* per step (``--diagnose``): loss terms, gradient norm before clipping (and whether it clipped), LR.
+* per step (``--diagnose``): loss terms, gradient norm before clipping (and whether it clipped), LR;
+* with ``--other-view``: the val curve the same run would have logged with BatchNorm recalibrated on the other
+  view of the same images (``train.bn_recalibration_images`` plain ↔ augmented; evaluation never changes
+  training, so one run gives both curves, paired exactly).
 
 The stability rule of the issue: once val mAP50 first passes 0.5, no later epoch falls more than 20 %
 (relative) below the best so far. The JSON says per seed whether it holds and the worst relative drop.
@@ -158,13 +161,7 @@ class Diagnostics:
         return twin.eval()
 
     def evaluate(self, model: torch.nn.Module) -> dict[str, float]:
-        from leukodet.infer.evaluate import evaluate_detector
-        from leukodet.infer.predictor import Detector
-
-        t = self.trainer
-        det = Detector.of_network(model, t.data.classes, t.cfg.train.imgsz, None, t.device)
-        m = evaluate_detector(det, t.val_loader, t.data.val, t.data.classes)
-        return {"map50": round(m["map50"], 4), "map50_95": round(m["map50_95"], 4)}
+        return evaluate(self.trainer, model)
 
     def after_epoch(self) -> None:
         t = self.trainer
@@ -204,6 +201,39 @@ class Diagnostics:
         return out
 
 
+def evaluate(trainer: Any, model: torch.nn.Module) -> dict[str, float]:
+    """Val mAP50 / mAP50-95 of ``model`` as the trainer validates (per-class AP50 too)."""
+    from leukodet.infer.evaluate import evaluate_detector
+    from leukodet.infer.predictor import Detector
+
+    t = trainer
+    head = t.data.schema.to_mapping() if getattr(model, "attribute_head", None) is not None else None
+    det = Detector.of_network(model, t.data.classes, t.cfg.train.imgsz, head, t.device)
+    m = evaluate_detector(det, t.val_loader, t.data.val, t.data.classes)
+    return {"map50": round(m["map50"], 4), "map50_95": round(m["map50_95"], 4)}
+
+
+class OtherView:
+    """Per validated epoch, the EMA weights with BN statistics recomputed from the *other* view of the same
+    recalibration images than the run's ``train.bn_recalibration_images`` (plain ↔ augmented). Evaluation never
+    changes training, so this is exactly the val curve the run would have logged with the other setting."""
+
+    def __init__(self, trainer: Any) -> None:
+        self.trainer, self.curve, self.curve_95 = trainer, [], []
+        self.view = "augmented" if trainer.cfg.train.bn_recalibration_images == "plain" else "plain"
+
+    def after_epoch(self) -> None:
+        t, tc = self.trainer, self.trainer.cfg.train
+        picks = recalibration_indices(len(t.train_set), tc.bn_recalibration, tc.batch, tc.seed, t.epoch - 1)
+        twin = copy.deepcopy(t.ema.module)
+        recalibrate_batchnorm(
+            twin, PlainView(t.train_set) if self.view == "plain" else t.train_set, picks, t.device
+        )
+        m = evaluate(t, twin.eval())
+        self.curve.append(m["map50"])
+        self.curve_95.append(m["map50_95"])
+
+
 def run_seed(
     data: Path,
     out: Path,
@@ -213,6 +243,7 @@ def run_seed(
     imgsz: int,
     diagnose: bool,
     sets: list[str],
+    other_view: bool = False,
 ) -> dict:
     from leukodet.engine.trainer import Trainer
 
@@ -238,16 +269,17 @@ def run_seed(
     )
     trainer = Trainer(cfg, progress=False)
     diag = Diagnostics(trainer) if diagnose else None
-    if diag is not None:  # validate also the raw weights and BN-recalibrated copies after every epoch
-        from leukodet.engine.hooks import Hook, Validate
+    other = OtherView(trainer) if other_view else None
+    from leukodet.engine.hooks import Hook, Validate
 
-        class Diagnose(Hook):
-            def after_epoch(self, trainer: Any, end: Any) -> None:
-                if end.metrics:  # the validated epochs
-                    diag.after_epoch()
+    class Diagnose(Hook):  # validate also the raw weights and BN-recalibrated copies after every epoch
+        def after_epoch(self, trainer: Any, end: Any) -> None:
+            for extra in (diag, other):
+                if end.metrics and extra is not None:  # the validated epochs
+                    extra.after_epoch()
 
-        after = next(i for i, h in enumerate(trainer.hooks) if isinstance(h, Validate)) + 1
-        trainer.hooks.insert(after, Diagnose())
+    after = next(i for i, h in enumerate(trainer.hooks) if isinstance(h, Validate)) + 1
+    trainer.hooks.insert(after, Diagnose())
     try:
         summary = trainer.fit()
     finally:
@@ -270,6 +302,9 @@ def run_seed(
     if diag is not None:
         result["per_epoch"] = diag.epochs
         result["per_step"] = diag.steps
+    if other is not None:
+        result[f"val_map50_bn_{other.view}"] = other.curve
+        result[f"val_map50_95_bn_{other.view}"] = other.curve_95
     done.write_text(json.dumps(result))
     return result
 
@@ -282,6 +317,8 @@ def main() -> None:
     p.add_argument("--epochs", type=int, default=36, help="epochs per run (an upper bound with --minutes)")
     p.add_argument("--tag", default="after", help="name of this measurement (before/after a change)")
     p.add_argument("--diagnose", action="store_true", help="per-step and per-epoch diagnostics")
+    p.add_argument("--other-view", action="store_true",
+                   help="also the val curve with BN recalibrated on the other view (plain <-> augmented)")  # fmt: skip
     p.add_argument("--set", dest="sets", action="append", default=[], help="config override key=value")
     p.add_argument("--work", default="/tmp/leukodet-stability")
     p.add_argument("--threads", type=int, default=2)
@@ -303,12 +340,16 @@ def main() -> None:
             args.imgsz,
             args.diagnose,
             args.sets,
+            args.other_view,
         )
         for s in seeds
     ]
     for r in runs:  # recomputed, so that cached runs get the current rule; 0.2: for curves that stay low
         r["stability"] = stability(r["val_map50"])
         r["stability_after_0.2"] = stability(r["val_map50"], threshold=0.2)
+        for view in ("plain", "augmented"):
+            if f"val_map50_bn_{view}" in r:
+                r[f"stability_bn_{view}"] = stability(r[f"val_map50_bn_{view}"])
     result = {
         "benchmark": "train_stability",
         "data": args.data,

@@ -46,3 +46,27 @@ def test_cli_daca_needs_target_data(domains: tuple[Path, Path], tmp_path: Path) 
     res = CliRunner().invoke(main, ["train", "--data", str(domains[0]), "--out", str(tmp_path / "r"),
                                     "--adapt", "daca"])  # fmt: skip
     assert res.exit_code == 2 and "--adapt daca needs --target-data" in res.output
+
+
+def test_cli_adapt_fine_tunes_a_source_checkpoint_with_daca(
+    domains: tuple[Path, Path], tmp_path: Path
+) -> None:
+    """``leukodet adapt`` is ``train --adapt``: the run's config names the method and the target, the DACA
+    columns are logged, and the start must be a (source-trained) checkpoint."""
+    source, target = domains
+    api.train(source, model="test_tiny", epochs=1, imgsz=128, batch=4, out=tmp_path / "src",
+              overrides=["train.attributes=false"], progress=False)  # fmt: skip
+    start = tmp_path / "src" / "weights" / "best.pt"
+    args = ["adapt", "--data", str(source), "--target-data", str(target), "--method", "daca", "--model", str(start),
+            "--out", str(tmp_path / "ad"), "--epochs", "1", "--imgsz", "128", "--batch", "4", "--set",
+            "daca.det_conf=0.0001", "--set", "daca.pl_conf=0.0001", "--set", "train.attributes=false"]  # fmt: skip
+    res = CliRunner().invoke(main, args)
+    assert res.exit_code == 0, res.output
+    config = (tmp_path / "ad" / "config.yaml").read_text()
+    assert "method: daca" in config and f"target_data: {target}" in config
+    with open(tmp_path / "ad" / "results.csv", newline="") as fh:
+        row = next(csv.DictReader(fh))
+    assert float(row["train/n_pseudo"]) > 0 and "train/comp_loss_obj" in row
+    missing = CliRunner().invoke(main, ["adapt", "--data", str(source), "--target-data", str(target), "--out",
+                                        str(tmp_path / "x")])  # fmt: skip
+    assert missing.exit_code == 2 and "--model" in missing.output
