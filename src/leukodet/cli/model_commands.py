@@ -29,7 +29,8 @@ from .sparse_commands import two_phase, two_phase_options
     "--model",
     default="n",
     show_default=True,
-    help="Preset n/s/m/l/x, a registered name, a checkpoint or a bundled model name (fine-tunes it).",
+    help="Preset n/s/m/l/x, a registered name, a checkpoint or a bundled model name (fine-tunes it); "
+    "fcos-n: FCOS on the n backbone (docs/detectors.md).",
 )
 @click.option(
     "--epochs", type=int, default=100, show_default=True, help="Epochs (an upper bound with --time)."

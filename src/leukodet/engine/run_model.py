@@ -13,6 +13,7 @@ from ..bundled import bundled_models
 from ..config import RunConfig
 from ..model.anchors import check_anchors
 from ..model.checkpoint import load_checkpoint
+from ..model.fcos import fcos_name, is_fcos_config
 from ..model.registry import create_model, resolve_model_name
 from ..model.weight_transfer import transfer_weights
 from ..records.diagnostics import DataError
@@ -34,10 +35,14 @@ def build_run_model(
         "attribute_dropout": t.attr_dropout,
         "class_parents": class_parents(data.classes),
     }
+    if fcos_name(name) is not None:  # engine/fcos_train.py trains FCOS (leukodet train)
+        raise DataError(f"{name}: FCOS trains through `leukodet train` alone (docs/detectors.md)")
     from_weights = name.endswith(".pt") or Path(name).is_file() or name in bundled_models()
     if from_weights:
         ckpt = load_checkpoint(name)
         meta = ckpt["metadata"]
+        if is_fcos_config(meta["model_config"]):
+            raise DataError(f"{name}: an FCOS checkpoint; FCOS trains through `leukodet train` alone")
         model = create_model(meta["model_config"]["name"], nc, **head)
         weights = ckpt["ema"] or ckpt["model"]
         theirs = {a: meta["attributes"][a] for a in meta.get("attribute_order", [])}

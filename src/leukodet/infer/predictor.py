@@ -31,6 +31,7 @@ from ..eval.attributes import match_cells
 from ..model.checkpoint import load_checkpoint
 from ..model.config import ModelConfig
 from ..model.detector import DetectionModel, create_model_from_config
+from ..model.fcos import FcosNet, is_fcos_config
 from ..model.postprocess import Detections, postprocess
 from ..records.prediction import AttributeCall, Prediction
 from ..records.schema import ImageRecord
@@ -93,7 +94,7 @@ class Detector:
 
     def __init__(
         self,
-        model: DetectionModel,
+        model: DetectionModel | FcosNet,
         metadata: dict[str, Any],
         device: str | torch.device = "cpu",
         infer: InferConfig | None = None,
@@ -125,7 +126,11 @@ class Detector:
     ) -> Detector:
         """Load a checkpoint (``weights_only=True``); EMA weights are used when present."""
         ckpt = load_checkpoint(path)
-        model = create_model_from_config(ModelConfig.from_dict(ckpt["metadata"]["model_config"]))
+        config = ckpt["metadata"]["model_config"]
+        if is_fcos_config(config):  # FCOS (docs/detectors.md)
+            model: DetectionModel | FcosNet = FcosNet.from_config(config)
+        else:
+            model = create_model_from_config(ModelConfig.from_dict(config))
         model.load_state_dict(ckpt["ema"] if ckpt.get("ema") is not None else ckpt["model"])
         return cls(model, ckpt["metadata"], device, infer)
 
@@ -210,8 +215,12 @@ class Detector:
         """Model + NMS on a ``[B, 3, S, S]`` float batch in [0, 1] (boxes in network pixels), and the attribute
         calls of the detections ``select`` picks (default: every one not of the LLD class ``None``, as the
         authors' detect.py)."""
-        out = self.model(images.to(self.device))
-        dets = postprocess(out, cfg.conf, cfg.iou, cfg.max_det, cfg.multi_label)
+        if isinstance(self.model, FcosNet):  # its own decoding; no AttriHead (crop attributes only)
+            out = None
+            dets = self.model.detect(images.to(self.device), cfg.conf, cfg.iou, cfg.max_det, cfg.multi_label)
+        else:
+            out = self.model(images.to(self.device))
+            dets = postprocess(out, cfg.conf, cfg.iou, cfg.max_det, cfg.multi_label)
         if not self.attributes:
             return dets, [[{} for _ in range(len(d.scores))] for d in dets]
         only = select(dets) if select else self._named(dets)

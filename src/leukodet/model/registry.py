@@ -16,6 +16,7 @@ from leukodet.model.detector import DetectionModel, create_model_from_config
 
 __all__ = [
     "ConfigFactory",
+    "UnknownModelError",
     "create_model",
     "create_model_from_config",
     "list_models",
@@ -23,6 +24,15 @@ __all__ = [
     "register_model",
     "resolve_model_name",
 ]
+
+
+class UnknownModelError(KeyError, ValueError):
+    """No registered model has the name (a ``KeyError`` as before, and a ``ValueError`` so the command line
+    reports it as one clear line); ``str`` is the message itself."""
+
+    def __str__(self) -> str:
+        return str(self.args[0]) if self.args else ""
+
 
 ConfigFactory = Callable[[int], ModelConfig]
 """A preset: maps ``num_classes`` to the preset's :class:`ModelConfig`."""
@@ -52,13 +62,16 @@ def resolve_model_name(name: str) -> str:
     """Map a short size (``"n"``), ``"yolov5n"`` or a full name (``"yolo_n"``) to the registered name.
 
     Raises:
-        KeyError: If nothing matches; the message lists the registered names.
+        UnknownModelError: (a ``KeyError``) if nothing matches; the message lists the registered names.
     """
     key = name.strip().lower()
     for candidate in (key, f"yolo_{key}", key.replace("yolov5", "yolo_", 1)):
         if candidate in _REGISTRY:
             return candidate
-    raise KeyError(f"unknown model {name!r}; registered: {', '.join(list_models())}")
+    raise UnknownModelError(
+        f"unknown model {name!r}; registered: {', '.join(list_models())}; "
+        "FCOS (leukodet train, docs/detectors.md): fcos-n"
+    )
 
 
 def model_config(name: str, num_classes: int, *, anchors: Any = None, **overrides: Any) -> ModelConfig:

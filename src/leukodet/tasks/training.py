@@ -27,15 +27,18 @@ def train(
     overrides: list[str] | None = None,
     progress: bool = True,
 ) -> dict[str, Any]:
-    """Train a detector; ``out`` is the run folder itself. Returns the run summary.
+    """Train a detector (the YOLO-style presets, or FCOS with ``model="fcos-n"``); ``out`` is the run folder
+    itself. Returns the run summary.
 
     ``time`` (minutes) bounds the whole run and makes ``epochs`` an upper bound. ``resume`` continues
     ``out/weights/last.pt`` with the run's own ``config.yaml``.
     """
     from ..config import apply_overrides, load_config
+    from ..engine.fcos_train import FcosTrainer, wants_fcos
     from ..engine.run_dir import ensure_new_run, resume_config
     from ..engine.trainer import Trainer
 
+    fcos = wants_fcos(str(model), out, resume, overrides)  # FCOS (docs/detectors.md): its own model and loss
     if resume:
         cfg = resume_config(Path(out), overrides)
     else:
@@ -56,6 +59,8 @@ def train(
             },
         )
         ensure_new_run(Path(out))
+    if fcos:
+        return {**FcosTrainer(cfg, resume=resume, progress=progress).fit(), "architecture": "fcos"}
     return Trainer(cfg, resume=resume, progress=progress).fit()
 
 
