@@ -34,6 +34,7 @@ from typing import Any
 
 import torch
 import yaml
+from adapt_confmix import _wbc_only
 from result_file import publish
 
 from leukodet import api
@@ -63,8 +64,8 @@ def _collapse_wbc_types(root: Path) -> None:
 
 
 def prepare(name: str, work: Path, images: int) -> Path:
-    """The data set YAML: BCCD (official splits), BCDD (fixed 80/20 split) or ``images`` synthetic fields (WBC,
-    RBC, Platelet)."""
+    """The data set YAML: BCCD (official splits), BCDD (fixed 80/20 split), ``images`` synthetic fields (``synth``:
+    WBC, RBC, Platelet) or ``images`` synthetic fields with white cells only, one class ``WBC`` (``synth-wbc``)."""
     if name == "bccd":
         data = work / "bccd" / "data.yaml"
         if not data.exists():
@@ -76,12 +77,18 @@ def prepare(name: str, work: Path, images: int) -> Path:
             api.synth(data.parent, images=images, seed=0, overwrite=True, label_rbc=True)
             _collapse_wbc_types(data.parent)
         return data
+    if name == "synth-wbc":
+        data = work / f"synth{images}-wbc" / "data.yaml"
+        if not data.exists():
+            api.synth(data.parent, images=images, seed=0, overwrite=True)
+            _wbc_only(data.parent)
+        return data
     if name == "bcdd":
         data = work / "bcdd" / "split.yaml"
         if not data.exists():
             _split_bcdd(work / "bcdd", data)
         return data
-    raise SystemExit(f"unknown data set {name!r}: bccd, bcdd or synth")
+    raise SystemExit(f"unknown data set {name!r}: bccd, bcdd, synth or synth-wbc")
 
 
 def _split_bcdd(root: Path, data: Path) -> None:
@@ -311,7 +318,7 @@ def run_seed(
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--data", default="bccd", choices=["bccd", "bcdd", "synth"])
+    p.add_argument("--data", default="bccd", choices=["bccd", "bcdd", "synth", "synth-wbc"])
     p.add_argument("--seeds", default="0,1,2")
     p.add_argument("--minutes", type=float, default=None, help="time budget per run (else --epochs fixed)")
     p.add_argument("--epochs", type=int, default=36, help="epochs per run (an upper bound with --minutes)")
@@ -357,7 +364,7 @@ def main() -> None:
         "minutes": args.minutes,
         "epochs": args.epochs if args.minutes is None else None,
         "imgsz": args.imgsz,
-        "images": args.images if args.data == "synth" else None,
+        "images": args.images if args.data.startswith("synth") else None,
         "model": "n",
         "recipe": "short",
         "overrides": args.sets,
