@@ -129,3 +129,10 @@ def test_export_refuses_fcos(run: tuple[Path, dict], tmp_path: Path) -> None:
     pytest.importorskip("onnx")
     with pytest.raises(ValueError, match="no ONNX export"):
         api.export(run[0] / "weights" / "best.pt", tmp_path / "onnx")
+
+
+def test_propose_refuses_fcos_with_one_line(run: tuple[Path, dict], synth_data: Path, tmp_path: Path) -> None:
+    fields = sorted((synth_data.parent / "images").rglob("*.png"))[:1]
+    res = CliRunner().invoke(main, ["propose", "--weights", str(run[0] / "weights" / "best.pt"), str(fields[0]),
+                                    "--out", str(tmp_path / "p")])  # fmt: skip
+    assert res.exit_code == 2 and "an FCOS checkpoint; leukodet propose needs" in res.output

@@ -146,6 +146,7 @@ def propose(
     from ..infer.backends import load_detector
     from ..infer.config import InferConfig, check_conf
     from ..infer.sources import expand_sources
+    from ..model.fcos import FcosNet
 
     settings: dict[str, Any] = {"score": check_score(score), "fraction": check_fraction(fraction)}
     settings |= {"seed": int(seed), "band": default_band() if score == "band" else None}
@@ -155,6 +156,10 @@ def propose(
     items = [sources] if isinstance(sources, (str, Path)) else list(sources)
     paths = _check_sources(expand_sources(items, exclude=out))
     det = load_detector(weights, "torch", device)
+    if isinstance(det.model, FcosNet):  # the scores read the YOLO-style objectness and class outputs
+        raise ValueError(
+            f"{weights}: an FCOS checkpoint; leukodet propose needs a YOLO-style detector (--model n)"
+        )
     done, skipped = _propose_fields(det, paths, cfg, settings, progress)
     if not done:
         raise DataError(f"no field could be read ({len(skipped)} unreadable, first: {skipped[0]['source']})")
