@@ -39,8 +39,8 @@ from result_file import publish
 
 from leukodet import api
 from leukodet.config import load_config
-from leukodet.data.dataset import PlainView
 from leukodet.engine.batchnorm import recalibrate_batchnorm, recalibration_indices
+from leukodet.engine.hooks import PreciseBatchNorm
 from leukodet.records.files import atomic_write_text
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -193,7 +193,6 @@ class Diagnostics:
         draw of augmented training batches (how much the estimate depends on the draw) and the same training
         images without augmentation, letterboxed as at validation (augmented vs plain statistics)."""
         t, tc = self.trainer, self.trainer.cfg.train
-        picks = recalibration_indices(len(t.train_set), tc.bn_recalibration, tc.batch, tc.seed, t.epoch - 1)
         other = recalibration_indices(len(t.train_set), tc.bn_recalibration, tc.batch, tc.seed + 1, t.epoch)
         out, epoch = {}, t.train_set.epoch
         twin = copy.deepcopy(t.ema.module)
@@ -203,13 +202,12 @@ class Diagnostics:
         finally:
             t.train_set.epoch = epoch
         out["ema_bn_other_draw"] = self.evaluate(twin.eval())
-        recalibrate_batchnorm(twin, PlainView(t.train_set), picks, t.device)
-        out["ema_bn_plain"] = self.evaluate(twin.eval())
+        out["ema_bn_plain"] = evaluate(t, ema_with_statistics_of(t, "plain"))
         return out
 
 
 def evaluate(trainer: Any, model: torch.nn.Module) -> dict[str, float]:
-    """Val mAP50 / mAP50-95 of ``model`` as the trainer validates (per-class AP50 too)."""
+    """Val mAP50 / mAP50-95 of ``model`` as the trainer validates."""
     from leukodet.infer.evaluate import evaluate_detector
     from leukodet.infer.predictor import Detector
 
@@ -218,6 +216,16 @@ def evaluate(trainer: Any, model: torch.nn.Module) -> dict[str, float]:
     det = Detector.of_network(model, t.data.classes, t.cfg.train.imgsz, head, t.device)
     m = evaluate_detector(det, t.val_loader, t.data.val, t.data.classes)
     return {"map50": round(m["map50"], 4), "map50_95": round(m["map50_95"], 4)}
+
+
+def ema_with_statistics_of(trainer: Any, view: str) -> torch.nn.Module:
+    """A copy of the EMA weights, in eval mode, with BN statistics recomputed as the trainer's precise-BN hook
+    does (same batches) but from the ``view`` (``plain`` or ``augmented``) of those images."""
+    twin = copy.deepcopy(trainer.ema.module)
+    recalibrate_batchnorm(
+        twin, PreciseBatchNorm.images(trainer, view), PreciseBatchNorm.batches(trainer), trainer.device
+    )
+    return twin.eval()
 
 
 class OtherView:
@@ -230,13 +238,7 @@ class OtherView:
         self.view = "augmented" if trainer.cfg.train.bn_recalibration_images == "plain" else "plain"
 
     def after_epoch(self) -> None:
-        t, tc = self.trainer, self.trainer.cfg.train
-        picks = recalibration_indices(len(t.train_set), tc.bn_recalibration, tc.batch, tc.seed, t.epoch - 1)
-        twin = copy.deepcopy(t.ema.module)
-        recalibrate_batchnorm(
-            twin, PlainView(t.train_set) if self.view == "plain" else t.train_set, picks, t.device
-        )
-        m = evaluate(t, twin.eval())
+        m = evaluate(self.trainer, ema_with_statistics_of(self.trainer, self.view))
         self.curve.append(m["map50"])
         self.curve_95.append(m["map50_95"])
 

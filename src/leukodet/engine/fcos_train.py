@@ -31,7 +31,7 @@ from ..model.fcos import FcosNet, fcos_config, fcos_name, fcos_targets, is_fcos_
 from ..records.diagnostics import DataError
 from .trainer import Trainer
 
-__all__ = ["FcosObjective", "FcosTrainer", "build_fcos_model", "is_fcos_model", "wants_fcos"]
+__all__ = ["FcosObjective", "FcosTrainer", "build_fcos_model", "is_fcos_model"]
 
 log = logging.getLogger("leukodet.train")
 
@@ -77,15 +77,6 @@ def is_fcos_model(name: str) -> bool:
         return True
     config = _checkpoint_config(name)
     return config is not None and is_fcos_config(config)
-
-
-def wants_fcos(model: str, out: str | Path, resume: bool, overrides: list[str] | None = None) -> bool:
-    """Whether a ``train`` call is an FCOS run: ``model`` is one, or (``resume``) the run in ``out`` was one."""
-    if resume:
-        from .run_dir import resume_config
-
-        return is_fcos_model(resume_config(Path(out), overrides).model)
-    return is_fcos_model(str(model))
 
 
 def build_fcos_model(name: str, classes: list[str]) -> tuple[FcosNet, bool]:

@@ -73,13 +73,22 @@ class Hook:
 class PreciseBatchNorm(Hook):
     """BatchNorm statistics of the EMA weights themselves (what is validated, saved and used as a teacher)."""
 
-    def after_epoch(self, trainer: Trainer, end: EpochEnd) -> None:
+    @staticmethod
+    def batches(trainer: Trainer) -> list[list[int]]:
+        """The finished epoch's recalibration batches (indices into the training set)."""
         t = trainer.cfg.train
-        picks = recalibration_indices(
+        return recalibration_indices(
             len(trainer.train_set), t.bn_recalibration, t.batch, t.seed, trainer.epoch - 1
         )
-        images = PlainView(trainer.train_set) if t.bn_recalibration_images == "plain" else trainer.train_set
-        recalibrate_batchnorm(trainer.ema.module, images, picks, trainer.device)
+
+    @staticmethod
+    def images(trainer: Trainer, view: str) -> Any:
+        """The training set as ``train.bn_recalibration_images`` names it: ``augmented`` or ``plain``."""
+        return PlainView(trainer.train_set) if view == "plain" else trainer.train_set
+
+    def after_epoch(self, trainer: Trainer, end: EpochEnd) -> None:
+        images = self.images(trainer, trainer.cfg.train.bn_recalibration_images)
+        recalibrate_batchnorm(trainer.ema.module, images, self.batches(trainer), trainer.device)
 
 
 class Validate(Hook):

@@ -34,11 +34,10 @@ def train(
     ``out/weights/last.pt`` with the run's own ``config.yaml``.
     """
     from ..config import apply_overrides, load_config
-    from ..engine.fcos_train import FcosTrainer, wants_fcos
+    from ..engine.fcos_train import FcosTrainer, is_fcos_model
     from ..engine.run_dir import ensure_new_run, resume_config
     from ..engine.trainer import Trainer
 
-    fcos = wants_fcos(str(model), out, resume, overrides)  # FCOS (docs/detectors.md): its own model and loss
     if resume:
         cfg = resume_config(Path(out), overrides)
     else:
@@ -58,6 +57,8 @@ def train(
                 "train.recipe": recipe,
             },
         )
+    fcos = is_fcos_model(cfg.model)  # FCOS (docs/detectors.md): its own network and loss
+    if not resume:
         ensure_new_run(Path(out))
     if fcos:
         return {**FcosTrainer(cfg, resume=resume, progress=progress).fit(), "architecture": "fcos"}
