@@ -19,6 +19,13 @@ switches are given as ``--set key=value`` (as ``leukodet train --set``) and name
     .venv/bin/python benchmarks/generalisation.py [--seeds 0,1,2] [--minutes 15 | --epochs 40] [--model n]
         [--set augment.scale=0.5 ...] [--tag baseline] [--work runs/generalisation]
     .venv/bin/python benchmarks/generalisation.py --weights general-n --tag general_n   # score a model as it is
+    .venv/bin/python benchmarks/generalisation.py --runs-of baseline --checkpoint last --tag baseline_last
+    .venv/bin/python benchmarks/generalisation.py --peer --tag peer   # the peer, same sets, budget and evaluator
+    .venv/bin/python benchmarks/generalisation.py --compare baseline scale05 baseline_last --tag switches
+
+``--runs-of TAG --checkpoint last`` rescores another tag's finished runs with their last.pt (best.pt selection as
+a switch, no training); ``--compare BASE TAG...`` reads the published results and writes the switch table: per
+switch, set and figure the mean and the paired difference to BASE over their common seeds with a 95 % t interval.
 
 Prints one JSON line and saves benchmarks/results/generalisation_<tag>.json.
 """
@@ -26,14 +33,16 @@ Prints one JSON line and saves benchmarks/results/generalisation_<tag>.json.
 from __future__ import annotations
 
 import argparse
+import json
 import statistics
 from pathlib import Path
 from typing import Any
 
 import cv2
-from result_file import publish
+from result_file import RESULTS, publish
 
 from leukodet import api
+from leukodet.eval.paired import paired_difference
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
 DOMAINS = ("LCM_100x_C1", "HCM_40x_C2")
@@ -110,6 +119,10 @@ def development_sets(work: Path, domains: tuple[str, ...]) -> tuple[Path, dict[s
     return source, sets
 
 
+FIGURES = ("wbc_ap50", "wbc_ap50_95", "wbc_precision_at_0.25", "wbc_recall_at_0.25", "map50", "map50_95")
+"""The figures of every set, in the order the switch table reports them."""
+
+
 def _figures(m: dict[str, Any]) -> dict[str, float | None]:
     wbc = m["per_class"].get("WBC", {})
     op = m["operating_point"].get("per_class", {}).get("WBC", {})
@@ -126,8 +139,10 @@ def _figures(m: dict[str, Any]) -> dict[str, float | None]:
 def one_seed(
     source: Path, sets: dict[str, tuple[Path, str]], run: Path, seed: int, args: Any
 ) -> dict[str, Any]:
-    """Train (unless ``run`` holds a finished run) and score every set."""
+    """Train (unless ``run`` holds a finished run) and score ``--checkpoint`` of it on every set."""
     if not (run / "weights" / "best.pt").is_file():
+        if args.runs_of:
+            raise SystemExit(f"{run}: no finished run to rescore (--runs-of {args.runs_of})")
         api.train(
             source,
             model=args.model,
@@ -137,13 +152,48 @@ def one_seed(
             out=run,
             time=None if args.epochs else args.minutes,
             seed=seed,
+            recipe=args.recipe,
             overrides=list(args.set),
             progress=False,
         )
     rows = (run / "results.csv").read_text().splitlines()
-    best = run / "weights" / "best.pt"
-    scores = {name: _figures(api.val(best, data, split=split)) for name, (data, split) in sets.items()}
+    weights = run / "weights" / f"{args.checkpoint}.pt"
+    scores = {name: _figures(api.val(weights, data, split=split)) for name, (data, split) in sets.items()}
     return {"seed": seed, "epochs": len(rows) - 1, "sets": scores}
+
+
+def peer_seed(sets: dict[str, tuple[Path, str]], work: Path, seed: int, args: Any) -> dict[str, Any]:
+    """Train the peer (ultralytics YOLOv8n in its own venv, as ``bccd_peer.py``) on BCCD train with ``seed`` for
+    ``--minutes`` or ``--epochs`` (unless ``work`` holds its weights), predict every set and score the predictions
+    with leukodet's evaluator (conf 0.001, IoU 0.6, max 300 on both sides)."""
+    from bccd_peer import _peer, _peer_preds
+
+    from leukodet.eval.detection import evaluate
+    from leukodet.records.sources import load_source
+
+    tool = ("--work", str(work / "peer-work"), "--imgsz", "416", "--threads", str(args.peer_threads))
+    weights = work / "run" / "weights" / "last.pt"
+    if not weights.is_file():
+        data = args.work / "bccd_yolo" / "data.yaml"
+        if not data.is_file():
+            api.convert(SHARED / "bccd" / "BCCD", data.parent, "yolo", overwrite=True)
+        names = json.dumps(list(load_source(data)[0].classes))
+        budget = ("--epochs", str(args.epochs)) if args.epochs else ("--hours", str(args.minutes / 60))
+        _peer(args.peer_python, "train", "--data", str(data), "--names", names, "--out", str(work / "run"),
+              "--seed", str(seed), *budget, *tool)  # fmt: skip
+    epochs = len((work / "run" / "results.csv").read_text().splitlines()) - 1
+    scores = {}
+    for name, (data, split) in sets.items():
+        ds, _ = load_source(data)
+        records = ds.split(split)
+        out = work / f"pred_{name}.json"
+        if not out.is_file():
+            images = [str(r.path) for r in records]
+            _peer(args.peer_python, "predict", "--weights", str(weights), "--images", *images, "--out", str(out),
+                  *tool)  # fmt: skip
+        preds = _peer_preds(out)
+        scores[name] = _figures(evaluate(records, ds.classes, [preds[r.path.name] for r in records]))
+    return {"seed": seed, "epochs": epochs, "sets": scores}
 
 
 def _summary(per_seed: list[dict[str, Any]]) -> dict[str, dict[str, dict[str, float]]]:
@@ -159,18 +209,71 @@ def _summary(per_seed: list[dict[str, Any]]) -> dict[str, dict[str, dict[str, fl
     return out
 
 
+def switch_table(base: dict[str, Any], switches: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """One row per switch: per set and figure, its mean and the paired difference to ``base`` over the seeds both
+    ran (same seed = same initialisation, batch order and augmentation), with a 95 % t interval."""
+    ref = {s["seed"]: s["sets"] for s in base["seeds"]}
+    rows = []
+    for run in switches:
+        own = {s["seed"]: s["sets"] for s in run["seeds"]}
+        sets: dict[str, dict[str, Any]] = {}
+        for name in run["summary"]:
+            sets[name] = {}
+            for key in FIGURES:
+                mine = {k: v[name][key] for k, v in own.items() if v.get(name, {}).get(key) is not None}
+                theirs = {k: v[name][key] for k, v in ref.items() if v.get(name, {}).get(key) is not None}
+                if mine and theirs:
+                    sets[name][key] = {"mean": run["summary"][name][key]["mean"],
+                                       "vs_base": paired_difference(mine, theirs)}  # fmt: skip
+        rows.append({"tag": run["tag"], "overrides": run["overrides"], "recipe": run.get("recipe"),
+                     "checkpoint": run.get("checkpoint", "best"),
+                     "budget": run["budget"], "sets": sets})  # fmt: skip
+    return rows
+
+
+def compare(tags: list[str], name: str) -> None:
+    """Publish ``generalisation_<name>.json``: the switch table of ``tags[1:]`` against ``tags[0]``."""
+    if name in tags:
+        raise SystemExit(f"--tag {name} would overwrite a compared result: give the table its own --tag")
+    runs = []
+    for tag in tags:
+        path = RESULTS / f"generalisation_{tag}.json"
+        if not path.is_file():
+            raise SystemExit(f"{path}: no such result (run generalisation.py --tag {tag} first)")
+        runs.append(json.loads(path.read_text()))
+    publish(f"generalisation_{name}", {"benchmark": "generalisation_switches", "base": runs[0]["tag"],
+                                       "base_summary": runs[0]["summary"], "switches": switch_table(runs[0], runs[1:])})  # fmt: skip
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--seeds", default="0,1,2")
     p.add_argument("--minutes", type=float, default=15.0)
     p.add_argument("--epochs", type=int, default=None, help="fixed epochs instead of --minutes")
     p.add_argument("--model", default="n", help="preset (from scratch), bundled name or checkpoint")
+    p.add_argument("--recipe", default="short", choices=("short", "paper", "auto"),
+                   help="optimiser recipe (default short: what a --time run under an hour gets)")  # fmt: skip
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
     p.add_argument("--domains", default=",".join(DOMAINS))
     p.add_argument("--weights", default=None, help="score this checkpoint or bundled model, no training")
     p.add_argument("--tag", default="baseline")
     p.add_argument("--work", type=Path, default=Path("runs/generalisation"))
+    p.add_argument(
+        "--checkpoint", choices=("best", "last"), default="best", help="which weights of a run to score"
+    )
+    p.add_argument(
+        "--runs-of", default=None, metavar="TAG", help="rescore that tag's finished runs (no training)"
+    )
+    p.add_argument(
+        "--peer", action="store_true", help="train and score the peer (ultralytics YOLOv8n) instead"
+    )
+    p.add_argument("--peer-python", default=str(Path.home() / ".cache/leukodet-peer/venv/bin/python"))
+    p.add_argument("--peer-threads", type=int, default=2)
+    p.add_argument("--compare", nargs="+", default=None, metavar="TAG",
+                   help="publish the switch table of these results against the first (paired by seed)")  # fmt: skip
     args = p.parse_args()
+    if args.compare:
+        return compare(args.compare, args.tag)
     source, sets = development_sets(args.work, tuple(d for d in args.domains.split(",") if d))
     seeds = [int(s) for s in args.seeds.split(",")]
     if args.weights:
@@ -178,20 +281,26 @@ def main() -> None:
             name: _figures(api.val(args.weights, data, split=split)) for name, (data, split) in sets.items()
         }
         per_seed = [{"weights": args.weights, "sets": scores}]
+    elif args.peer:
+        per_seed = [peer_seed(sets, args.work / args.tag / f"seed{s}", s, args) for s in seeds]
     else:
-        per_seed = [one_seed(source, sets, args.work / args.tag / f"seed{s}", s, args) for s in seeds]
+        runs = args.work / (args.runs_of or args.tag)
+        per_seed = [one_seed(source, sets, runs / f"seed{s}", s, args) for s in seeds]
     publish(
         f"generalisation_{args.tag}",
         {
             "benchmark": "generalisation",
             "tag": args.tag,
-            "model": args.weights or args.model,
+            "model": "ultralytics_8.4.190_yolov8n" if args.peer else args.weights or args.model,
             "budget": None
             if args.weights
             else {"epochs": args.epochs}
             if args.epochs
             else {"minutes": args.minutes},
             "overrides": list(args.set),
+            "recipe": None if args.weights or args.peer else args.recipe,
+            "checkpoint": args.checkpoint,
+            "runs_of": args.runs_of,
             "sets": {name: {"data": str(data), "split": split} for name, (data, split) in sets.items()},
             "seeds": per_seed,
             "summary": _summary(per_seed),

@@ -4,6 +4,7 @@ ultralytics is AGPL-3.0: it is never a leukodet dependency and none of its code 
 calls its public API, offline, as ``../shared/notes/ultralytics-peer.md`` describes. It does not import leukodet.
 
     PEER/bin/python benchmarks/peer_ultralytics.py train --data D.yaml --out DIR --hours 0.25 --imgsz 416
+        [--epochs N (fixed, instead of --hours)] [--seed S] [--threads T]
     PEER/bin/python benchmarks/peer_ultralytics.py predict --weights W --images DIR... --out P.json --imgsz 416
     PEER/bin/python benchmarks/peer_ultralytics.py latency --weights W --image F --imgsz 416
 """
@@ -44,15 +45,15 @@ def _offline(work: Path) -> None:
     sys.addaudithook(hook)
 
 
-def _threads() -> None:
+def _threads(n: int = 2) -> None:
     import torch
     import ultralytics.utils.torch_utils as tu
     from ultralytics import settings
 
     off = ("sync", "tensorboard", "wandb", "mlflow", "comet", "clearml", "neptune", "dvc", "hub", "raytune")
     settings.update({k: False for k in off if k in settings})
-    tu.NUM_THREADS = 2
-    torch.set_num_threads(2)
+    tu.NUM_THREADS = n
+    torch.set_num_threads(n)
 
 
 def train(args: argparse.Namespace) -> dict:
@@ -64,8 +65,8 @@ def train(args: argparse.Namespace) -> dict:
     start = time.monotonic()
     model.train(
         data=args.data,
-        epochs=10000,
-        time=args.hours,
+        epochs=args.epochs or 10000,
+        time=None if args.epochs else args.hours,
         imgsz=args.imgsz,
         batch=16,
         optimizer="AdamW",
@@ -75,7 +76,7 @@ def train(args: argparse.Namespace) -> dict:
         workers=0,
         device="cpu",
         amp=False,
-        seed=0,
+        seed=args.seed,
         deterministic=True,
         cache="ram",
         pretrained=False,
@@ -167,9 +168,12 @@ def main() -> None:
     parser.add_argument("--image")
     parser.add_argument("--repeats", type=int, default=30)
     parser.add_argument("--work", default="/tmp/leukodet-peer-work")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--epochs", type=int, default=None, help="fixed epochs instead of --hours")
+    parser.add_argument("--threads", type=int, default=2)
     args = parser.parse_args()
     _offline(Path(args.work))
-    _threads()
+    _threads(args.threads)
     result = {"train": train, "predict": predict, "latency": latency}[args.command](args)
     result["network_calls"] = NETWORK_CALLS
     print("PEER-RESULT " + json.dumps(result))
