@@ -119,6 +119,31 @@ def development_sets(work: Path, domains: tuple[str, ...]) -> tuple[Path, dict[s
     return source, sets
 
 
+def cell_sizes(sets: dict[str, tuple[Path, str]], imgsz: int) -> dict[str, dict[str, float]]:
+    """Per set: the white cells' (every class of the WBC role) longest side at the network input (the field letterboxed to ``imgsz``), median and
+    10th/90th percentiles in pixels, and WBCs per field: what a scale range or a pyramid level must cover."""
+    import numpy as np
+
+    from leukodet.records.roles import WBC, known_roles
+    from leukodet.records.sources import load_source
+
+    out = {}
+    for name, (data, split) in sets.items():
+        ds, _ = load_source(data)
+        wbc = {k for k, role in enumerate(known_roles(ds.classes)) if role == WBC}
+        records = ds.split(split)
+        sides = [
+            max(c.box[2] - c.box[0], c.box[3] - c.box[1]) * imgsz / max(r.width, r.height)
+            for r in records
+            for c in r.cells
+            if c.class_id in wbc
+        ]
+        p10, p50, p90 = np.percentile(sides, [10, 50, 90])
+        out[name] = {"median_px": round(float(p50), 1), "p10_px": round(float(p10), 1),
+                     "p90_px": round(float(p90), 1), "wbc_per_field": round(len(sides) / len(records), 2)}  # fmt: skip
+    return out
+
+
 FIGURES = ("wbc_ap50", "wbc_ap50_95", "wbc_precision_at_0.25", "wbc_recall_at_0.25", "map50", "map50_95")
 """The figures of every set, in the order the switch table reports them."""
 
@@ -302,6 +327,7 @@ def main() -> None:
             "checkpoint": args.checkpoint,
             "runs_of": args.runs_of,
             "sets": {name: {"data": str(data), "split": split} for name, (data, split) in sets.items()},
+            "wbc_size_at_416": cell_sizes(sets, 416),
             "seeds": per_seed,
             "summary": _summary(per_seed),
         },

@@ -18,7 +18,16 @@ from torch import nn
 
 from ..config import TrainConfig
 
-__all__ = ["RECIPES", "choose_recipe", "parameter_groups", "build_optimizer", "Schedule", "ModelEMA"]
+__all__ = [
+    "RECIPES",
+    "PAPER_MIN_STEPS",
+    "choose_recipe",
+    "recipe_warning",
+    "parameter_groups",
+    "build_optimizer",
+    "Schedule",
+    "ModelEMA",
+]
 
 RECIPES: tuple[str, ...] = ("paper", "short")
 
@@ -30,6 +39,23 @@ def choose_recipe(cfg: TrainConfig) -> str:
     if cfg.recipe != "auto":
         raise ValueError(f"unknown recipe {cfg.recipe!r}; choose auto, paper or short")
     return "short" if cfg.time_minutes is not None and cfg.time_minutes < 60 else "paper"
+
+
+PAPER_MIN_STEPS = 1000
+"""Fewest optimiser steps for which ``auto`` lets the ``paper`` recipe run without a warning: its SGD schedule was
+made for hundreds of epochs on thousands of fields (LLD: 300 epochs); a small data set at a nominal batch of 64
+gets a few steps per epoch, and 40 such epochs stop on the steep part of the curve."""
+
+
+def recipe_warning(cfg: TrainConfig, recipe: str, steps: int) -> str | None:
+    """A warning when ``auto`` chose ``paper`` for a run of fewer than :data:`PAPER_MIN_STEPS` optimiser ``steps``
+    (epochs x batches per epoch / gradient accumulation); ``None`` otherwise."""
+    if cfg.recipe != "auto" or recipe != "paper" or steps >= PAPER_MIN_STEPS:
+        return None
+    return (
+        f"recipe auto chose paper (SGD, nominal batch {cfg.nominal_batch}) for {steps} optimiser steps; it was made "
+        f"for at least {PAPER_MIN_STEPS} and stops short here: pass --recipe short (AdamW) or --time for a short run"
+    )
 
 
 def parameter_groups(model: nn.Module) -> tuple[list[nn.Parameter], list[nn.Parameter], list[nn.Parameter]]:

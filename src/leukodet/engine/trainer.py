@@ -11,6 +11,7 @@ it broadcasts; every rank resumes from the same ``last.pt``.
 from __future__ import annotations
 
 import logging
+import math
 import time
 from typing import Any
 
@@ -32,7 +33,7 @@ from .budget import TimeBudget
 from .distributed import DistContext, GlobalBatchSampler, convert_sync_batchnorm, resolve_device
 from .hooks import ACTIVITY, Checkpoints, EpochEnd, Hook, brief_metrics, default_hooks, sparse_activity
 from .loop import StepState, train_one_epoch
-from .optim import ModelEMA, Schedule, build_optimizer, choose_recipe
+from .optim import ModelEMA, Schedule, build_optimizer, choose_recipe, recipe_warning
 from .run_data import box_sizes, load_data
 from .run_dir import RunDir
 from .run_model import build_run_model
@@ -83,6 +84,9 @@ class Trainer:
         self.objective = self._objective()
         self.state, self.epoch, self.best_fitness, self.rows = StepState(), 0, -1.0, []
         self.planned = t.epochs
+        steps = t.epochs * math.ceil(len(self.train_loader) / self.accumulate)
+        if t.time_minutes is None and (warning := recipe_warning(t, self.recipe, steps)):
+            log.warning(warning)
         self.hooks: list[Hook] = default_hooks()
         if resume:
             Checkpoints.restore(self)
