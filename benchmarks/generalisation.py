@@ -42,6 +42,7 @@ import cv2
 from result_file import RESULTS, publish
 
 from leukodet import api
+from leukodet.eval.errors import FP_KINDS
 from leukodet.eval.paired import paired_difference
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
@@ -144,13 +145,16 @@ def cell_sizes(sets: dict[str, tuple[Path, str]], imgsz: int) -> dict[str, dict[
     return out
 
 
-FIGURES = ("wbc_ap50", "wbc_ap50_95", "wbc_precision_at_0.25", "wbc_recall_at_0.25", "map50", "map50_95")
-"""The figures of every set, in the order the switch table reports them."""
+FIGURES = ("wbc_ap50", "wbc_ap50_95", "wbc_precision_at_0.25", "wbc_recall_at_0.25", "map50", "map50_95",
+           *(f"wbc_fp_{kind}_per_field" for kind in FP_KINDS))  # fmt: skip
+"""The figures of every set, in the order the switch table reports them (the last four: the WBC false detections
+at conf 0.25 per field by kind, :func:`leukodet.eval.errors.false_positive_kinds`)."""
 
 
 def _figures(m: dict[str, Any]) -> dict[str, float | None]:
     wbc = m["per_class"].get("WBC", {})
     op = m["operating_point"].get("per_class", {}).get("WBC", {})
+    false = m["operating_point"].get("false_positives", {}).get("WBC", {})
     return {
         "map50": round(m["map50"], 4),
         "map50_95": round(m["map50_95"], 4),
@@ -158,6 +162,7 @@ def _figures(m: dict[str, Any]) -> dict[str, float | None]:
         "wbc_ap50_95": None if wbc.get("ap50_95") is None else round(wbc["ap50_95"], 4),
         "wbc_precision_at_0.25": None if op.get("precision") is None else round(op["precision"], 4),
         "wbc_recall_at_0.25": None if op.get("recall") is None else round(op["recall"], 4),
+        **{f"wbc_fp_{kind}_per_field": round(n / m["images"], 3) for kind, n in false.items()},
     }
 
 

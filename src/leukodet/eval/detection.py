@@ -25,9 +25,10 @@ import numpy as np
 from leukodet.eval.attributes import evaluate_attributes
 from leukodet.eval.class_map import ClassMap, map_classes
 from leukodet.eval.coco import ClassAP, coco_ap, coco_evaluator_name
+from leukodet.eval.errors import false_positive_kinds
 from leukodet.eval.operating_point import operating_point
 from leukodet.eval.scored_image import prepare_images
-from leukodet.eval.yolo_ap import yolo_ap
+from leukodet.eval.yolo_ap import YoloResult, yolo_ap
 from leukodet.records.prediction import Prediction
 from leukodet.records.schema import AttributeSchema, ImageRecord
 from leukodet.records.vocab import class_parents
@@ -93,6 +94,22 @@ def _bookkeeping(records: Sequence[ImageRecord], cmap: ClassMap, stats: Any) -> 
     }
 
 
+def _yolov5_block(yolo: YoloResult, names: tuple[str, ...], pr_curves: bool) -> dict[str, Any]:
+    """The paper's YOLOv5-protocol figures: mAPs, mean precision and recall, and the PR curves if asked."""
+    has_gt = yolo.ap.n_gt > 0
+    block = {
+        **_summary(yolo.ap, names),
+        "precision": float(yolo.precision[has_gt].mean()) if has_gt.any() else 0.0,
+        "recall": float(yolo.recall[has_gt].mean()) if has_gt.any() else 0.0,
+    }
+    if pr_curves:
+        block["pr_curve"] = {
+            names[k]: {"recall": r.round(4).tolist(), "precision": p.round(4).tolist()}
+            for k, (r, p) in yolo.pr_curves.items()
+        }
+    return block
+
+
 def evaluate(
     records: Sequence[ImageRecord],
     dataset_classes: Sequence[str],
@@ -119,8 +136,9 @@ def evaluate(
         ``{"map50", "map50_95", "per_class": {name: {"ap50", "ap50_95", "n_gt"}}, "yolov5": {"map50",
         "map50_95", "per_class", "precision", "recall"}, "evaluator": {"coco", "yolov5"}, "classes_missing",
         "dropped_detections", "dropped_by_class", "images", "region_restricted_images", "invalid_gt_skipped",
-        "operating_point"}``. ``per_class`` lists classes with scored ground truth; classes the model lacks
-        are in ``classes_missing`` and score 0 in every mean.
+        "operating_point"}`` (with ``"false_positives"`` by kind: :mod:`leukodet.eval.errors`). ``per_class``
+        lists classes with scored ground truth; classes the model lacks are in ``classes_missing`` and score 0
+        in every mean.
 
     Raises:
         ValueError: no images, lengths differ, a prediction names another image, the predictions use several
@@ -135,21 +153,14 @@ def evaluate(
     images, stats = prepare_images(with_parent_cells(records, names), len(names), predictions, cmap)
     coco = coco_ap(images, len(names))
     yolo = yolo_ap(images, len(names))
-    has_gt = yolo.ap.n_gt > 0
     out: dict[str, Any] = _summary(coco, names)
-    out["yolov5"] = {
-        **_summary(yolo.ap, names),
-        "precision": float(yolo.precision[has_gt].mean()) if has_gt.any() else 0.0,
-        "recall": float(yolo.recall[has_gt].mean()) if has_gt.any() else 0.0,
-    }
-    if pr_curves:
-        out["yolov5"]["pr_curve"] = {
-            names[k]: {"recall": r.round(4).tolist(), "precision": p.round(4).tolist()}
-            for k, (r, p) in yolo.pr_curves.items()
-        }
+    out["yolov5"] = _yolov5_block(yolo, names, pr_curves)
     out["evaluator"] = {"coco": coco_evaluator_name(), "yolov5": YOLOV5_EVALUATOR}
     out.update(_bookkeeping(records, cmap, stats))
-    out["operating_point"] = operating_point(images, names, conf=conf_op, iou=iou_op)
+    out["operating_point"] = {
+        **operating_point(images, names, conf=conf_op, iou=iou_op),
+        "false_positives": false_positive_kinds(images, names, conf=conf_op, iou=iou_op),
+    }
     if attribute_schema is not None and len(attribute_schema):
         out.update(evaluate_attributes(records, attribute_schema, predictions))
     return out

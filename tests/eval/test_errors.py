@@ -1,0 +1,33 @@
+"""False detections at the operating point, named by kind (TIDE's duplicate, class, localisation, background)."""
+
+from __future__ import annotations
+
+from leukodet.eval import evaluate
+from leukodet.eval.errors import FP_KINDS
+from tests.eval.builders import box_at, make_pred, make_record
+
+
+def test_each_false_detection_gets_its_kind() -> None:
+    a1, a2, b1 = box_at(10, 10), box_at(200, 10), box_at(400, 400)
+    records = [make_record(0, [(a1, 0), (a2, 0), (b1, 1)])]
+    dets = [
+        (a1, 0.9, 0),  # TP a
+        (box_at(12, 12), 0.8, 0),  # matches a1, already taken: duplicate
+        (b1, 0.7, 0),  # an a on the b cell: class
+        (box_at(225, 25), 0.6, 0),  # overlaps a2 by IoU 0.14: localisation
+        (box_at(500, 100), 0.5, 0),  # nothing near: background
+        (box_at(600, 600), 0.1, 0),  # under conf 0.25: not kept, not counted
+        (b1, 0.95, 1),  # TP b
+    ]
+    op = evaluate(records, ["a", "b"], [make_pred(0, dets)], conf_op=0.25)["operating_point"]
+    assert op["false_positives"]["a"] == {"duplicate": 1, "class": 1, "localisation": 1, "background": 1}
+    assert op["false_positives"]["b"] == dict.fromkeys(FP_KINDS, 0)
+    a = op["per_class"]["a"]
+    false = sum(op["false_positives"]["a"].values())
+    assert a["precision"] == 1 / (1 + false)  # the kinds add up to the operating point's false detections
+
+
+def test_no_detections_no_entry() -> None:
+    records = [make_record(0, [(box_at(10, 10), 0)])]
+    op = evaluate(records, ["a", "b"], [make_pred(0, [])])["operating_point"]
+    assert op["false_positives"] == {}
