@@ -184,8 +184,16 @@ def val(
     click.echo(
         f"{split}: mAP50 {m['map50']:.4f}  mAP50-95 {m['map50_95']:.4f}  ({m['images']} images)", err=True
     )
+    op = m["operating_point"]
     for name, c in m["per_class"].items():
-        click.echo(f"  {name}: AP50 {c['ap50']:.4f}  AP50-95 {c['ap50_95']:.4f}  n_gt {c['n_gt']}", err=True)
+        at = op["per_class"].get(name, {"precision": 0.0, "recall": 0.0})
+        false = ", ".join(f"{n} {kind}" for kind, n in op["false_positives"].get(name, {}).items() if n)
+        click.echo(
+            f"  {name}: AP50 {c['ap50']:.4f}  AP50-95 {c['ap50_95']:.4f}  n_gt {c['n_gt']}  "
+            f"P/R at conf {op['conf']:g}: {at['precision']:.3f}/{at['recall']:.3f}"
+            + (f"  false: {false}" if false else ""),
+            err=True,
+        )
     if json_out is None:
         click.echo(json.dumps(m))
 
