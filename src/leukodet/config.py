@@ -1,8 +1,7 @@
 """Run configuration: frozen dataclasses per concern, YAML-loadable, with the paper's values as defaults.
 
-Citations: hyper-parameters of Rehman et al. 2025 (Sec. 5.2) and the reference spec Sec. 7 (the authors'
-YOLOv5 recipe). Overrides use dotted keys (``train.epochs=30``); an unknown key or a value of the wrong type is
-an error naming the key.
+Citations: hyper-parameters of Rehman et al. 2025 (Sec. 5.2) and the reference spec Sec. 7 (the authors' YOLOv5
+recipe). Overrides use dotted keys (``train.epochs=30``); an unknown key or a wrong value is an error naming it.
 """
 
 from __future__ import annotations
@@ -77,6 +76,13 @@ class AugmentConfig:
     jpeg: float = 0.0
     """Probability of a JPEG round trip at a quality of at least ``jpeg_quality``; 0 = off."""
     jpeg_quality: int = 40
+    cell_px: tuple[float, float] | None = None
+    """``[lo, hi]`` px: each view's zoom is log-uniform so that the training set's median white cell (longest side at
+    the input) lands in it, ``scale`` unused (:class:`leukodet.data.transforms.Zoom`); ``None``: the paper's zoom."""
+
+    def __post_init__(self) -> None:
+        if self.cell_px is not None and not 0 < self.cell_px[0] < self.cell_px[1]:
+            raise ConfigError(f"augment.cell_px: expected 0 < lo < hi, got {list(self.cell_px)}")
 
     @classmethod
     def none(cls) -> AugmentConfig:

@@ -23,6 +23,7 @@ from ..records.validate import box_problem, clip_box
 from .optics import augment_optics
 from .sample import Sample
 from .transforms import (
+    Zoom,
     augment_hsv,
     flip_lr,
     flip_ud,
@@ -67,6 +68,8 @@ class DetectionDataset(Dataset[Sample]):
         seed: base seed; sample ``i`` of epoch ``e`` uses ``(seed, e, i)``.
         stain: colour normalisation applied to every decoded image (e.g. a fitted
             :class:`~leukodet.data.stain.StainNormalizer`).
+        cell_median_px: the training set's median white cell at the input (longest side, px), which
+            ``augment.cell_px`` needs to derive the zoom from.
     """
 
     def __init__(
@@ -79,6 +82,7 @@ class DetectionDataset(Dataset[Sample]):
         cache: bool = False,
         seed: int = 0,
         stain: Callable[[np.ndarray], np.ndarray] | None = None,
+        cell_median_px: float | None = None,
     ) -> None:
         self.records = list(records)
         self.stain = stain
@@ -87,6 +91,7 @@ class DetectionDataset(Dataset[Sample]):
         self.imgsz = imgsz
         self.augment = augment
         self.use_mosaic = augment is not None and augment.mosaic > 0
+        self.zooms = _zooms(augment or AugmentConfig.none(), cell_median_px)
         self.seed = seed
         self.epoch = 0
         self.skipped: Counter[str] = Counter()
@@ -158,7 +163,7 @@ class DetectionDataset(Dataset[Sample]):
             if rng.random() < aug.mixup:
                 sample = mixup(sample, self._mosaic(int(rng.integers(len(self))), rng), rng)
         else:
-            sample = random_affine(self.letterboxed(index), rng, aug.scale * 0.5, aug.translate, self.imgsz)
+            sample = random_affine(self.letterboxed(index), rng, self.zooms[1], aug.translate, self.imgsz)
         if rng.random() < aug.fliplr:
             sample = flip_lr(sample)
         if rng.random() < aug.flipud:
@@ -171,9 +176,22 @@ class DetectionDataset(Dataset[Sample]):
         tiles = [resize_long_side(self.raw(int(i)), self.imgsz) for i in (index, *others)]
         assert self.augment is not None
         sample = random_affine(
-            mosaic(tiles, rng, self.imgsz), rng, self.augment.scale, self.augment.translate, self.imgsz
+            mosaic(tiles, rng, self.imgsz), rng, self.zooms[0], self.augment.translate, self.imgsz
         )
         return sample.with_(ratio=1.0, pad=(0.0, 0.0))
+
+
+def _zooms(augment: AugmentConfig, cell_median_px: float | None) -> tuple[Zoom, Zoom]:
+    """The zoom of a mosaic view and of a single-image view: the paper's (half the range for a single image), or
+    both from ``augment.cell_px`` and the training set's median white cell."""
+    if augment.cell_px is None:
+        return Zoom.uniform(augment.scale), Zoom.uniform(augment.scale * 0.5)
+    if not cell_median_px:
+        raise ValueError(
+            "augment.cell_px needs the training set's median white-cell size (no boxes to measure)"
+        )
+    zoom = Zoom.for_cells(cell_median_px, augment.cell_px)
+    return zoom, zoom
 
 
 class PlainView(Dataset[Sample]):

@@ -8,6 +8,8 @@ mixup combine the tiles' regions (a fully labelled tile contributes its placed r
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import cv2
 import numpy as np
 
@@ -18,6 +20,7 @@ __all__ = [
     "letterbox",
     "resize_long_side",
     "affine",
+    "Zoom",
     "random_affine",
     "flip_lr",
     "flip_ud",
@@ -94,12 +97,38 @@ def letterbox(sample: Sample, size: int) -> Sample:
     return out.with_(ratio=sample.ratio * r, pad=(dx, dy))
 
 
+@dataclass(frozen=True)
+class Zoom:
+    """The zoom range of a random affine view: uniform in ``[lo, hi]``, or log-uniform (every octave of cell size
+    drawn as often) when ``log``."""
+
+    lo: float
+    hi: float
+    log: bool = False
+
+    @classmethod
+    def uniform(cls, scale: float) -> Zoom:
+        """The paper's (YOLOv5 ``scale``): uniform in ``[1 - scale, 1 + scale]``."""
+        return cls(1 - scale, 1 + scale)
+
+    @classmethod
+    def for_cells(cls, median_px: float, band: tuple[float, float]) -> Zoom:
+        """Derived from the data (``augment.cell_px``): the zoom that takes a cell of the training set's median
+        size ``median_px`` (at the input) anywhere in ``band`` px, log-uniformly."""
+        return cls(band[0] / median_px, band[1] / median_px, log=True)
+
+    def draw(self, rng: np.random.Generator) -> float:
+        if self.log:
+            return float(np.exp(rng.uniform(np.log(self.lo), np.log(self.hi))))
+        return float(rng.uniform(self.lo, self.hi))
+
+
 def random_affine(
-    sample: Sample, rng: np.random.Generator, scale: float, translate: float, size: int
+    sample: Sample, rng: np.random.Generator, zoom: Zoom, translate: float, size: int
 ) -> Sample:
-    """Random zoom in ``[1 - scale, 1 + scale]`` about the centre and shift of up to ``translate * size``."""
+    """Random zoom drawn from ``zoom`` about the centre and shift of up to ``translate * size``."""
     h, w = sample.image.shape[:2]
-    s = float(rng.uniform(1 - scale, 1 + scale))
+    s = zoom.draw(rng)
     tx, ty = rng.uniform(-translate, translate, 2) * size
     dx = size / 2 - s * w / 2 + tx
     dy = size / 2 - s * h / 2 + ty

@@ -10,10 +10,11 @@ import numpy as np
 from ..model.anchors import box_sizes_for_input
 from ..records.diagnostics import DataError
 from ..records.images import decodable_records
+from ..records.roles import WBC, known_roles
 from ..records.schema import AttributeSchema, ImageRecord
 from ..records.sources import load_source
 
-__all__ = ["DataBundle", "load_data", "box_sizes", "box_size_groups"]
+__all__ = ["DataBundle", "load_data", "box_sizes", "box_size_groups", "white_cell_median_px"]
 
 log = logging.getLogger(__name__)
 
@@ -66,3 +67,19 @@ def box_sizes(records: list[ImageRecord], imgsz: int) -> np.ndarray:
         np.array(wh).reshape(-1, 2), np.array(sizes).reshape(-1, 2), imgsz, letterbox=True
     )
     return out[(out > 1).all(1)]
+
+
+def white_cell_median_px(data: DataBundle, imgsz: int) -> float:
+    """Median longest side (px at the ``imgsz`` input, letterboxed) of the training split's white cells (every class
+    of the ``wbc`` role), or of all its boxes when it has none: what ``augment.cell_px`` derives the zoom from."""
+    roles = known_roles(data.classes, data.roles)
+    white = {k for k, role in enumerate(roles) if role == WBC}
+    picked = (
+        [r.with_(cells=tuple(c for c in r.cells if c.class_id in white)) for r in data.train]
+        if white
+        else data.train
+    )
+    sizes = box_sizes(picked, imgsz)
+    if not len(sizes):
+        sizes = box_sizes(data.train, imgsz)
+    return float(np.median(sizes.max(1)))

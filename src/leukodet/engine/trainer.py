@@ -34,7 +34,7 @@ from .distributed import DistContext, GlobalBatchSampler, convert_sync_batchnorm
 from .hooks import ACTIVITY, Checkpoints, EpochEnd, Hook, brief_metrics, default_hooks, sparse_activity
 from .loop import StepState, train_one_epoch
 from .optim import ModelEMA, Schedule, build_optimizer, choose_recipe, recipe_warning
-from .run_data import box_sizes, load_data
+from .run_data import box_sizes, load_data, white_cell_median_px
 from .run_dir import RunDir
 from .run_model import build_run_model
 
@@ -106,6 +106,7 @@ class Trainer:
             t.cache,
             t.seed,
             self.stain,
+            white_cell_median_px(self.data, t.imgsz) if self.cfg.augment.cell_px else None,
         )
         self.train_loader = self._loader(self.train_set, t.batch, self.dist, shuffle=True)
         val_set = DetectionDataset(
