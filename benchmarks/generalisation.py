@@ -22,6 +22,7 @@ switches are given as ``--set key=value`` (as ``leukodet train --set``) and name
     .venv/bin/python benchmarks/generalisation.py --runs-of baseline --checkpoint last --tag baseline_last
     .venv/bin/python benchmarks/generalisation.py --peer --tag peer   # the peer, same sets, budget and evaluator
     .venv/bin/python benchmarks/generalisation.py --compare baseline scale05 baseline_last --tag switches
+    .venv/bin/python benchmarks/generalisation.py --markdown baseline scale05 peer   # tables of published results
 
 ``--runs-of TAG --checkpoint last`` rescores another tag's finished runs with their last.pt (best.pt selection as
 a switch, no training); ``--compare BASE TAG...`` reads the published results and writes the switch table: per
@@ -261,18 +262,37 @@ def switch_table(base: dict[str, Any], switches: list[dict[str, Any]]) -> list[d
     return rows
 
 
+def _read(tag: str) -> dict[str, Any]:
+    path = RESULTS / f"generalisation_{tag}.json"
+    if not path.is_file():
+        raise SystemExit(f"{path}: no such result (run generalisation.py --tag {tag} first)")
+    return json.loads(path.read_text())
+
+
 def compare(tags: list[str], name: str) -> None:
     """Publish ``generalisation_<name>.json``: the switch table of ``tags[1:]`` against ``tags[0]``."""
     if name in tags:
         raise SystemExit(f"--tag {name} would overwrite a compared result: give the table its own --tag")
-    runs = []
-    for tag in tags:
-        path = RESULTS / f"generalisation_{tag}.json"
-        if not path.is_file():
-            raise SystemExit(f"{path}: no such result (run generalisation.py --tag {tag} first)")
-        runs.append(json.loads(path.read_text()))
+    runs = [_read(tag) for tag in tags]
     publish(f"generalisation_{name}", {"benchmark": "generalisation_switches", "base": runs[0]["tag"],
                                        "base_summary": runs[0]["summary"], "switches": switch_table(runs[0], runs[1:])})  # fmt: skip
+
+
+def markdown(tags: list[str]) -> str:
+    """The README's tables of published results: per set, one row per tag with the mean ± sd over its seeds of
+    WBC AP50, AP50-95, precision / recall at conf 0.25 and the set's mAP50-95."""
+    runs = [_read(t) for t in tags]
+    keys = ("wbc_ap50", "wbc_ap50_95", "wbc_precision_at_0.25", "wbc_recall_at_0.25", "map50_95")
+    lines = []
+    for name in runs[0]["summary"]:
+        lines += [f"\n{name}\n", "| run | seeds | WBC AP50 | WBC AP50-95 | WBC P / R at 0.25 | mAP50-95 |",
+                  "|---|---|---|---|---|---|"]  # fmt: skip
+        for run in runs:
+            f = {k: run["summary"].get(name, {}).get(k) for k in keys}
+            cell = {k: "–" if v is None else f"{v['mean']:.3f} ± {v['sd']:.3f}" for k, v in f.items()}
+            lines.append(f"| {run['tag']} | {len(run['seeds'])} | {cell['wbc_ap50']} | {cell['wbc_ap50_95']} | "
+                         f"{cell['wbc_precision_at_0.25']} / {cell['wbc_recall_at_0.25']} | {cell['map50_95']} |")  # fmt: skip
+    return "\n".join(lines)
 
 
 def main() -> None:
@@ -301,9 +321,12 @@ def main() -> None:
     p.add_argument("--peer-threads", type=int, default=2)
     p.add_argument("--compare", nargs="+", default=None, metavar="TAG",
                    help="publish the switch table of these results against the first (paired by seed)")  # fmt: skip
+    p.add_argument("--markdown", nargs="+", default=None, metavar="TAG", help="print these results as tables")
     args = p.parse_args()
     if args.compare:
         return compare(args.compare, args.tag)
+    if args.markdown:
+        return print(markdown(args.markdown))
     source, sets = development_sets(args.work, tuple(d for d in args.domains.split(",") if d))
     seeds = [int(s) for s in args.seeds.split(",")]
     if args.weights:
