@@ -163,7 +163,7 @@ def _figures(m: dict[str, Any]) -> dict[str, float | None]:
         "wbc_ap50_95": None if wbc.get("ap50_95") is None else round(wbc["ap50_95"], 4),
         "wbc_precision_at_0.25": None if op.get("precision") is None else round(op["precision"], 4),
         "wbc_recall_at_0.25": None if op.get("recall") is None else round(op["recall"], 4),
-        **{f"wbc_fp_{kind}_per_field": round(n / m["images"], 3) for kind, n in false.items()},
+        **{f"wbc_fp_{k}_per_field": round(false.get(k, 0) / m["images"], 3) for k in FP_KINDS},
     }
 
 
