@@ -81,7 +81,7 @@ def train(args: argparse.Namespace) -> dict:
         cache="ram",
         pretrained=False,
         plots=False,
-        project=str(Path(args.out).parent),
+        project=str(Path(args.out).resolve().parent),  # a relative project lands under ultralytics runs_dir
         name=Path(args.out).name,
         exist_ok=True,
         verbose=False,
