@@ -285,7 +285,7 @@ def markdown(tags: list[str]) -> str:
     keys = ("wbc_ap50", "wbc_ap50_95", "wbc_precision_at_0.25", "wbc_recall_at_0.25", "map50_95")
     lines = []
     for name in runs[0]["summary"]:
-        lines += [f"\n{name}\n", "| run | seeds | WBC AP50 | WBC AP50-95 | WBC P / R at 0.25 | mAP50-95 |",
+        lines += [f"\n**{name}**\n", "| run | seeds | WBC AP50 | WBC AP50-95 | WBC P / R at 0.25 | mAP50-95 |",
                   "|---|---|---|---|---|---|"]  # fmt: skip
         for run in runs:
             f = {k: run["summary"].get(name, {}).get(k) for k in keys}
