@@ -32,7 +32,10 @@ def augment_off() -> list[str]:
     none = AugmentConfig.none()
     off = {f.name: getattr(none, f.name) for f in fields(AugmentConfig)}
     off.update(hed=0.0, blur=0.0, jpeg=0.0)
-    return [f"augment.{k}={v}" for k, v in off.items() if k not in ("blur_sigma", "jpeg_quality")]
+    kept = (k for k in off if k not in ("blur_sigma", "jpeg_quality"))
+    return [
+        f"augment.{k}={'null' if off[k] is None else off[k]}" for k in kept
+    ]  # cell_px: no zoom band either
 
 
 @dataclass(frozen=True)
