@@ -33,9 +33,8 @@ def augment_off() -> list[str]:
     off = {f.name: getattr(none, f.name) for f in fields(AugmentConfig)}
     off.update(hed=0.0, blur=0.0, jpeg=0.0)
     kept = (k for k in off if k not in ("blur_sigma", "jpeg_quality"))
-    return [
-        f"augment.{k}={'null' if off[k] is None else off[k]}" for k in kept
-    ]  # cell_px: no zoom band either
+    # cell_px is None (no zoom band either), which YAML reads back only as null
+    return [f"augment.{k}={'null' if off[k] is None else off[k]}" for k in kept]
 
 
 @dataclass(frozen=True)

@@ -25,7 +25,6 @@ import numpy as np
 from leukodet.eval.attributes import evaluate_attributes
 from leukodet.eval.class_map import ClassMap, map_classes
 from leukodet.eval.coco import ClassAP, coco_ap, coco_evaluator_name
-from leukodet.eval.errors import false_positive_kinds
 from leukodet.eval.operating_point import operating_point
 from leukodet.eval.scored_image import prepare_images
 from leukodet.eval.yolo_ap import YoloResult, yolo_ap
@@ -157,10 +156,7 @@ def evaluate(
     out["yolov5"] = _yolov5_block(yolo, names, pr_curves)
     out["evaluator"] = {"coco": coco_evaluator_name(), "yolov5": YOLOV5_EVALUATOR}
     out.update(_bookkeeping(records, cmap, stats))
-    out["operating_point"] = {
-        **operating_point(images, names, conf=conf_op, iou=iou_op),
-        "false_positives": false_positive_kinds(images, names, conf=conf_op, iou=iou_op),
-    }
+    out["operating_point"] = operating_point(images, names, conf=conf_op, iou=iou_op)
     if attribute_schema is not None and len(attribute_schema):
         out.update(evaluate_attributes(records, attribute_schema, predictions))
     return out
