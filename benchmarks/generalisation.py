@@ -126,20 +126,14 @@ def cell_sizes(sets: dict[str, tuple[Path, str]], imgsz: int) -> dict[str, dict[
     10th/90th percentiles in pixels, and WBCs per field: what a scale range or a pyramid level must cover."""
     import numpy as np
 
-    from leukodet.records.roles import WBC, known_roles
+    from leukodet.engine.run_data import white_cell_sides
     from leukodet.records.sources import load_source
 
     out = {}
     for name, (data, split) in sets.items():
         ds, _ = load_source(data)
-        wbc = {k for k, role in enumerate(known_roles(ds.classes)) if role == WBC}
         records = ds.split(split)
-        sides = [
-            max(c.box[2] - c.box[0], c.box[3] - c.box[1]) * imgsz / max(r.width, r.height)
-            for r in records
-            for c in r.cells
-            if c.class_id in wbc
-        ]
+        sides = white_cell_sides(records, ds.classes, imgsz, ds.roles)
         p10, p50, p90 = np.percentile(sides, [10, 50, 90])
         out[name] = {"median_px": round(float(p50), 1), "p10_px": round(float(p10), 1),
                      "p90_px": round(float(p90), 1), "wbc_per_field": round(len(sides) / len(records), 2)}  # fmt: skip
@@ -156,6 +150,7 @@ def _figures(m: dict[str, Any]) -> dict[str, float | None]:
     wbc = m["per_class"].get("WBC", {})
     op = m["operating_point"].get("per_class", {}).get("WBC", {})
     false = m["operating_point"].get("false_positives", {}).get("WBC", {})
+    fit = m["operating_point"].get("localisation", {}).get("WBC", {})
     return {
         "map50": round(m["map50"], 4),
         "map50_95": round(m["map50_95"], 4),
@@ -164,14 +159,19 @@ def _figures(m: dict[str, Any]) -> dict[str, float | None]:
         "wbc_precision_at_0.25": None if op.get("precision") is None else round(op["precision"], 4),
         "wbc_recall_at_0.25": None if op.get("recall") is None else round(op["recall"], 4),
         **{f"wbc_fp_{k}_per_field": round(false.get(k, 0) / m["images"], 3) for k in FP_KINDS},
+        **{f"wbc_localisation_{k}": fit.get(k) for k in ("median_size_ratio", "too_small", "too_large")},
     }
 
 
 def one_seed(
     source: Path, sets: dict[str, tuple[Path, str]], run: Path, seed: int, args: Any
 ) -> dict[str, Any]:
-    """Train (unless ``run`` holds a finished run) and score ``--checkpoint`` of it on every set."""
-    if not (run / "weights" / "best.pt").is_file():
+    """Train (unless ``run`` holds a finished run; an interrupted fixed-epoch run resumes) and score
+    ``--checkpoint`` of it on every set. A ``--minutes`` run counts as finished once it has a ``best.pt``."""
+    from leukodet.engine.run_dir import finished_epochs, resumable
+
+    done = finished_epochs(run) >= args.epochs if args.epochs else (run / "weights" / "best.pt").is_file()
+    if not done:
         if args.runs_of:
             raise SystemExit(f"{run}: no finished run to rescore (--runs-of {args.runs_of})")
         api.train(
@@ -184,6 +184,7 @@ def one_seed(
             time=None if args.epochs else args.minutes,
             seed=seed,
             recipe=args.recipe,
+            resume=bool(args.epochs) and resumable(run),
             overrides=list(args.set),
             progress=False,
         )

@@ -31,3 +31,26 @@ def test_no_detections_no_entry() -> None:
     records = [make_record(0, [(box_at(10, 10), 0)])]
     op = evaluate(records, ["a", "b"], [make_pred(0, [])])["operating_point"]
     assert op["false_positives"] == {}
+
+
+def test_localisation_errors_say_how_the_boxes_miss() -> None:
+    cell, far = box_at(100, 100, size=100), box_at(400, 400, size=40)
+    records = [make_record(0, [(cell, 0), (far, 0)])]
+    dets = [
+        (box_at(130, 130, size=40), 0.9, 0),  # inside the cell, 0.4 of its side, centred: IoU 0.16
+        (box_at(90, 90, size=160), 0.8, 0),  # around it, 1.6 of its side, centre 20 px off in x and y
+        (far, 0.7, 0),  # TP: not a localisation error
+    ]
+    op = evaluate(records, ["a"], [make_pred(0, dets)], conf_op=0.25)["operating_point"]
+    fit = op["localisation"]["a"]
+    assert op["false_positives"]["a"]["localisation"] == fit["n"] == 2
+    assert fit["median_size_ratio"] == 1.0  # the median of 0.4 and 1.6
+    assert fit["too_small"] == fit["too_large"] == 0.5
+    assert fit["median_iou"] == round((0.16 + 1e4 / 160**2) / 2, 3)
+    assert fit["median_centre_offset"] == round((0 + (20 * 2**0.5) / 100) / 2, 3)
+
+
+def test_no_localisation_error_no_fit() -> None:
+    records = [make_record(0, [(box_at(10, 10), 0)])]
+    op = evaluate(records, ["a"], [make_pred(0, [(box_at(10, 10), 0.9, 0)])])["operating_point"]
+    assert op["localisation"] == {}

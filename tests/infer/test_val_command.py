@@ -27,5 +27,18 @@ def test_val_prints_each_class_operating_point_and_false_detections(tmp_path: Pa
         kinds = op["false_positives"].get(name, {})
         for kind, n in kinds.items():
             assert (f"{n} {kind}" in line) == (n > 0)
+        fit = op["localisation"].get(name)
+        assert ("(localisation: median IoU" in line) == (fit is not None)
+        if fit:
+            assert f"size x{fit['median_size_ratio']:.2f}" in line
     # an untrained detector at conf 0.001 makes false detections, and the printed kinds add up to them
     assert sum(sum(k.values()) for k in op["false_positives"].values()) > 0
+
+
+def test_val_line_says_how_localisation_errors_miss() -> None:
+    from leukodet.cli.model_commands import _miss
+
+    fit = {"n": 4, "median_iou": 0.31, "median_size_ratio": 0.62, "too_small": 0.75, "too_large": 0.0,
+           "median_centre_offset": 0.1}  # fmt: skip
+    assert _miss(fit) == " (localisation: median IoU 0.31, size x0.62, 75% too small, 0% too large)"
+    assert _miss(None) == ""

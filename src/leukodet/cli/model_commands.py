@@ -130,6 +130,16 @@ def train(
         click.echo(json.dumps(summary))
 
 
+def _miss(fit: dict[str, float] | None) -> str:
+    """How the localisation errors miss their cell (:class:`leukodet.eval.errors.LocalisationFit`)."""
+    if not fit:
+        return ""
+    return (
+        f" (localisation: median IoU {fit['median_iou']:.2f}, size x{fit['median_size_ratio']:.2f}, "
+        f"{fit['too_small']:.0%} too small, {fit['too_large']:.0%} too large)"
+    )
+
+
 @main.command()
 @click.option(
     "--weights",
@@ -191,7 +201,8 @@ def val(
         click.echo(
             f"  {name}: AP50 {c['ap50']:.4f}  AP50-95 {c['ap50_95']:.4f}  n_gt {c['n_gt']}  "
             f"P/R at conf {op['conf']:g}: {at['precision']:.3f}/{at['recall']:.3f}"
-            + (f"  false: {false}" if false else ""),
+            + (f"  false: {false}" if false else "")
+            + _miss(op["localisation"].get(name)),
             err=True,
         )
     if json_out is None:

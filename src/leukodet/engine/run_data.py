@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -14,7 +15,14 @@ from ..records.roles import WBC, known_roles
 from ..records.schema import AttributeSchema, ImageRecord
 from ..records.sources import load_source
 
-__all__ = ["DataBundle", "load_data", "box_sizes", "box_size_groups", "white_cell_median_px"]
+__all__ = [
+    "DataBundle",
+    "load_data",
+    "box_sizes",
+    "box_size_groups",
+    "white_cell_sides",
+    "white_cell_median_px",
+]
 
 log = logging.getLogger(__name__)
 
@@ -69,17 +77,21 @@ def box_sizes(records: list[ImageRecord], imgsz: int) -> np.ndarray:
     return out[(out > 1).all(1)]
 
 
+def white_cell_sides(
+    records: list[ImageRecord], classes: Sequence[str], imgsz: int, roles: Mapping[str, str] | None = None
+) -> np.ndarray:
+    """Longest side (px at the ``imgsz`` input, letterboxed) of every white cell (each class of the ``wbc`` role)
+    in ``records``; empty when the classes have no white cell."""
+    white = {k for k, role in enumerate(known_roles(classes, roles)) if role == WBC}
+    picked = [r.with_(cells=tuple(c for c in r.cells if c.class_id in white)) for r in records]
+    sizes = box_sizes(picked, imgsz) if white else np.zeros((0, 2))
+    return sizes.max(1) if len(sizes) else np.zeros(0)
+
+
 def white_cell_median_px(data: DataBundle, imgsz: int) -> float:
     """Median longest side (px at the ``imgsz`` input, letterboxed) of the training split's white cells (every class
     of the ``wbc`` role), or of all its boxes when it has none: what ``augment.cell_px`` derives the zoom from."""
-    roles = known_roles(data.classes, data.roles)
-    white = {k for k, role in enumerate(roles) if role == WBC}
-    picked = (
-        [r.with_(cells=tuple(c for c in r.cells if c.class_id in white)) for r in data.train]
-        if white
-        else data.train
-    )
-    sizes = box_sizes(picked, imgsz)
-    if not len(sizes):
-        sizes = box_sizes(data.train, imgsz)
-    return float(np.median(sizes.max(1)))
+    sides = white_cell_sides(data.train, data.classes, imgsz, data.roles)
+    if not len(sides):
+        sides = box_sizes(data.train, imgsz).max(1)
+    return float(np.median(sides))

@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from leukodet.eval.errors import FP_KINDS, count_false_kinds, false_positive_kinds
+from leukodet.eval.errors import FP_KINDS, LocalisationFit, count_false_kinds, false_positive_kinds
 from leukodet.eval.scored_image import ScoredImage
 from leukodet.records.boxes import box_iou
 
@@ -77,7 +77,7 @@ def operating_point(
 
     Returns:
         ``{"conf", "iou", "precision", "recall", "f1", "count_abs_err_per_image", "per_class": {name: same},
-        "false_positives": {name: {kind: n}}}`` (:mod:`leukodet.eval.errors`)
+        "false_positives": {name: {kind: n}}, "localisation": {name: fit}}`` (:mod:`leukodet.eval.errors`)
         as fractions, the count error in cells per image, averaged over images with a labelled area
         (``labeled_regions != ()``). ``per_class`` lists classes with ground truth or kept detections.
         A ratio with a zero denominator is 0.
@@ -86,13 +86,14 @@ def operating_point(
     tp, n_det, n_gt, err = (np.zeros(k) for _ in range(4))
     n_images, total_err = 0, 0.0
     false, seen = np.zeros((k, len(FP_KINDS)), dtype=np.int64), np.zeros(k, dtype=bool)
+    fit = LocalisationFit(k)
     for im in images:
         keep = im.det_scores >= conf
         boxes, scores, classes = im.det_boxes[keep], im.det_scores[keep], im.det_classes[keep]
         same = im.gt_classes[:, None] == classes[None, :]
         ious = box_iou(im.gt_boxes, boxes)
         hits = match_by_score(ious, same, scores, iou)
-        count_false_kinds(false, ious, same, classes, hits, iou)
+        fit.add(im.gt_boxes, boxes, ious, classes, count_false_kinds(false, ious, same, classes, hits, iou))
         seen[classes] = True
         tp += np.bincount(classes[hits], minlength=k)
         dets_k = np.bincount(classes, minlength=k)
@@ -110,4 +111,5 @@ def operating_point(
         if n_gt[c] > 0 or n_det[c] > 0
     }
     out["false_positives"] = false_positive_kinds(false, seen, class_names)
+    out["localisation"] = fit.summary(class_names)
     return out
