@@ -279,12 +279,37 @@ def compare(tags: list[str], name: str) -> None:
                                        "base_summary": runs[0]["summary"], "switches": switch_table(runs[0], runs[1:])})  # fmt: skip
 
 
+def switch_markdown(table: dict[str, Any]) -> str:
+    """A switch table (:func:`compare`) as markdown: per switch and set, the paired difference to the base with its
+    95 % interval for WBC AP50, AP50-95, precision at conf 0.25 and the set's mAP50-95."""
+    keys = ("wbc_ap50", "wbc_ap50_95", "wbc_precision_at_0.25", "map50_95")
+    lines = [f"switches against `{table['base']}`\n",
+             "| switch | set | WBC AP50 | WBC AP50-95 | WBC precision at 0.25 | mAP50-95 |", "|---|---|---|---|---|---|"]  # fmt: skip
+    for row in table["switches"]:
+        for name, figures in row["sets"].items():
+            cells = []
+            for k in keys:
+                d = figures.get(k, {}).get("vs_base")
+                if d is None or d["mean"] is None:
+                    cells.append("–")
+                elif d["ci95"] is None:  # one seed: no interval
+                    cells.append(f"{d['mean']:+.3f}")
+                else:
+                    cells.append(f"{d['mean']:+.3f} [{d['ci95'][0]:+.3f}, {d['ci95'][1]:+.3f}]")
+            lines.append(f"| {row['tag']} | {name} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
 def markdown(tags: list[str]) -> str:
     """The README's tables of published results: per set, one row per tag with the mean ± sd over its seeds of
-    WBC AP50, AP50-95, precision / recall at conf 0.25 and the set's mAP50-95."""
-    runs = [_read(t) for t in tags]
+    WBC AP50, AP50-95, precision / recall at conf 0.25 and the set's mAP50-95 (a switch table's tag: its
+    :func:`switch_markdown`)."""
+    tables = [_read(t) for t in tags]
+    runs = [t for t in tables if t.get("benchmark") != "generalisation_switches"]
+    lines = [switch_markdown(t) for t in tables if t.get("benchmark") == "generalisation_switches"]
+    if not runs:
+        return "\n\n".join(lines)
     keys = ("wbc_ap50", "wbc_ap50_95", "wbc_precision_at_0.25", "wbc_recall_at_0.25", "map50_95")
-    lines = []
     for name in runs[0]["summary"]:
         lines += [f"\n**{name}**\n", "| run | seeds | WBC AP50 | WBC AP50-95 | WBC P / R at 0.25 | mAP50-95 |",
                   "|---|---|---|---|---|---|"]  # fmt: skip
