@@ -178,3 +178,14 @@ def test_stage_all_checks_the_real_data_first_then_runs_both_stages_in_one_folde
     assert [c[0] for c in calls] == ["synth", "general"]
     assert calls[0][1]["out"] == calls[1][1]["out"] == out and calls[1][1]["real"] == {"bccd": real}
     assert calls[0][1]["epochs"] == calls[1][1]["epochs"] == 2
+
+
+def test_both_stages_pin_the_optics_so_the_shipped_models_do_not_follow_the_defaults() -> None:
+    """The optics became default in #21; the bundled models' recipe names its own values, so changing
+    ``AugmentConfig``'s defaults does not change what ``leukodet pretrain`` trains."""
+    from leukodet.pretrain_general import GENERAL_AUGMENT
+
+    optics = {"augment.hed", "augment.blur", "augment.jpeg"}
+    for setting in SETTINGS.values():
+        assert optics <= {o.split("=")[0] for o in setting.overrides}, setting
+    assert optics <= {o.split("=")[0] for o in GENERAL_AUGMENT}

@@ -68,13 +68,13 @@ class AugmentConfig:
     mixup: float = 0.1
     close_mosaic: float = 0.1
     """Fraction of the run (at its end) trained without mosaic/mixup."""
-    hed: float = 0.0
-    """σ of the HED stain jitter (Tellez et al. 2018; :mod:`leukodet.data.optics`); 0 = off."""
-    blur: float = 0.0
-    """Probability of a defocus blur with σ up to ``blur_sigma`` pixels; 0 = off."""
+    hed: float = 0.08
+    """σ of the HED stain jitter (Tellez et al. 2018). Optics (hed, blur, jpeg): leukodet's, not the paper's."""
+    blur: float = 0.3
+    """Probability of a defocus blur with σ up to ``blur_sigma`` pixels."""
     blur_sigma: float = 1.5
-    jpeg: float = 0.0
-    """Probability of a JPEG round trip at a quality of at least ``jpeg_quality``; 0 = off."""
+    jpeg: float = 0.3
+    """Probability of a JPEG round trip at a quality of at least ``jpeg_quality``."""
     jpeg_quality: int = 40
     cell_px: tuple[float, float] | None = None
     """``[lo, hi]`` px: each view's zoom is log-uniform so that the training set's median white cell (longest side at
@@ -86,8 +86,8 @@ class AugmentConfig:
 
     @classmethod
     def none(cls) -> AugmentConfig:
-        off = ("hsv_h", "hsv_s", "hsv_v", "translate", "scale", "fliplr", "flipud", "mosaic", "mixup")
-        return cls(**dict.fromkeys(off, 0.0), close_mosaic=0.0)
+        off = ("hsv_h", "hsv_s", "hsv_v", "translate", "scale", "fliplr", "flipud", "mosaic", "mixup", "hed")
+        return cls(**dict.fromkeys((*off, "blur", "jpeg"), 0.0), close_mosaic=0.0)
 
 
 @dataclass(frozen=True)

@@ -31,7 +31,6 @@ def augment_off() -> list[str]:
     authors' no-augmentation file), photometric jitter, blur and JPEG included."""
     none = AugmentConfig.none()
     off = {f.name: getattr(none, f.name) for f in fields(AugmentConfig)}
-    off.update(hed=0.0, blur=0.0, jpeg=0.0)
     kept = (k for k in off if k not in ("blur_sigma", "jpeg_quality"))
     # cell_px is None (no zoom band either), which YAML reads back only as null
     return [f"augment.{k}={'null' if off[k] is None else off[k]}" for k in kept]
