@@ -82,7 +82,8 @@ def conf(detector: Detector, images: dict[str, bytes]) -> float:
     per_image = [p.scores for p in detector.predict(arrays, conf=0.0)]
     scores = np.sort(np.concatenate(per_image))[::-1]
     floor = min(float(s.max()) for s in per_image)
-    return min(float(scores[min(5, len(scores) - 1)]), floor) * 0.999  # a hair below: the untrained scores tie
+    # a hair below: the untrained scores tie
+    return min(float(scores[min(5, len(scores) - 1)]), floor) * 0.999
 
 
 @pytest.fixture
