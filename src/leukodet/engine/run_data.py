@@ -83,9 +83,10 @@ def white_cell_sides(
     """Longest side (px at the ``imgsz`` input, letterboxed) of every white cell (each class of the ``wbc`` role)
     in ``records``; empty when the classes have no white cell."""
     white = {k for k, role in enumerate(known_roles(classes, roles)) if role == WBC}
+    if not white:
+        return np.zeros(0)
     picked = [r.with_(cells=tuple(c for c in r.cells if c.class_id in white)) for r in records]
-    sizes = box_sizes(picked, imgsz) if white else np.zeros((0, 2))
-    return sizes.max(1) if len(sizes) else np.zeros(0)
+    return box_sizes(picked, imgsz).max(1)
 
 
 def white_cell_median_px(data: DataBundle, imgsz: int) -> float:
