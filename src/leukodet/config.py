@@ -17,16 +17,8 @@ import yaml
 
 from .comparator_config import SPARSE_METHODS, CoMiningConfig, DACAConfig, SparseDetConfig
 
-__all__ = [
-    "AdaptConfig",
-    "AugmentConfig",
-    "LossConfig",
-    "TrainConfig",
-    "RunConfig",
-    "ConfigError",
-    "load_config",
-    "apply_overrides",
-]
+__all__ = ["AdaptConfig", "AugmentConfig", "LossConfig", "TrainConfig", "RunConfig", "ConfigError"]
+__all__ += ["load_config", "apply_overrides"]
 
 
 class ConfigError(ValueError):
@@ -135,6 +127,9 @@ class TrainConfig:
     short_lr0: float = 0.002
     short_warmup_fraction: float = 0.05
     grad_clip: float = 10.0
+    multi_scale: float = 0.0
+    """Each batch at ``imgsz * U(1 - m, 1 + m)`` rounded to the stride (:mod:`leukodet.data.multiscale`); 0 = off
+    (the paper). Not a paper setting: issue #21's multi-scale switch."""
     ema_decay: float = 0.9999
     ema_tau: float = 2000.0
     ema_horizon: float = 0.0
@@ -184,6 +179,8 @@ class TrainConfig:
             raise ConfigError(f"train.eval_every: expected an integer >= 1, got {self.eval_every}")
         if not 0 <= self.ema_horizon <= 1:
             raise ConfigError(f"train.ema_horizon: expected 0 <= h <= 1, got {self.ema_horizon}")
+        if not 0 <= self.multi_scale < 1:
+            raise ConfigError(f"train.multi_scale: expected 0 <= m < 1, got {self.multi_scale}")
 
 
 @dataclass(frozen=True)

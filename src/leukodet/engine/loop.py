@@ -12,6 +12,7 @@ from torch import nn
 from torch.utils.data import DataLoader
 from tqdm import tqdm
 
+from ..data.multiscale import MultiScale
 from ..losses.objective import Objective
 from .optim import ModelEMA, Schedule
 
@@ -40,9 +41,11 @@ def train_one_epoch(
     progress: bool = True,
     desc: str = "train",
     fraction: float = 0.0,
+    multi_scale: MultiScale | None = None,
 ) -> dict[str, float]:
     """Train for one pass over ``loader``; returns the mean of each loss term. ``fraction``: the share of the
-    run done before this epoch, the ``progress`` every step's objective is given."""
+    run done before this epoch, the ``progress`` every step's objective is given; ``multi_scale``: resizes each
+    batch to its iteration's size (``train.multi_scale``)."""
     model.train()
     use_amp = device.type == "cuda"
     scaler = torch.amp.GradScaler("cuda", enabled=use_amp)
@@ -51,6 +54,8 @@ def train_one_epoch(
     n = 0
     for batch in bar:
         batch = batch.to(device)
+        if multi_scale is not None:
+            batch = multi_scale(batch, state.iteration)
         schedule.apply(optimizer, state.iteration)
         with torch.autocast(device.type, enabled=use_amp):
             loss, terms = objective(model, batch, fraction)

@@ -20,6 +20,7 @@ from torch.utils.data import DataLoader
 
 from ..config import RunConfig
 from ..data.dataset import DetectionDataset
+from ..data.multiscale import MultiScale
 from ..data.patches import patch_records
 from ..data.sample import collate
 from ..data.stain import fit_on_records
@@ -58,6 +59,7 @@ class Trainer:
         self.device = self.dist.device_for(resolve_device(t.device))
         self.dist.init(self.device)
         self.shuffle_gen = torch.Generator()
+        self.multi_scale = MultiScale(t.imgsz, t.multi_scale, t.seed) if t.multi_scale > 0 else None
         self.data = load_data(cfg.data)
         has_regions = any(r.labeled_regions is not None for r in self.data.train)
         self.sparse_method = resolve_method(cfg.sparse.method, has_regions)
@@ -232,6 +234,7 @@ class Trainer:
                 self.progress,
                 desc,
                 self.epoch / max(self.planned, 1),
+                self.multi_scale,
             )
             self.epoch += 1
             end = EpochEnd(terms, start)
