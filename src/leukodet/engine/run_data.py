@@ -20,6 +20,7 @@ __all__ = [
     "load_data",
     "box_sizes",
     "box_size_groups",
+    "white_cell_boxes",
     "white_cell_sides",
     "white_cell_median_px",
 ]
@@ -77,16 +78,23 @@ def box_sizes(records: list[ImageRecord], imgsz: int) -> np.ndarray:
     return out[(out > 1).all(1)]
 
 
+def white_cell_boxes(
+    records: list[ImageRecord], classes: Sequence[str], imgsz: int, roles: Mapping[str, str] | None = None
+) -> np.ndarray:
+    """``[N, 2]`` (w, h) (px at the ``imgsz`` input, letterboxed) of every white cell (each class of the ``wbc``
+    role) in ``records``; empty when the classes have no white cell."""
+    white = {k for k, role in enumerate(known_roles(classes, roles)) if role == WBC}
+    if not white:
+        return np.zeros((0, 2))
+    picked = [r.with_(cells=tuple(c for c in r.cells if c.class_id in white)) for r in records]
+    return box_sizes(picked, imgsz)
+
+
 def white_cell_sides(
     records: list[ImageRecord], classes: Sequence[str], imgsz: int, roles: Mapping[str, str] | None = None
 ) -> np.ndarray:
-    """Longest side (px at the ``imgsz`` input, letterboxed) of every white cell (each class of the ``wbc`` role)
-    in ``records``; empty when the classes have no white cell."""
-    white = {k for k, role in enumerate(known_roles(classes, roles)) if role == WBC}
-    if not white:
-        return np.zeros(0)
-    picked = [r.with_(cells=tuple(c for c in r.cells if c.class_id in white)) for r in records]
-    return box_sizes(picked, imgsz).max(1)
+    """Longest side of every box of :func:`white_cell_boxes`."""
+    return white_cell_boxes(records, classes, imgsz, roles).max(1, initial=0.0)
 
 
 def white_cell_median_px(data: DataBundle, imgsz: int) -> float:
