@@ -190,7 +190,10 @@ def one_seed(
         )
     rows = (run / "results.csv").read_text().splitlines()
     weights = run / "weights" / f"{args.checkpoint}.pt"
-    scores = {name: _figures(api.val(weights, data, split=split)) for name, (data, split) in sets.items()}
+    scores = {
+        name: _figures(api.val(weights, data, split=split, iou=args.iou))
+        for name, (data, split) in sets.items()
+    }
     return {"seed": seed, "epochs": len(rows) - 1, "sets": scores}
 
 
@@ -343,6 +346,7 @@ def main() -> None:
     p.add_argument(
         "--peer", action="store_true", help="train and score the peer (ultralytics YOLOv8n) instead"
     )
+    p.add_argument("--iou", type=float, default=0.6, help="NMS IoU of leukodet's scoring (protocol: 0.6)")
     p.add_argument("--peer-python", default=str(Path.home() / ".cache/leukodet-peer/venv/bin/python"))
     p.add_argument("--peer-threads", type=int, default=2)
     p.add_argument("--compare", nargs="+", default=None, metavar="TAG",
@@ -357,10 +361,13 @@ def main() -> None:
     seeds = [int(s) for s in args.seeds.split(",")]
     if args.weights:
         scores = {
-            name: _figures(api.val(args.weights, data, split=split)) for name, (data, split) in sets.items()
+            name: _figures(api.val(args.weights, data, split=split, iou=args.iou))
+            for name, (data, split) in sets.items()
         }
         per_seed = [{"weights": args.weights, "sets": scores}]
     elif args.peer:
+        if args.iou != 0.6:
+            raise SystemExit("--iou: the peer's predictions come with its own NMS at 0.6")
         per_seed = [peer_seed(sets, args.work / args.tag / f"seed{s}", s, args) for s in seeds]
     else:
         runs = args.work / (args.runs_of or args.tag)
@@ -379,6 +386,7 @@ def main() -> None:
             "overrides": list(args.set),
             "recipe": None if args.weights or args.peer else args.recipe,
             "checkpoint": args.checkpoint,
+            "nms_iou": args.iou,
             "runs_of": args.runs_of,
             "sets": {name: {"data": str(data), "split": split} for name, (data, split) in sets.items()},
             "wbc_size_at_416": cell_sizes(sets, 416),

@@ -42,3 +42,21 @@ def test_val_line_says_how_localisation_errors_miss() -> None:
            "median_centre_offset": 0.1}  # fmt: skip
     assert _miss(fit) == " (localisation: median IoU 0.31, size x0.62, 75% too small, 0% too large)"
     assert _miss(None) == ""
+
+
+def test_val_iou_sets_the_nms_and_is_recorded(tmp_path: Path) -> None:
+    data = api.synth(tmp_path / "data", images=3, seed=5, size=96)
+    weights = tiny_checkpoint(tmp_path / "tiny.pt", ["None", "Myeloblast", "Lymphoblast"], imgsz=96)
+    base = ["val", "--weights", str(weights), "--data", str(data), "--split", "train", "--conf-op", "0.001"]
+
+    def kept(*extra: str) -> tuple[float, int]:
+        result = CliRunner().invoke(main, [*base, *extra])
+        assert result.exit_code == 0, result.stderr
+        m = json.loads(result.stdout)
+        return m["nms_iou"], sum(sum(k.values()) for k in m["operating_point"]["false_positives"].values())
+
+    protocol, strict = kept(), kept("--iou", "0.05")
+    assert protocol[0] == 0.6 and strict[0] == 0.05
+    assert strict[1] < protocol[1]  # an untrained detector's overlapping boxes: a stricter NMS keeps fewer
+    bad = CliRunner().invoke(main, [*base, "--iou", "0"])
+    assert bad.exit_code == 2 and "--iou" in bad.output

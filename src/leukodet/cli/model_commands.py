@@ -11,7 +11,7 @@ from typing import Any
 import click
 
 from .. import api
-from ..config import MAX_DET, PREDICT_CONF, PREDICT_IOU, SPARSE_METHODS
+from ..config import EVAL_IOU, MAX_DET, PREDICT_CONF, PREDICT_IOU, SPARSE_METHODS
 from ..report.console import summary_lines
 from .base import backend_option as _backend
 from .base import crop_model_option as _crop_model
@@ -157,6 +157,13 @@ def _miss(fit: dict[str, float] | None) -> str:
     show_default=True,
     help="Confidence of the operating point.",
 )
+@click.option(
+    "--iou",
+    type=click.FloatRange(0.0, 1.0, min_open=True),
+    default=EVAL_IOU,
+    show_default=True,
+    help="NMS IoU (the evaluation protocol's; predict uses 0.45).",
+)
 @click.option("--device", default="cpu", show_default=True)
 @click.option("--json", "json_out", default=None, help="Write the metrics JSON here.")
 @_backend
@@ -170,6 +177,7 @@ def val(
     imgsz: int | None,
     batch: int,
     conf_op: float,
+    iou: float,
     device: str,
     json_out: str | None,
     backend: str,
@@ -190,6 +198,7 @@ def val(
         backend=backend,
         crop_model=crop_model,
         progress=_show_progress(progress),
+        iou=iou,
     )
     click.echo(
         f"{split}: mAP50 {m['map50']:.4f}  mAP50-95 {m['map50_95']:.4f}  ({m['images']} images)", err=True

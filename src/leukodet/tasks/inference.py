@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from ..config import MAX_DET, PREDICT_CONF, PREDICT_IOU
+from ..config import EVAL_IOU, MAX_DET, PREDICT_CONF, PREDICT_IOU
 
 __all__ = ["predict_run", "val", "predict", "report", "domains", "serve"]
 
@@ -24,10 +24,12 @@ def val(
     backend: str = "torch",
     progress: bool = False,
     crop_model: str | Path | None = None,
+    iou: float = EVAL_IOU,
 ) -> dict[str, Any]:
     """Evaluate a checkpoint on a dataset split (COCO + YOLOv5-style figures, operating point); ``backend``
     ``onnx`` evaluates an exported ``model.onnx`` through ONNX Runtime instead; ``crop_model``: attributes by
-    that crop classifier (``leukodet train-crops``) instead of the AttriHead."""
+    that crop classifier (``leukodet train-crops``) instead of the AttriHead; ``iou``: the NMS IoU (the
+    protocol's 0.6 unless asked; ``predict`` uses 0.45)."""
     import json
 
     from ..infer.backends import load_detector
@@ -37,9 +39,9 @@ def val(
 
     det = load_detector(weights, backend, device, crop_model)
     ds, records = load_split(data, split)
-    cfg = InferConfig.protocol(imgsz=imgsz, batch=batch)
+    cfg = InferConfig.protocol(iou=iou, imgsz=imgsz, batch=batch)
     metrics = evaluate_records(det, records, ds, cfg=cfg, conf_op=conf_op, progress=progress)
-    metrics = {"weights": str(weights), "data": str(data), "split": split, **metrics}
+    metrics = {"weights": str(weights), "data": str(data), "split": split, "nms_iou": iou, **metrics}
     if json_out is not None:
         atomic_write_text(Path(json_out), json.dumps(metrics, indent=1) + "\n")
     return metrics
