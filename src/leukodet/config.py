@@ -129,7 +129,7 @@ class TrainConfig:
     grad_clip: float = 10.0
     multi_scale: float = 0.0
     """Each batch at ``imgsz * U(1 - m, 1 + m)`` rounded to the stride (:mod:`leukodet.data.multiscale`); 0 = off
-    (the paper). Not a paper setting: issue #21's multi-scale switch."""
+    (the paper). Not a paper setting: issue #21's switch, measured to cost BCDD (docs/generalisation.md)."""
     ema_decay: float = 0.9999
     ema_tau: float = 2000.0
     ema_horizon: float = 0.0
