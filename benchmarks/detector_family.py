@@ -98,7 +98,7 @@ def train_run(data: Path, run: Path, detector: str, seed: int, args: argparse.Na
     epochs = args.epochs or (1000 if args.minutes else 30)
     summary = api.train(
         data, model=detector, epochs=epochs, imgsz=args.imgsz, batch=args.batch, out=run, time=args.minutes,
-        seed=seed, recipe=args.recipe, resume=resume, progress=False,
+        seed=seed, recipe=args.recipe, resume=resume, progress=False, overrides=list(args.set),
     )  # fmt: skip
     atomic_write_text(done, json.dumps(summary) + "\n")
     return summary
@@ -182,6 +182,8 @@ def main() -> None:
     p.add_argument("--repeats", type=int, default=30)
     p.add_argument("--work", default="/tmp/leukodet-detector-family")
     p.add_argument("--tag", default="")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                   help="config override for every run, as `leukodet train --set` (e.g. augment.hed=0)")  # fmt: skip
     args = p.parse_args()
     torch.set_num_threads(args.threads)
     work = Path(args.work)
@@ -200,7 +202,7 @@ def main() -> None:
     result = {
         "benchmark": "detector_family", "data": args.data, "limit": args.limit, "epochs": args.epochs,
         "minutes": args.minutes, "imgsz": args.imgsz, "batch": args.batch, "recipe": args.recipe,
-        "seeds": args.seeds, "threads": args.threads, "torch": torch.__version__,
+        "seeds": args.seeds, "overrides": list(args.set), "threads": args.threads, "torch": torch.__version__,
         "load_avg": [round(load_before, 2), round(os.getloadavg()[0], 2)], "detectors": detectors,
         "not_available": NOT_AVAILABLE,
     }  # fmt: skip
