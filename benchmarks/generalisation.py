@@ -43,6 +43,7 @@ import cv2
 from result_file import RESULTS, publish
 
 from leukodet import api
+from leukodet.config import EVAL_IOU
 from leukodet.eval.errors import FP_KINDS
 from leukodet.eval.paired import paired_difference
 
@@ -190,11 +191,14 @@ def one_seed(
         )
     rows = (run / "results.csv").read_text().splitlines()
     weights = run / "weights" / f"{args.checkpoint}.pt"
-    scores = {
-        name: _figures(api.val(weights, data, split=split, iou=args.iou))
-        for name, (data, split) in sets.items()
+    return {"seed": seed, "epochs": len(rows) - 1, "sets": score(weights, sets, args.iou)}
+
+
+def score(weights: str | Path, sets: dict[str, tuple[Path, str]], iou: float) -> dict[str, dict[str, Any]]:
+    """``leukodet val`` of ``weights`` on every set at NMS IoU ``iou``, reduced to the yardstick's figures."""
+    return {
+        name: _figures(api.val(weights, data, split=split, iou=iou)) for name, (data, split) in sets.items()
     }
-    return {"seed": seed, "epochs": len(rows) - 1, "sets": scores}
 
 
 def peer_seed(sets: dict[str, tuple[Path, str]], work: Path, seed: int, args: Any) -> dict[str, Any]:
@@ -346,7 +350,9 @@ def main() -> None:
     p.add_argument(
         "--peer", action="store_true", help="train and score the peer (ultralytics YOLOv8n) instead"
     )
-    p.add_argument("--iou", type=float, default=0.6, help="NMS IoU of leukodet's scoring (protocol: 0.6)")
+    p.add_argument(
+        "--iou", type=float, default=EVAL_IOU, help="NMS IoU of leukodet's scoring (the protocol's)"
+    )
     p.add_argument("--peer-python", default=str(Path.home() / ".cache/leukodet-peer/venv/bin/python"))
     p.add_argument("--peer-threads", type=int, default=2)
     p.add_argument("--compare", nargs="+", default=None, metavar="TAG",
@@ -360,14 +366,10 @@ def main() -> None:
     source, sets = development_sets(args.work, tuple(d for d in args.domains.split(",") if d))
     seeds = [int(s) for s in args.seeds.split(",")]
     if args.weights:
-        scores = {
-            name: _figures(api.val(args.weights, data, split=split, iou=args.iou))
-            for name, (data, split) in sets.items()
-        }
-        per_seed = [{"weights": args.weights, "sets": scores}]
+        per_seed = [{"weights": args.weights, "sets": score(args.weights, sets, args.iou)}]
     elif args.peer:
-        if args.iou != 0.6:
-            raise SystemExit("--iou: the peer's predictions come with its own NMS at 0.6")
+        if args.iou != EVAL_IOU:
+            raise SystemExit(f"--iou: the peer's predictions come with its own NMS at {EVAL_IOU}")
         per_seed = [peer_seed(sets, args.work / args.tag / f"seed{s}", s, args) for s in seeds]
     else:
         runs = args.work / (args.runs_of or args.tag)

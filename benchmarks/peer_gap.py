@@ -23,13 +23,14 @@ from leukodet.eval.paired import t_quantile_975
 FIGURES = ("wbc_ap50", "wbc_ap50_95", "map50_95")
 
 
-def welch_difference(a: list[float], b: list[float]) -> dict[str, float]:
-    """Mean of ``a`` minus mean of ``b`` with a Welch 95 % t interval (df rounded down, at least 1)."""
+def welch_difference(a: list[float], b: list[float]) -> dict[str, float | None]:
+    """Mean of ``a`` minus mean of ``b`` with a Welch 95 % t interval (df rounded down, at least 1; ``None`` when
+    neither side varies)."""
     va, vb = statistics.variance(a) / len(a), statistics.variance(b) / len(b)
     se = math.sqrt(va + vb)
     diff = statistics.fmean(a) - statistics.fmean(b)
     if se == 0:
-        return {"diff": round(diff, 4), "lo": round(diff, 4), "hi": round(diff, 4), "df": math.inf}
+        return {"diff": round(diff, 4), "lo": round(diff, 4), "hi": round(diff, 4), "df": None}
     df = (va + vb) ** 2 / (va**2 / (len(a) - 1) + vb**2 / (len(b) - 1))
     half = t_quantile_975(max(1, math.floor(df))) * se
     return {
@@ -48,7 +49,7 @@ def main() -> None:
     ours, peer = (
         json.loads((RESULTS / f"generalisation_{t}.json").read_text()) for t in (args.ours, args.peer)
     )
-    sets: dict[str, dict[str, dict[str, float]]] = {}
+    sets: dict[str, dict[str, dict[str, float | None]]] = {}
     for name in ours["sets"]:
         sets[name] = {}
         for key in FIGURES:

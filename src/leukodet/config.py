@@ -78,8 +78,9 @@ class AugmentConfig:
 
     @classmethod
     def none(cls) -> AugmentConfig:
-        off = ("hsv_h", "hsv_s", "hsv_v", "translate", "scale", "fliplr", "flipud", "mosaic", "mixup", "hed")
-        return cls(**dict.fromkeys((*off, "blur", "jpeg"), 0.0), close_mosaic=0.0)
+        geometric = ("translate", "scale", "fliplr", "flipud", "mosaic", "mixup")
+        off = ("hsv_h", "hsv_s", "hsv_v", *geometric, "hed", "blur", "jpeg")
+        return cls(**dict.fromkeys(off, 0.0), close_mosaic=0.0)
 
 
 @dataclass(frozen=True)
