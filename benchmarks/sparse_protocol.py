@@ -14,7 +14,7 @@ val) on the full-label test split and gives per method mean ± sd and the paired
 
     .venv/bin/python benchmarks/sparse_protocol.py [--dataset synth|bccd] [--epochs 12] [--seeds 0,1,2,3,4]
         [--methods naive,region,region+pl,sladet,sladet-calibrated,crop,full] [--protocol one-run|two-phase]
-        [--set KEY=VALUE] [--name NAME] [--work DIR] [--data-dir DIR] [--merge DIR ...]
+        [--attributes] [--set KEY=VALUE] [--name NAME] [--work DIR] [--data-dir DIR] [--merge DIR ...]
 
 Two processes may share the machine's cores (the figures are load-independent): give each its own ``--work``
 and seeds over one ``--data-dir``, then publish both with ``--merge WORK1 WORK2`` (a method and seed that two
@@ -92,7 +92,7 @@ def run(args: argparse.Namespace, work: Path, imgsz: int) -> dict:
         doc = api.ablate(
             sparse, work / "ablation", full_data=full if "full" in methods else None, epochs=args.epochs,
             protocol=plan, model=args.model, imgsz=imgsz, batch=16, seeds=[seed],
-            methods=[m for m in methods if m != "full"], overrides=args.sets,
+            methods=[m for m in methods if m != "full"], overrides=args.sets, attributes=args.attributes,
         )  # fmt: skip
     return doc
 
@@ -108,6 +108,7 @@ def main() -> None:
     p.add_argument("--model", default="synth-n")
     p.add_argument("--images", type=int, default=200)
     p.add_argument("--imgsz", type=int, default=None, help="default: 256 (synth), 416 (bccd)")
+    p.add_argument("--attributes", action="store_true", help="train and score the AttriHead (Table 9)")
     p.add_argument("--set", dest="sets", action="append", default=[], help="config override for every run")
     p.add_argument("--name", default=None)
     p.add_argument("--work", default=None)
@@ -142,6 +143,7 @@ def main() -> None:
     publish(name, {
         "benchmark": "sparse_protocol", "dataset": args.dataset, "imgsz": imgsz, "epochs": args.epochs,
         "protocol": doc.get("protocol", "one-run"), "start": args.model, "seeds": seeds,
+        "attributes": any("attribute_f1_mean" in r for r in runs),
         "overrides": doc.get("overrides", args.sets), "methods": list(doc["summary"]),
         "cpu_cores": len(os.sched_getaffinity(0)), "torch_threads": torch.get_num_threads(),
         "summary": doc["summary"], "goals": goals,

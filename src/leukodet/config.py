@@ -94,6 +94,8 @@ class LossConfig:
     anchor_t: float = 4.0
     fl_gamma: float = 0.0
     fl_alpha: float = 0.25
+    obj_iou_ratio: float = 1.0
+    """Objectness target ``(1 - r) + r·IoU`` (spec Sec. 7: r = 1; r = 0 reaches SLA-Det's t1 band, #22)."""
     label_smoothing: float = 0.0
     scale_with_classes: bool = True
     """Scale ``cls`` by nc/80 and ``obj`` by (imgsz/640)^2 as the authors' YOLOv5 does (cls 0.3*14/80 = 0.0525)."""
@@ -106,6 +108,10 @@ class LossConfig:
     asl_gamma_neg: float = 4.0
     asl_gamma_pos: float = 1.0
     asl_clip: float = 0.08
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.obj_iou_ratio <= 1:
+            raise ConfigError(f"loss.obj_iou_ratio: expected 0 <= r <= 1, got {self.obj_iou_ratio}")
 
 
 @dataclass(frozen=True)
@@ -129,18 +135,15 @@ class TrainConfig:
     short_warmup_fraction: float = 0.05
     grad_clip: float = 10.0
     multi_scale: float = 0.0
-    """Each batch at ``imgsz * U(1 - m, 1 + m)`` rounded to the stride (:mod:`leukodet.data.multiscale`); 0 = off
-    (the paper). Not a paper setting: issue #21's switch, measured to cost BCDD (docs/generalisation.md)."""
+    """Batches at ``imgsz·U(1 - m, 1 + m)`` (:mod:`leukodet.data.multiscale`); 0 = off (paper); costs BCDD (#21)."""
     ema_decay: float = 0.9999
     ema_tau: float = 2000.0
     ema_horizon: float = 0.0
-    """When > 0, the EMA averages over this fraction of the run's planned optimiser steps, capped by
-    ``ema_decay`` and ``ema_tau`` (``ModelEMA.plan``); 0 = the fixed YOLOv5 decay and ramp (0.1 was measured
-    on BCDD and did not remove its late drops: docs/training.md)."""
+    """When > 0, the EMA averages over this fraction of the planned optimiser steps (``ModelEMA.plan``); 0 = the
+    fixed YOLOv5 decay and ramp (0.1 did not remove BCDD's late drops: docs/training.md)."""
     bn_recalibration: int = 4
-    """Batches of training images over which the BatchNorm statistics of the EMA weights are recomputed
-    before every validation and checkpoint (:mod:`leukodet.engine.batchnorm`); 0 = keep the running statistics
-    (stale statistics made val mAP collapse and recover between epochs: issue #16)."""
+    """Batches over which the EMA weights' BatchNorm statistics are recomputed before every validation and
+    checkpoint (:mod:`leukodet.engine.batchnorm`); 0 = keep the running ones (they made val mAP collapse: #16)."""
     bn_recalibration_images: str = "augmented"
     """Which views of those images: ``augmented`` (as trained: mosaic, mixup, affine, colour) or ``plain``
     (letterboxed as at validation; measured worse on BCDD, best val mAP50 0.74 vs 0.89: docs/training.md)."""
@@ -154,8 +157,7 @@ class TrainConfig:
     """Validation during training (and the choice of ``best.pt``): confidence floor, NMS IoU and detections
     per image of the evaluation protocol (spec §6: 0.001, 0.6, 300)."""
     eval_every: int = 1
-    """Validate (and choose ``best.pt``) after every this many epochs and after the last one; the epochs in
-    between are trained and checkpointed (``last.pt``) but not validated."""
+    """Validate (and choose ``best.pt``) every this many epochs and after the last (others: ``last.pt`` only)."""
     sync_bn: bool = True
     attributes: bool = True
     """Train the AttriHead when the data has an attribute schema (``--no-attributes`` turns it off)."""

@@ -121,3 +121,45 @@ def test_a_vanishing_predicted_size_keeps_the_box_gradient_finite() -> None:
     terms, _ = loss_box([logits], [lt])
     terms["loss_box"].backward()
     assert torch.isfinite(terms["loss_box"]) and torch.isfinite(logits.grad).all()
+
+
+def test_objectness_targets_mix_the_iou_with_one() -> None:
+    from leukodet.losses.detection import objectness_targets
+
+    ious = [torch.tensor([0.9, 0.5])]
+    assert objectness_targets(ious, 1.0) is ious  # the spec's target, untouched
+    assert torch.equal(objectness_targets(ious, 0.0)[0], torch.ones(2))
+    assert torch.allclose(objectness_targets(ious, 0.5)[0], torch.tensor([0.95, 0.75]))
+
+
+def _trained_objectness(ratio: float) -> tuple[torch.Tensor, torch.Tensor]:
+    """Objectness at a labelled cell's assigned cells after SGD on the objectness logits alone (boxes fixed), and
+    those cells' box IoUs."""
+    crit = DetectionCriterion(LossConfig(obj_iou_ratio=ratio), num_classes=3, imgsz=80)
+    levels = _levels(0.0)
+    targets = torch.tensor([[0.0, 1.0, 26.0, 10.0, 42.0, 26.0]])
+    assigned = crit.assign(levels, ANCHORS, STRIDES, targets)
+    for _ in range(300):
+        levels[0].grad = None
+        crit.terms(levels, assigned)["loss_obj"].backward()
+        with torch.no_grad():
+            levels[0][..., 4] -= 50.0 * levels[0].grad[..., 4]
+    lt, ious = assigned[0], loss_box(levels, assigned)[1][0]
+    return levels[0][lt.batch, lt.anchor, lt.gy, lt.gx, 4].detach().sigmoid(), ious
+
+
+def test_objectness_towards_one_reaches_the_pseudo_label_band() -> None:
+    """Issue #22: trained towards the IoU (the spec), a labelled cell's objectness levels off at its IoU, under
+    SLA-Det's t1 = 0.95 whatever its class score; with ``loss.obj_iou_ratio=0`` it passes t1."""
+    (at_iou, ious), (at_one, _) = _trained_objectness(1.0), _trained_objectness(0.0)
+    assert len(at_iou) == 9 and torch.allclose(at_iou, ious, atol=0.01) and (at_iou < 0.95).all()
+    assert (at_one > 0.95).all()
+
+
+def test_the_objectness_ratio_must_lie_between_zero_and_one() -> None:
+    import pytest
+
+    from leukodet.config import ConfigError, apply_overrides, load_config
+
+    with pytest.raises(ConfigError, match="loss.obj_iou_ratio"):
+        apply_overrides(load_config(), ["loss.obj_iou_ratio=1.5"])

@@ -36,18 +36,29 @@ and no class-entropy filter: the calibrated precision already counts a wrong cla
 classes t2 = 0.26 bits needs every other class under about 0.005: in a 12-epoch fine-tune of synth-n on the
 synthetic sparse set about 120 detections per batch reached the calibrated t1 and t2 refused every one."""
 
+OBJ1: tuple[str, ...] = ("loss.obj_iou_ratio=0", *CALIBRATED[1:])
+"""The other way to make Eq. 6's confidence reach t1: objectness trained towards 1 at labelled cells instead of
+the IoU (:func:`leukodet.losses.detection.objectness_targets`), with the calibrated bundle's other two switches."""
+
 VARIANTS: dict[str, tuple[str, tuple[str, ...]]] = {
     "sladet-paper": ("sladet", ("sparse.triplet_sign=paper",)),
     "sladet-fixed": ("sladet", ("sparse.triplet_sign=fixed",)),
     "region+pl-calibrated": ("region+pl", CALIBRATED),
     "sladet-calibrated": ("sladet", CALIBRATED),
     "sladet-calibrated-d5": ("sladet", (*CALIBRATED[:1], *CALIBRATED[2:], "sparse.pl_obj_norm=all_cells")),
+    "sladet-calibrated-t2": ("sladet", (*CALIBRATED[:2], "sparse.t2=0.26")),
+    "sladet-calibrated-eq6": ("sladet", ("sparse.confidence=paper", *CALIBRATED[1:])),
+    "region-obj1": ("region", OBJ1[:1]),
+    "sladet-obj1": ("sladet", OBJ1),
+    "sladet-obj1-only": ("sladet", OBJ1[:1]),
     "sparsedet": ("sparsedet", ()),
     "comining": ("comining", ()),
 }
 """Named variants an ablation may also run: (method, extra config overrides). The two Eq. 10 hinge signs,
 pseudo-labels that fire (:data:`CALIBRATED`, issue #22; ``-d5`` keeps the paper's D5 objectness normalisation
-to measure that switch alone), and the paper's Table 7 comparators SparseDet and
+to measure that switch alone, ``-t2`` the paper's entropy ceiling, ``-eq6`` the paper's confidence), the
+objectness-towards-1 bundle (:data:`OBJ1`; ``region-obj1`` is its pair without pseudo-labels, ``-only`` the
+switch alone), and the paper's Table 7 comparators SparseDet and
 Co-mining (their ``sparsedet.*`` / ``comining.*`` settings; ``--set`` changes them)."""
 
 FIGURES: tuple[str, ...] = ("map50", "map50_95", "operating_point.recall", "operating_point.precision")
@@ -86,20 +97,25 @@ def _row(method: str, seed: int, summary: dict[str, Any], metrics: dict[str, Any
 
 
 def summarise(runs: Sequence[dict[str, Any]]) -> dict[str, Any]:
-    """Per method: seeds, mean and sd of mAP50, mAP50-95, recall and precision (at the operating point), the
-    paired differences to ``naive`` and ``region`` and, for ``full``, whether its runs had plateaued."""
+    """Per method: seeds, mean and sd of mAP50, mAP50-95, recall and precision (at the operating point), each
+    class's AP50 and, when every run has one, the mean attribute F1 (Table 9), the paired differences to
+    ``naive`` and ``region`` and, for ``full``, whether its runs had plateaued."""
     out: dict[str, Any] = {}
     methods = list(dict.fromkeys(r["method"] for r in runs))
+    attributes = bool(runs) and all("attribute_f1_mean" in r for r in runs)
+    first = runs[0].get("ap50", {}) if runs else {}
+    classes = [c for c in first if all(c in r.get("ap50", {}) for r in runs)]
+    figures = (*FIGURES, *(f"ap50.{c}" for c in classes), *(("attribute_f1_mean",) if attributes else ()))
     for method in methods:
         rows = [r for r in runs if r["method"] == method]
         out[method] = {"seeds": len(rows)}
-        for key in FIGURES:
+        for key in figures:
             vals = list(by_seed(rows, method, key).values())
             sd = statistics.stdev(vals) if len(vals) > 1 else 0.0
-            out[method][key.split(".")[-1]] = {"mean": round(statistics.mean(vals), 4), "sd": round(sd, 4)}
+            out[method][_figure_name(key)] = {"mean": round(statistics.mean(vals), 4), "sd": round(sd, 4)}
         paired = {
-            f"vs_{base}": {key.split(".")[-1]: paired_difference(by_seed(runs, method, key), by_seed(runs, base, key))
-                           for key in FIGURES}
+            f"vs_{base}": {_figure_name(key): paired_difference(by_seed(runs, method, key), by_seed(runs, base, key))
+                           for key in figures}
             for base in ("naive", "region") if base in methods and method not in ("naive", base)
         }  # fmt: skip
         if paired:
@@ -107,6 +123,11 @@ def summarise(runs: Sequence[dict[str, Any]]) -> dict[str, Any]:
         if method == "full":
             out[method]["plateau"] = plateau([r.get("val_map50_95") or [] for r in rows])
     return out
+
+
+def _figure_name(key: str) -> str:
+    """A figure's name in the summary: ``recall`` for ``operating_point.recall``, ``ap50_WBC`` for ``ap50.WBC``."""
+    return key.replace(".", "_") if key.startswith("ap50.") else key.split(".")[-1]
 
 
 def plateau(

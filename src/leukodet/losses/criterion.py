@@ -14,7 +14,7 @@ from torch import Tensor
 from ..config import LossConfig
 from .assign import LevelTargets, assign_targets
 from .attributes import loss_attr
-from .detection import Across, loss_box, loss_cls, loss_obj
+from .detection import Across, loss_box, loss_cls, loss_obj, objectness_targets
 
 __all__ = ["LossGains", "DetectionCriterion", "detection_total"]
 
@@ -94,6 +94,7 @@ class DetectionCriterion:
         """The three unweighted terms ``loss_box``, ``loss_obj``, ``loss_cls``."""
         c, a = self.cfg, self.across
         box, ious = loss_box(levels, assigned, weights, a)
+        ious = objectness_targets(ious, c.obj_iou_ratio)
         out = dict(box)
         out.update(loss_obj(levels, assigned, ious, c.obj_balance, weights, c.fl_gamma, c.fl_alpha, a))
         out.update(

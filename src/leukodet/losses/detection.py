@@ -26,6 +26,7 @@ __all__ = [
     "predicted_boxes",
     "loss_box",
     "loss_obj",
+    "objectness_targets",
     "loss_cls",
     "class_target",
     "class_balance",
@@ -97,6 +98,16 @@ def loss_box(
         total = total + _weighted_mean(loss, _cell_weight(weights[level] if weights else None, lt), across)
         ious.append((1.0 - loss.detach()).clamp(min=0.0))
     return {"loss_box": total}, ious
+
+
+def objectness_targets(ious: list[Tensor], iou_ratio: float = 1.0) -> list[Tensor]:
+    """Objectness target of each assigned cell, ``(1 - r) + r · IoU`` (spec Sec. 7: the authors' YOLOv5 trains
+    towards the detached IoU, r = 1). Objectness then levels off near the IoUs it reaches (about 0.9), so the
+    SLA-Det confidence objectness × class (Eq. 6) cannot reach t1 = 0.95; r = 0 trains it towards 1 (issue #22,
+    ``loss.obj_iou_ratio``). r = 1 returns ``ious`` itself."""
+    if iou_ratio == 1.0:
+        return ious
+    return [(1.0 - iou_ratio) + iou_ratio * iou for iou in ious]
 
 
 def loss_obj(

@@ -104,7 +104,10 @@ class SLADetObjective:
         pl_terms: dict[str, Tensor] = {}
         if len(found.targets):
             assigned = crit.assign(out.levels, out.anchors, strides, found.targets)
-            pl_terms = loss_pl(out.levels, assigned, crit.num_classes, crit.cfg.obj_balance, cfg.pl_obj_norm)
+            pl_terms = loss_pl(
+                out.levels, assigned, crit.num_classes, crit.cfg.obj_balance, cfg.pl_obj_norm,
+                crit.cfg.obj_iou_ratio,
+            )  # fmt: skip
         tri = None
         if self.method == "sladet" and progress < cfg.triplet_end:
             tri = self._triplet(out, found.candidates, batch.targets)

@@ -23,7 +23,7 @@ from torch import Tensor
 from torchvision.ops import box_iou, nms, roi_align
 
 from .assign import LevelTargets
-from .detection import loss_box, loss_cls
+from .detection import loss_box, loss_cls, objectness_targets
 
 __all__ = [
     "region_masks",
@@ -214,10 +214,12 @@ def loss_pl(
     num_classes: int,
     balance: Sequence[float],
     obj_norm: str = "all_cells",
+    iou_ratio: float = 1.0,
 ) -> dict[str, Tensor]:
     """Eq. (7) ``L_PL``: box (1 − CIoU), class and positive-only objectness terms of the pseudo-labels
-    (``obj_norm``: see :func:`_positive_only_obj`)."""
+    (``obj_norm``: see :func:`_positive_only_obj`; ``iou_ratio``: :func:`objectness_targets`)."""
     box, ious = loss_box(levels, list(assigned))
+    ious = objectness_targets(ious, iou_ratio)
     return {
         "loss_pl_box": box["loss_box"],
         "loss_pl_obj": _positive_only_obj(levels, assigned, ious, balance, obj_norm),
