@@ -36,7 +36,7 @@ from dataclasses import replace
 from pathlib import Path
 
 import torch
-from result_file import publish
+from result_file import RESULTS, publish
 
 from leukodet import api
 from leukodet.engine.ablation import summarise
@@ -74,6 +74,53 @@ def gap_closed(runs: list[dict], method: str, key: str) -> float | None:
     shares = [(ours[s] - naive[s]) / (full[s] - naive[s]) for s in ours if s in naive and s in full
               and full[s] != naive[s]]  # fmt: skip
     return round(statistics.mean(shares), 3) if shares else None
+
+
+def _ci(summary: dict, base: str, key: str) -> str:
+    d = summary.get("paired", {}).get(f"vs_{base}", {}).get(key)
+    if not d:
+        return "—"
+    text = f"{d['mean']:+.3f} [{d['ci95'][0]:+.3f}, {d['ci95'][1]:+.3f}]"
+    return f"**{text}**" if d["excludes_zero"] else text
+
+
+def markdown(doc: dict) -> str:
+    """A published result as a markdown table: per method the figures (mean ± sd), the pseudo-labels accepted
+    per epoch (mean over epochs and seeds) and mAP50-95's (and attribute F1's) paired difference to naive and
+    region."""
+    summary, attrs = doc["summary"], doc.get("attributes")
+    keys = ["map50", "map50_95", "ap50_WBC", "recall", "precision", *(["attribute_f1_mean"] if attrs else [])]
+    labels = {"map50": "mAP50", "map50_95": "mAP50-95", "ap50_WBC": "WBC AP50", "recall": "recall at 0.25",
+              "precision": "precision at 0.25", "attribute_f1_mean": "attribute F1"}  # fmt: skip
+    head = [
+        "method",
+        "seeds",
+        *(labels[k] for k in keys),
+        "pseudo-labels / epoch",
+        "Δ mAP50-95 vs naive",
+        "vs region",
+    ]
+    head += ["Δ attribute F1 vs naive", "vs region"] if attrs else []
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for method, m in summary.items():
+        pls = [
+            n
+            for r in doc["runs"]
+            if r["method"] == method
+            for n in r.get("sparse", {}).get("pseudo_labels_per_epoch", [])
+        ]
+        cells = [
+            method,
+            str(m["seeds"]),
+            *(f"{m[k]['mean']:.3f} ± {m[k]['sd']:.3f}" if k in m else "—" for k in keys),
+        ]
+        cells.append(f"{statistics.mean(pls):.0f}" if pls else "—")
+        cells += [_ci(m, "naive", "map50_95"), _ci(m, "region", "map50_95")]
+        cells += (
+            [_ci(m, "naive", "attribute_f1_mean"), _ci(m, "region", "attribute_f1_mean")] if attrs else []
+        )
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
 
 
 def run(args: argparse.Namespace, work: Path, imgsz: int) -> dict:
@@ -114,7 +161,12 @@ def main() -> None:
     p.add_argument("--work", default=None)
     p.add_argument("--data-dir", default=None, help="where full/ and sparse/ are (made if missing)")
     p.add_argument("--merge", nargs="+", default=None, help="publish the runs of these --work folders")
+    p.add_argument(
+        "--markdown", default=None, metavar="NAME", help="print benchmarks/results/NAME.json as a table"
+    )
     args = p.parse_args()
+    if args.markdown:
+        return print(markdown(json.loads((RESULTS / f"{args.markdown}.json").read_text())))
     name = args.name or f"sparse_{args.dataset}_{args.protocol.replace('-', '_')}"
     imgsz = args.imgsz or (256 if args.dataset == "synth" else 416)
     if args.merge:
