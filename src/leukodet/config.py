@@ -210,14 +210,13 @@ class SparseConfig:
     triplet_sign: str = "paper"
     """``paper`` (Eq. 10 as printed and coded) or ``fixed`` (the hinge that enforces the stated goal, D1)."""
     teacher: str = "live"
-    """Source of pseudo-labels: ``live`` (the student's own detached predictions, as the authors: D23) or
-    ``ema`` (the EMA weights in eval mode, an extra forward pass)."""
+    """Pseudo-labels from the live student, detached (``live``, the authors: D23) or the EMA weights (``ema``)."""
     confidence: str = "paper"
-    """What t0/t1 threshold: ``paper`` (objectness × class, Eq. 6) or ``calibrated`` (the precision that
-    confidence reaches on the labelled regions: :mod:`leukodet.losses.pl_confidence`)."""
+    """t0/t1 compare ``paper`` (obj × class, Eq. 6) or ``calibrated`` (:mod:`leukodet.losses.pl_confidence`)."""
     pl_obj_norm: str = "all_cells"
-    """Pseudo-label objectness divided by every cell of its level (``all_cells``, D5) or by the pseudo-labels
-    (``per_label``)."""
+    """Pseudo-label objectness over every cell of its level (``all_cells``, D5) or over the pseudo-labels."""
+    pl_weighting: str = "raw"
+    """Pseudo-label terms × ``pl_gain`` as they are (``raw``, D6) or after the detection gains (``gained``)."""
     calib_window: int = 4096
     """Labelled-region detections the ``calibrated`` confidence remembers (the latest, across batches)."""
 
@@ -227,6 +226,7 @@ class SparseConfig:
         _one_of("sparse", self, "triplet_sign", ("paper", "fixed"))
         _one_of("sparse", self, "confidence", ("paper", "calibrated"))
         _one_of("sparse", self, "pl_obj_norm", ("all_cells", "per_label"))
+        _one_of("sparse", self, "pl_weighting", ("raw", "gained"))
         if self.calib_window < 1:
             raise ConfigError(f"sparse.calib_window: expected an integer >= 1, got {self.calib_window}")
         if not 0.0 <= self.burn_in <= self.triplet_end <= 1.0:

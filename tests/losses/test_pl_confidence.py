@@ -1,6 +1,7 @@
 """Pseudo-labels that fire (issue #22): the calibrated confidence lets a sure true cell outside the labelled
-region through every filter where Eq. (6) as printed refuses it, and the per-label objectness normalisation
-gives that cell a gradient the size of a labelled cell's."""
+region through every filter where Eq. (6) as printed refuses it; the per-label objectness normalisation gives that
+cell a gradient of tenths (a mean over the pseudo-labels), and ``pl_weighting=gained`` keeps a pseudo-labelled
+cell under a labelled one."""
 
 from __future__ import annotations
 
@@ -91,10 +92,47 @@ def test_pseudo_label_objectness_gradient_size(norm: str) -> None:
     grad = levels[0].grad[lt.batch, lt.anchor, lt.gy, lt.gx, 4]
     scale = 1.0 / levels[0][..., 4].numel() if norm == "all_cells" else 1.0 / len(lt.batch)
     assert torch.allclose(grad, expected * scale, atol=1e-7)
-    if norm == "per_label":  # a labelled positive's size (tenths), not the 1e-5 of D5's normalisation
+    if norm == "per_label":  # tenths: a mean over the pseudo-label cells, not over every cell (D5)
         assert grad.abs().sum().item() > 0.1
     else:
         assert grad.abs().sum().item() < 1e-2
     others = levels[0].grad[..., 4].clone()
     others[lt.batch, lt.anchor, lt.gy, lt.gx] = 0
     assert others.abs().sum() == 0  # no negatives anywhere: only the pseudo-labels' own cells
+
+
+def _pseudo_over_labelled_gradient(weighting: str, norm: str) -> tuple[float, float]:
+    """Gradient of the SLA-Det total at a pseudo-labelled cell over the gradient at the same cell labelled
+    (objectness, then class): image 0 is labelled, image 1 holds the same cell as a pseudo-label and is masked
+    out of the labelled-region loss, as outside a region."""
+    from leukodet.losses.sparse import gained_pl_terms
+
+    grid = torch.zeros(2, 3, 8, 8, 8)
+    grid[..., 4] = -4.0
+    levels = [grid.requires_grad_()]
+    anchors, strides = torch.tensor([[[8.0, 8.0], [16.0, 16.0], [24.0, 24.0]]]), torch.tensor([8.0])
+    crit = DetectionCriterion(LossConfig(obj_balance=(1.0, 1.0, 1.0)), num_classes=3, imgsz=64)
+    labelled = crit.assign(levels, anchors, strides, torch.tensor([[0.0, 0.0, 20.0, 20.0, 36.0, 36.0]]))
+    pseudo = crit.assign(levels, anchors, strides, torch.tensor([[1.0, 0.0, 20.0, 20.0, 36.0, 36.0]]))
+    region = torch.zeros(2, 3, 8, 8)
+    region[0] = 1.0  # image 0 labelled everywhere, image 1 nowhere
+    lr = sum(crit.gains[k] * v for k, v in crit.terms(levels, labelled, [region]).items())
+    pl = loss_pl(levels, pseudo, 3, (1.0,), norm)
+    pl = gained_pl_terms(pl, crit.gains) if weighting == "gained" else pl
+    (lr + 0.1 * sum(pl.values())).backward()  # Eq. 13 as loss_sla adds it (batch factor aside)
+    a, b = labelled[0], pseudo[0]
+    grad = levels[0].grad
+    at_label, at_pseudo = grad[a.batch, a.anchor, a.gy, a.gx], grad[b.batch, b.anchor, b.gy, b.gx]
+    obj = (at_pseudo[:, 4].abs().sum() / at_label[:, 4].abs().sum()).item()
+    cls = (at_pseudo[:, 5].abs().sum() / at_label[:, 5].abs().sum()).item()
+    return obj, cls
+
+
+def test_gained_pseudo_labels_never_outweigh_a_labelled_cell() -> None:
+    """``sparse.pl_weighting=gained``: a pseudo-labelled cell weighs ``pl_gain`` (0.1) of a labelled one in the
+    class term and less in objectness; the authors' raw terms (D6) with the per-label objectness mean let it
+    outweigh a labelled cell by orders of magnitude (the measured reason the calibrated bundle lost: issue #22)."""
+    obj, cls = _pseudo_over_labelled_gradient("gained", "all_cells")
+    assert obj <= 0.1 and math.isclose(cls, 0.1, rel_tol=1e-4)
+    obj, cls = _pseudo_over_labelled_gradient("raw", "per_label")
+    assert obj > 100 and cls > 5  # class gain 0.3 · 3 / 80: 0.1 / 0.01125 = 8.9×

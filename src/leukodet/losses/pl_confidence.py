@@ -22,7 +22,7 @@ from torchvision.ops import batched_nms, box_iou
 
 from .sparse import centred_in
 
-__all__ = ["PrecisionCalibrator", "labelled_region_hits", "precision_at"]
+__all__ = ["PrecisionCalibrator", "greedy_hits", "labelled_region_hits", "precision_at"]
 
 
 def labelled_region_hits(
@@ -52,14 +52,14 @@ def labelled_region_hits(
         inside = centred_in(boxes, regions[b])
         boxes, conf, cls = boxes[inside], conf[inside], cls[inside]
         gt = targets[targets[:, 0] == b]
-        hit = _greedy_hits(boxes, cls, gt[:, 2:6].to(boxes), gt[:, 1].long().to(cls.device), iou)
+        hit = greedy_hits(boxes, cls, gt[:, 2:6].to(boxes), gt[:, 1].long().to(cls.device), iou)
         confs.append(conf)
         hits.append(hit)
         classes.append(cls)
     return torch.cat(confs), torch.cat(hits), torch.cat(classes)
 
 
-def _greedy_hits(boxes: Tensor, cls: Tensor, gt: Tensor, gt_cls: Tensor, iou: float) -> Tensor:
+def greedy_hits(boxes: Tensor, cls: Tensor, gt: Tensor, gt_cls: Tensor, iou: float) -> Tensor:
     """Per detection (already sorted by confidence, as NMS returns them): matched to an unused same-class
     ground-truth box at IoU ≥ ``iou``."""
     hit = torch.zeros(len(boxes), dtype=torch.bool, device=boxes.device)

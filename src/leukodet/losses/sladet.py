@@ -22,7 +22,15 @@ from ..model.output import DetectorOutput
 from .criterion import DetectionCriterion
 from .objective import Terms, forward_with_loss
 from .pl_confidence import PrecisionCalibrator
-from .sparse import loss_pl, loss_sla, loss_tri, region_masks, roi_vectors, select_pseudo_labels
+from .sparse import (
+    gained_pl_terms,
+    loss_pl,
+    loss_sla,
+    loss_tri,
+    region_masks,
+    roi_vectors,
+    select_pseudo_labels,
+)
 
 __all__ = ["SLADetObjective", "loss_lr", "area_min_of"]
 
@@ -111,7 +119,8 @@ class SLADetObjective:
         tri = None
         if self.method == "sladet" and progress < cfg.triplet_end:
             tri = self._triplet(out, found.candidates, batch.targets)
-        total = loss_sla(lr_total, pl_terms, tri, bs, cfg.pl_gain, cfg.tri_gain)
+        weighted = gained_pl_terms(pl_terms, crit.gains) if cfg.pl_weighting == "gained" else pl_terms
+        total = loss_sla(lr_total, weighted, tri, bs, cfg.pl_gain, cfg.tri_gain)
         logged = {**terms, **{k: v.detach() for k, v in pl_terms.items()}}
         if tri is not None:
             logged["loss_tri"] = tri.detach()

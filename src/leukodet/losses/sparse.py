@@ -32,6 +32,7 @@ __all__ = [
     "PseudoLabels",
     "select_pseudo_labels",
     "loss_pl",
+    "gained_pl_terms",
     "roi_vectors",
     "min_same_sim",
     "max_other_sim",
@@ -225,6 +226,15 @@ def loss_pl(
         "loss_pl_obj": _positive_only_obj(levels, assigned, ious, balance, obj_norm),
         "loss_pl_cls": loss_cls(levels, list(assigned), num_classes)["loss_cls"],
     }
+
+
+def gained_pl_terms(pl_terms: dict[str, Tensor], gains: dict[str, float]) -> dict[str, Tensor]:
+    """The Eq. (7) terms scaled by the detection gains of the same terms (``loss_pl_box`` by ``loss_box``'s...),
+    so a pseudo-labelled cell weighs what a labelled one does, times ``pl_gain`` (``sparse.pl_weighting=gained``).
+    The authors skip the gains (D6): with 4 classes at 256 px a pseudo-label's class term then weighs 6.7× and
+    its box term 2× a labelled cell's; with ``pl_obj_norm=per_label`` (a mean over the pseudo-label cells, not
+    over every cell) its objectness outweighs a labelled cell's by orders of magnitude."""
+    return {name: value * gains[name.replace("_pl", "")] for name, value in pl_terms.items()}
 
 
 def roi_vectors(feature: Tensor, boxes: Tensor, stride: int, size: int = 4) -> Tensor:
