@@ -1,8 +1,9 @@
 """Patch labelling in the web page, in headless Chromium (Playwright, the system's Chromium).
 
 A real server (uvicorn in a thread, loopback) runs the app with :class:`TruthDetector`; the test opens a field's
-patch editor, moves the patch, draws a box for a missed cell, resizes a box, rejects one and undoes that, marks
-the patch complete, and then sees the audit rows and the export statistics. Every check waits for the state it
+patch editor, moves the patch, draws a box for a missed cell, resizes a box, rejects one and undoes that, reclassifies one, marks
+the patch complete, and then sees the audit rows and the export statistics; the COCO export must then hold the
+patch as the field's labelled region and exactly the patch's boxes. Every check waits for the state it
 asserts (``expect``, ``wait_for_*``), never reads right after an action. Skips like ``test_web_page.py`` without
 Chromium or Playwright (fails under CI). ``LEUKODET_SCREENSHOTS=DIR`` also saves ``patch.png`` there (the
 editor before the patch is completed).
@@ -10,12 +11,17 @@ editor before the patch is completed).
 
 from __future__ import annotations
 
+import json
+import os
 import re
+import time
+import zipfile
 from pathlib import Path
 from typing import Any
 
 import httpx
 
+from leukodet.records.sources import load_source
 from leukodet.serve import create_app
 
 from ..report.browser import find_browser
@@ -97,8 +103,8 @@ def _move_patch(page: Any, base: str, aid: str) -> dict[str, Any]:
     return moved
 
 
-def _draw_missed_cell(page: Any, state: dict[str, Any]) -> list[float]:
-    """``n``, drag a box on an empty spot of the patch, ``2`` for its class."""
+def _draw_missed_cell(page: Any, state: dict[str, Any]) -> tuple[list[float], str]:
+    """``n``, drag a box on an empty spot of the patch, ``2`` for its class; returns the box and class."""
     spot = _free(state, 30)
     page.keyboard.press("n")
     expect(page.locator("#pl-status")).to_have_text(re.compile("drag it on the image"), timeout=WAIT)
@@ -109,7 +115,7 @@ def _draw_missed_cell(page: Any, state: dict[str, Any]) -> list[float]:
     added = page.locator("#pl-svg rect.plbox.added")
     expect(added).to_have_count(1, timeout=WAIT)
     expect(added).to_have_attribute("data-class", second)
-    return spot
+    return spot, str(second)
 
 
 def _select(page: Any, box_id: int) -> None:
@@ -146,6 +152,7 @@ def test_label_a_patch_in_chromium(tmp_path: Path) -> None:
         page.on("console", lambda msg: problems.append(msg.text) if msg.type == "error" else None)
         page.goto(f"{base}/#{aid}")
         page.fill("#reviewer", "Dr Patch")
+        started = time.perf_counter()
         page.locator(f'#fields .label-patch[data-field="{FIELD}"]').click(timeout=WAIT)
         patch = page.locator("#pl-svg rect.patch")
         expect(patch).to_have_attribute("data-origin", "proposed", timeout=WAIT)
@@ -153,8 +160,8 @@ def test_label_a_patch_in_chromium(tmp_path: Path) -> None:
 
         state = _move_patch(page, base, aid)
         inside = [b for b in state["boxes"] if b["in_patch"] and b["source"] == "model"]
-        assert len(inside) >= 2, state
-        _draw_missed_cell(page, state)
+        assert len(inside) >= 3, state
+        spot, drawn_class = _draw_missed_cell(page, state)
         _resize(page, state, inside[0])
         _select(page, inside[1]["id"])
         page.keyboard.press("x")
@@ -163,14 +170,20 @@ def test_label_a_patch_in_chromium(tmp_path: Path) -> None:
         page.keyboard.press("Control+z")
         expect(rejected).to_have_count(0, timeout=WAIT)
         expect(page.locator("#patch-section")).to_have_attribute("data-busy", "false", timeout=WAIT)
+        new_class = _reclassify(page, inside[2])
         _select(page, inside[0]["id"])
         _shoot(page, "patch.png", tmp_path, full_page=False)
         page.keyboard.press("Enter")
         expect(page.locator("#patch-section")).to_have_attribute("data-complete", "true", timeout=WAIT)
+        _record_time(time.perf_counter() - started, shot=bool(os.environ.get("LEUKODET_SCREENSHOTS")))
         expect(page.locator("#pl-status")).to_have_text(re.compile("Complete: labelled by Dr Patch"))
 
-        _expect_rows(page, {"patch_move": 1, "box_add": 1, "resize": 1, "not_wbc": 1, "undo": 1})
-        _expect_rows(page, {"patch_complete": 1, "confirm": len(inside)})  # completing confirms the untouched
+        _expect_rows(
+            page, {"patch_move": 1, "box_add": 1, "resize": 1, "not_wbc": 1, "undo": 1, "reclassify": 1}
+        )
+        _expect_rows(
+            page, {"patch_complete": 1, "confirm": len(inside) - 1}
+        )  # completing confirms the untouched
         expect(page.locator('#audit tbody tr[data-action="box_add"] td').nth(1)).to_have_text("Dr Patch")
         kept = len(inside) + 1  # the model's boxes in the patch (none rejected) and the added one
         stats = page.locator("#export-stats")
@@ -182,7 +195,60 @@ def test_label_a_patch_in_chromium(tmp_path: Path) -> None:
         final = _state(page, base, aid)
         assert final["patch"]["complete"] and final["patch"]["region"] == state["patch"]["region"]
         browser.close()
+        want = [(b["class"], b["box"]) for b in inside]
+        x1, y1, x2, y2 = inside[0]["box"]
+        want[0] = (inside[0]["class"], [x1, y1, x2 + 6, y2 + 6])  # resized
+        want[2] = (new_class, inside[2]["box"])  # reclassified
+        _check_export(base, aid, tmp_path, final["patch"]["region"], [*want, (drawn_class, spot)])
     assert problems == []
+
+
+def _record_time(seconds: float, shot: bool) -> None:
+    """``LEUKODET_PATCH_TIMING=FILE`` appends one JSON line: the seconds from opening the editor to the patch
+    marked complete, for the 8 scripted actions (move, draw, resize, reject, undo, reclassify, select,
+    complete), each awaited (``benchmarks/patch_labelling.py`` reads them)."""
+    path = os.environ.get("LEUKODET_PATCH_TIMING")
+    if path:
+        with open(path, "a", encoding="utf-8") as f:
+            f.write(
+                json.dumps({"seconds_per_patch": round(seconds, 3), "actions": 8, "screenshot": shot}) + "\n"
+            )
+
+
+def _reclassify(page: Any, box: dict[str, Any]) -> str:
+    """Select ``box`` and press the digit of another class; returns that class."""
+    _select(page, box["id"])
+    options = [page.locator("#pl-class option").nth(i).get_attribute("value") for i in range(3)]
+    digit, name = next((i + 1, c) for i, c in enumerate(options) if c != box["class"])
+    page.keyboard.press(str(digit))
+    changed = page.locator(f'#pl-svg rect.plbox[data-id="{box["id"]}"]')
+    expect(changed).to_have_attribute("data-class", name, timeout=WAIT)
+    return str(name)
+
+
+def _check_export(
+    base: str, aid: str, tmp_path: Path, region: list[float], want: list[tuple[str, list[float]]]
+) -> None:
+    """The COCO export holds the patch as the field's one labelled region and exactly the ``want`` boxes (class,
+    xyxy within 2 px: drawn and resized boxes come from mouse drags)."""
+    response = httpx.get(f"{base}/v1/analyses/{aid}/export/coco", timeout=60)
+    assert response.status_code == 200, response.text
+    (tmp_path / "export.zip").write_bytes(response.content)
+    with zipfile.ZipFile(tmp_path / "export.zip") as zf:
+        zf.extractall(tmp_path / "export")
+    ds, _ = load_source(next((tmp_path / "export").rglob("data.yaml")))
+    (rec,) = [r for r in ds.records if r.labeled_regions]  # only the completed field has a region
+    assert len(rec.labeled_regions) == 1
+    assert all(abs(a - b) <= 0.5 for a, b in zip(rec.labeled_regions[0], region)), (
+        rec.labeled_regions,
+        region,
+    )
+    got = [(ds.classes[c.class_id], list(c.box)) for c in rec.cells]
+    assert len(got) == len(want), (got, want)
+    for name, box in want:
+        match = [g for g in got if g[0] == name and all(abs(a - b) <= 2 for a, b in zip(g[1], box))]
+        assert match, f"no exported {name} box at {box}: {got}"
+        got.remove(match[0])
 
 
 def test_the_patch_script_is_served_and_loaded_by_the_page(tmp_path: Path) -> None:
