@@ -19,8 +19,10 @@ the averaged weights stay at the start's and best.pt is epoch 1 (a first try wit
 1 in 14 of 15 runs, and every score tied with ``random``). Prints one JSON line and saves
 benchmarks/results/active_patches_<dataset>.json: per score and round the test mAP50 / mAP50-95 (mean ± sd over
 seeds), the labelled cells revealed, and the paired difference to ``random`` after the last round with a 95 %
-interval, and per run how many fields fell back to the random patch because no window scored above 0 (the model
-found no cell there at ``--conf``, default 0.05). Runs already in ``--work`` are reused.
+interval, the top-level ``patch_fraction_to_match_random`` (:func:`fraction_to_match_random`; the issue's goal
+≤ 0.6), and per run how many fields fell back to the random patch because no window scored above 0 (the model
+found no cell there at ``--conf``, default 0.05). Runs already in ``--work`` are reused; ``--republish NAME``
+recomputes the figures of a published result.
 """
 
 from __future__ import annotations
@@ -33,7 +35,7 @@ import sys
 from pathlib import Path
 
 import torch
-from result_file import publish
+from result_file import RESULTS, publish
 from sparse_protocol import BCCD, collapsed_synth
 
 from leukodet import api
@@ -106,6 +108,29 @@ def summary(runs: list[dict], scores: list[str], rounds: int) -> dict:
     return out
 
 
+def fraction_to_match_random(summary_doc: dict, key: str = "map50_95") -> dict:
+    """Issue #24's figure: for each score, the share of random's patches (rounds × fields) after which its mean
+    ``key`` first reaches random's after the last round, linearly interpolated between rounds (round 0 = the
+    start, never reached); ``None`` when it never does. ``best`` is the score that needs the smallest share."""
+    rounds = summary_doc["random"]["rounds"]
+    target, n = rounds[-1][key]["mean"], len(rounds)
+    shares: dict[str, float | None] = {}
+    for score, doc in summary_doc.items():
+        curve = [r[key]["mean"] for r in doc["rounds"]]
+        hit = next((i for i, v in enumerate(curve) if v >= target), None)
+        if hit is None:
+            shares[score] = None
+        elif hit == 0:
+            shares[score] = round(1 / n, 4)
+        else:  # between round `hit` (share hit / n) and round `hit + 1` (share (hit + 1) / n)
+            lo, hi = curve[hit - 1], curve[hit]
+            shares[score] = round((hit + (target - lo) / (hi - lo)) / n, 4)
+    reached = {s: v for s, v in shares.items() if s != "random" and v is not None}
+    best = min(reached, key=reached.get) if reached else None  # type: ignore[arg-type]
+    return {"per_score": shares, "best": best, "value": reached.get(best) if best else None, "goal": "<= 0.6",
+            "target": {key: target, "rounds": n}}  # fmt: skip
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--dataset", choices=["synth", "bccd"], default="synth")
@@ -122,7 +147,13 @@ def main() -> None:
     p.add_argument("--imgsz", type=int, default=None, help="default: 256 (synth), 416 (bccd)")
     p.add_argument("--set", dest="sets", action="append", default=[])
     p.add_argument("--work", default=None)
+    p.add_argument("--republish", default=None, metavar="NAME", help="recompute a published result's figures")
     args = p.parse_args()
+    if args.republish:
+        doc = json.loads((RESULTS / f"{args.republish}.json").read_text())
+        doc["patch_fraction_to_match_random"] = fraction_to_match_random(doc["summary"])
+        publish(args.republish, doc)
+        return
     work = Path(args.work or f"/tmp/leukodet-active-{args.dataset}")
     ds, _ = load_source(full_data(args, work))
     pool = sorted(str(r.path) for r in ds.records if r.split == "train")
@@ -143,7 +174,8 @@ def main() -> None:
         "rounds": args.rounds, "fields_per_round": args.fields, "fraction": args.fraction,
         "epochs_per_round": args.epochs, "proposal_conf": args.conf, "seeds": args.seeds, "overrides": args.sets,
         "cpu_cores": len(os.sched_getaffinity(0)), "torch_threads": torch.get_num_threads(),
-        "summary": summary(runs, scores, args.rounds), "runs": runs,
+        "summary": (table := summary(runs, scores, args.rounds)),
+        "patch_fraction_to_match_random": fraction_to_match_random(table), "runs": runs,
     })  # fmt: skip
 
 
