@@ -15,7 +15,7 @@ from .pretrain_general import pretrain_general
 from .records.files import ensure_empty_dir
 from .tasks.data import convert, sparsify, stats, synth
 from .tasks.inference import domains, predict, predict_run, report, serve, val
-from .tasks.training import ablate, export, train, train_crops, train_two_phase
+from .tasks.training import ablate, export, train, train_attribute_recipe, train_crops, train_two_phase
 
 __all__ = [
     "stats",
@@ -27,6 +27,7 @@ __all__ = [
     "pretrain_general",
     "train",
     "train_two_phase",
+    "train_attribute_recipe",
     "train_crops",
     "val",
     "predict",

@@ -20,7 +20,7 @@ from .base import progress_option as _progress
 from .base import role_option as _role
 from .base import show_progress as _show_progress
 from .base import user_errors as _user_errors
-from .sparse_commands import two_phase, two_phase_options
+from .sparse_commands import attribute_recipe, attribute_recipe_options, two_phase, two_phase_options
 
 
 @main.command()
@@ -72,6 +72,7 @@ from .sparse_commands import two_phase, two_phase_options
     is_flag=True,
     help="Train only the AttriHead of --model CHECKPOINT (the detector stays as it is).",
 )
+@attribute_recipe_options
 @two_phase_options
 @_progress
 @_user_errors
@@ -97,12 +98,16 @@ def train(
     protocol: str,
     phase1_epochs: int,
     phase1_method: str,
+    detector_epochs: int,
+    head_epochs: int,
     progress: bool | None,
 ) -> None:
     """Train a detector (and its AttriHead when DATA has attributes); the run folder is --out itself.
 
     --protocol two-phase (sparse data): phase 1 for --phase1-epochs into OUT/phase1, then phase 2 (SLA-Det or
-    --sparse-method, no augmentation, focal γ 1.5) for --epochs into OUT/phase2."""
+    --sparse-method, no augmentation, focal γ 1.5) for --epochs into OUT/phase2. --protocol attributes: the
+    detector alone (--detector-epochs, OUT/detector), the AttriHead on it frozen (--head-epochs, OUT/head), then
+    both at 0.1 × the LR (--epochs, OUT/joint)."""
     if adapt != "none":
         if not target_data:
             raise click.UsageError(f"--adapt {adapt} needs --target-data T.yaml")
@@ -112,7 +117,10 @@ def train(
     overrides += ("train.freeze_detector=true",) if freeze_detector else ()
     common = {"model": model, "imgsz": imgsz, "batch": batch, "device": device, "workers": workers,
               "seed": seed, "recipe": recipe, "progress": _show_progress(progress)}  # fmt: skip
-    if protocol == "two-phase":
+    if protocol == "attributes":
+        summary = attribute_recipe(data, out, detector_epochs, head_epochs, epochs, time_, resume,
+                                    no_attributes or freeze_detector, list(overrides), common)  # fmt: skip
+    elif protocol == "two-phase":
         if time_ is not None or resume:
             raise click.UsageError(
                 "--protocol two-phase runs fixed epochs and resumes by itself (no --time, --resume)"

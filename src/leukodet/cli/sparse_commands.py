@@ -1,5 +1,5 @@
-"""Sparse-annotation commands: ``ablate`` (the methods compared, paired by seed) and the two-phase protocol's
-options, which ``train`` shares."""
+"""Sparse-annotation commands: ``ablate`` (the methods compared, paired by seed), and the options of the
+two-phase protocol and of the attribute recipe, which ``train`` shares."""
 
 from __future__ import annotations
 
@@ -27,8 +27,9 @@ def two_phase_options(fn: Callable[..., Any]) -> Callable[..., Any]:
         help="Two-phase: phase 1's epochs (D12: 100); --epochs is phase 2's.",
     )(fn)  # fmt: skip
     return click.option(
-        "--protocol", type=click.Choice(["one-run", "two-phase"]), default="one-run", show_default=True,
-        help="one-run: SLA-Det's burn-in inside one run; two-phase: the authors' phase 1 then phase 2.",
+        "--protocol", type=click.Choice(["one-run", "two-phase", "attributes"]), default="one-run",
+        show_default=True, help="one-run: SLA-Det's burn-in inside one run; two-phase: the authors' phase 1 then "
+        "phase 2; attributes (train only): the detector, then the AttriHead on it frozen, then both.",
     )(fn)  # fmt: skip
 
 
@@ -41,6 +42,47 @@ def two_phase(phase1_epochs: int, phase2_epochs: int, phase1_method: str, method
         return TwoPhase(phase1_epochs, phase2_epochs, phase1_method, method)
     except ConfigError as exc:
         raise click.UsageError(str(exc)) from None
+
+
+def attribute_recipe_options(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """``--detector-epochs`` and ``--head-epochs`` of ``train --protocol attributes``."""
+    fn = click.option(
+        "--head-epochs", type=int, default=10, show_default=True,
+        help="--protocol attributes: the frozen-detector head stage's epochs; --epochs is the joint stage's.",
+    )(fn)  # fmt: skip
+    return click.option(
+        "--detector-epochs", type=int, default=30, show_default=True,
+        help="--protocol attributes: the detector stage's epochs (0: start the head from --model itself).",
+    )(fn)  # fmt: skip
+
+
+def attribute_recipe(
+    data: str,
+    out: str,
+    detector: int,
+    head: int,
+    joint: int,
+    time_: float | None,
+    resume: bool,
+    no_head: bool,
+    overrides: list[str],
+    common: dict[str, Any],
+) -> dict[str, Any]:
+    """``train --protocol attributes`` (:mod:`leukodet.engine.attribute_recipe`); refused combinations are usage
+    errors."""
+    from ..config import ConfigError
+    from ..engine.attribute_recipe import AttributeRecipe
+
+    if time_ is not None or resume or no_head:
+        raise click.UsageError(
+            "--protocol attributes runs fixed epochs, resumes by itself and trains the AttriHead "
+            "(no --time, --resume, --no-attributes or --freeze-detector)"
+        )
+    try:
+        recipe = AttributeRecipe(detector, head, joint)
+    except ConfigError as exc:
+        raise click.UsageError(str(exc)) from None
+    return api.train_attribute_recipe(data, out=out, schedule=recipe, overrides=overrides, **common)
 
 
 @main.command()
@@ -76,6 +118,8 @@ def ablate(
     to ablation.json."""
     if (epochs is None) == (time_ is None):
         raise click.UsageError("give one budget: --epochs N (fixed, for comparisons) or --time MINUTES")
+    if protocol == "attributes":
+        raise click.UsageError("ablate compares sparse methods: --protocol one-run or two-phase")
     if protocol == "two-phase" and epochs is None:
         raise click.UsageError("--protocol two-phase needs --epochs (phase 2's)")
     try:

@@ -7,7 +7,7 @@ from typing import Any
 
 from .inference import val
 
-__all__ = ["train", "train_two_phase", "ablate", "export"]
+__all__ = ["train", "train_two_phase", "train_attribute_recipe", "ablate", "export"]
 
 
 def train(
@@ -65,6 +65,34 @@ def train(
     return Trainer(cfg, resume=resume, progress=progress).fit()
 
 
+def _stages(
+    data: str | Path,
+    out: str | Path,
+    start: str,
+    plan: list[tuple[str, int, list[str]]],
+    user: list[str],
+    **kwargs: Any,
+) -> dict[str, dict[str, Any]]:
+    """Run ``plan`` (``(name, epochs, overrides)``) into ``out/<name>``, each stage from the previous one's
+    ``last.pt`` (the first from ``start``), the user's overrides last. A finished stage is kept (its summary
+    says ``kept``), an interrupted one resumes."""
+    from ..engine.run_dir import finished_epochs, resumable
+
+    if kwargs.get("time") is not None:
+        raise ValueError("a staged protocol runs fixed epochs per stage (no --time budget)")
+    summaries: dict[str, dict[str, Any]] = {}
+    for name, epochs, preset in plan:
+        run = Path(out) / name
+        if resumable(run) and finished_epochs(run) >= epochs:
+            summaries[name] = {"out": str(run), "epochs": finished_epochs(run), "last": str(run / "weights" / "last.pt"),
+                               "best": str(run / "weights" / "best.pt"), "kept": True}  # fmt: skip
+        else:
+            summaries[name] = train(data, model=start, epochs=epochs, out=run, resume=resumable(run),
+                                    overrides=[*preset, *user], **kwargs)  # fmt: skip
+        start = str(run / "weights" / "last.pt")
+    return summaries
+
+
 def train_two_phase(
     data: str | Path,
     *,
@@ -81,27 +109,32 @@ def train_two_phase(
     ``protocol`` is a :class:`~leukodet.engine.protocol.TwoPhase` (default: the authors' numbers). Returns
     phase 2's summary with ``phase1`` (phase 1's) and ``protocol`` added."""
     from ..engine.protocol import TwoPhase
-    from ..engine.run_dir import finished_epochs, resumable
 
     p = protocol or TwoPhase()
-    if kwargs.get("time") is not None:
-        raise ValueError("the two-phase protocol runs fixed epochs per phase (no --time budget)")
     user = [*(overrides or []), *([] if attributes else ["train.attributes=false"])]
-    summaries = {}
-    plan = (
-        ("phase1", model, p.phase1_epochs, p.phase1()),
-        ("phase2", None, p.phase2_epochs, p.phase2(attributes)),
-    )
-    for name, start, epochs, preset in plan:
-        run = Path(out) / name
-        start = start or str(Path(out) / "phase1" / "weights" / "last.pt")
-        if resumable(run) and finished_epochs(run) >= epochs:  # a finished phase is kept
-            summaries[name] = {"out": str(run), "epochs": finished_epochs(run), "last": str(run / "weights" / "last.pt"),
-                               "best": str(run / "weights" / "best.pt"), "kept": True}  # fmt: skip
-            continue
-        summaries[name] = train(data, model=start, epochs=epochs, out=run, resume=resumable(run),
-                                overrides=[*preset, *user], **kwargs)  # fmt: skip
+    plan = [("phase1", p.phase1_epochs, p.phase1()), ("phase2", p.phase2_epochs, p.phase2(attributes))]
+    summaries = _stages(data, out, model, plan, user, **kwargs)
     return {**summaries["phase2"], "phase1": summaries["phase1"], "protocol": p.to_dict()}
+
+
+def train_attribute_recipe(
+    data: str | Path,
+    *,
+    out: str | Path,
+    schedule: Any = None,
+    model: str = "n",
+    overrides: list[str] | None = None,
+    **kwargs: Any,
+) -> dict[str, Any]:
+    """The attribute recipe (:mod:`leukodet.engine.attribute_recipe`): the detector, then the AttriHead on it
+    frozen, then both at a lower LR, into ``out/detector``, ``out/head`` and ``out/joint``. ``schedule`` is an
+    :class:`~leukodet.engine.attribute_recipe.AttributeRecipe` (default: 30 / 10 / 10 epochs, joint LR 0.1 ×).
+    Returns the joint stage's summary with each stage's (``stages``) and ``schedule`` added."""
+    from ..engine.attribute_recipe import AttributeRecipe
+
+    r = schedule or AttributeRecipe()
+    summaries = _stages(data, out, model, r.stages(), list(overrides or []), **kwargs)
+    return {**summaries["joint"], "stages": summaries, "schedule": r.to_dict()}
 
 
 def ablate(
