@@ -54,6 +54,7 @@ VARIANTS: dict[str, tuple[str, tuple[str, ...]]] = {
     "sladet-calibrated-eq6": ("sladet", ("sparse.confidence=paper", *CALIBRATED[1:])),
     "region+pl-calibrated-gained": ("region+pl", (*CALIBRATED, *GAINED)),
     "sladet-calibrated-gained": ("sladet", (*CALIBRATED, *GAINED)),
+    "sladet-fixed-calibrated-gained": ("sladet", ("sparse.triplet_sign=fixed", *CALIBRATED, *GAINED)),
     "region-obj1": ("region", OBJ1[:1]),
     "sladet-obj1": ("sladet", OBJ1),
     "sladet-obj1-only": ("sladet", OBJ1[:1]),
@@ -63,7 +64,7 @@ VARIANTS: dict[str, tuple[str, tuple[str, ...]]] = {
 """Named variants an ablation may also run: (method, extra config overrides). The two Eq. 10 hinge signs,
 pseudo-labels that fire (:data:`CALIBRATED`, issue #22; ``-d5`` keeps the paper's D5 objectness normalisation
 to measure that switch alone, ``-t2`` the paper's entropy ceiling, ``-eq6`` the paper's confidence; ``-gained``
-adds :data:`GAINED`), the objectness-towards-1 bundle (:data:`OBJ1`; ``region-obj1`` is its pair without
+adds :data:`GAINED`; ``sladet-fixed-calibrated-gained`` has both terms firing), the objectness-towards-1 bundle (:data:`OBJ1`; ``region-obj1`` is its pair without
 pseudo-labels, ``-only`` the switch alone), and the paper's Table 7 comparators SparseDet and Co-mining (their
 ``sparsedet.*`` / ``comining.*`` settings; ``--set`` changes them)."""
 
