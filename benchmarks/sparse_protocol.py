@@ -80,6 +80,8 @@ def _ci(summary: dict, base: str, key: str) -> str:
     d = summary.get("paired", {}).get(f"vs_{base}", {}).get(key)
     if not d:
         return "—"
+    if not d.get("ci95"):  # one seed: no interval
+        return f"{d['mean']:+.3f}"
     text = f"{d['mean']:+.3f} [{d['ci95'][0]:+.3f}, {d['ci95'][1]:+.3f}]"
     return f"**{text}**" if d["excludes_zero"] else text
 
