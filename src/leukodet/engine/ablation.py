@@ -31,14 +31,17 @@ METHODS: tuple[str, ...] = ("naive", "region", "region+pl", "sladet", "crop")
 """Sparse methods compared; ``full`` is full-label training."""
 
 CALIBRATED: tuple[str, ...] = ("sparse.confidence=calibrated", "sparse.pl_obj_norm=per_label", "sparse.t2=99")
-"""Pseudo-labels on the per-class precision-calibrated confidence, their objectness averaged over the pseudo-label
-cells (with D6's raw terms that far outweighs a labelled cell: :data:`GAINED`), and no class-entropy filter: the calibrated precision already counts a wrong class as a miss, and with 4 sigmoid
+"""Pseudo-labels on the per-class precision-calibrated confidence, their objectness averaged over the
+pseudo-label cells (with D6's raw terms that far outweighs a labelled cell: :data:`GAINED`), and no
+class-entropy filter: the calibrated precision already counts a wrong class as a miss, and with 4 sigmoid
 classes t2 = 0.26 bits needs every other class under about 0.005: in a 12-epoch fine-tune of synth-n on the
 synthetic sparse set about 120 detections per batch reached the calibrated t1 and t2 refused every one."""
 
 GAINED: tuple[str, ...] = ("sparse.pl_weighting=gained",)
-"""Pseudo-label terms after the detection gains (:func:`leukodet.losses.sparse.gained_pl_terms`): with
-``per_label`` a pseudo-labelled cell then weighs a fraction of a labelled one instead of orders of magnitude more."""
+"""Pseudo-label terms after the detection gains (:func:`leukodet.losses.sparse.gained_pl_terms`): a
+pseudo-labelled cell's class and box terms weigh 0.1 × a labelled cell's (raw: 6.7× and 2× with 4 classes),
+and its ``per_label`` objectness 0.1 × (labelled-region cells / pseudo-label cells) of a labelled cell's (raw:
+far more)."""
 
 OBJ1: tuple[str, ...] = ("loss.obj_iou_ratio=0", *CALIBRATED[1:], *GAINED)
 """The other way to make Eq. 6's confidence reach t1: objectness trained towards 1 at labelled cells instead of
@@ -63,10 +66,11 @@ VARIANTS: dict[str, tuple[str, tuple[str, ...]]] = {
 }
 """Named variants an ablation may also run: (method, extra config overrides). The two Eq. 10 hinge signs,
 pseudo-labels that fire (:data:`CALIBRATED`, issue #22; ``-d5`` keeps the paper's D5 objectness normalisation
-to measure that switch alone, ``-t2`` the paper's entropy ceiling, ``-eq6`` the paper's confidence; ``-gained``
-adds :data:`GAINED`; ``sladet-fixed-calibrated-gained`` has both terms firing), the objectness-towards-1 bundle (:data:`OBJ1`; ``region-obj1`` is its pair without
-pseudo-labels, ``-only`` the switch alone), and the paper's Table 7 comparators SparseDet and Co-mining (their
-``sparsedet.*`` / ``comining.*`` settings; ``--set`` changes them)."""
+to measure that switch alone, ``-t2`` the paper's entropy ceiling, ``-eq6`` the paper's confidence;
+``-gained`` adds :data:`GAINED`; ``sladet-fixed-calibrated-gained`` has both terms firing), the
+objectness-towards-1 bundle (:data:`OBJ1`; ``region-obj1`` is its pair without pseudo-labels, ``-only`` the
+switch alone), and the paper's Table 7 comparators SparseDet and Co-mining (their ``sparsedet.*`` /
+``comining.*`` settings; ``--set`` changes them)."""
 
 FIGURES: tuple[str, ...] = ("map50", "map50_95", "operating_point.recall", "operating_point.precision")
 

@@ -229,11 +229,11 @@ def loss_pl(
 
 
 def gained_pl_terms(pl_terms: dict[str, Tensor], gains: dict[str, float]) -> dict[str, Tensor]:
-    """The Eq. (7) terms scaled by the detection gains of the same terms (``loss_pl_box`` by ``loss_box``'s...),
-    so a pseudo-labelled cell weighs what a labelled one does, times ``pl_gain`` (``sparse.pl_weighting=gained``).
-    The authors skip the gains (D6): with 4 classes at 256 px a pseudo-label's class term then weighs 6.7× and
-    its box term 2× a labelled cell's; with ``pl_obj_norm=per_label`` (a mean over the pseudo-label cells, not
-    over every cell) its objectness outweighs a labelled cell's by orders of magnitude."""
+    """The Eq. (7) terms each times the detection gain of the same term (``loss_pl_box`` × ``loss_box``'s, and so
+    on: ``sparse.pl_weighting=gained``), so that a pseudo-labelled cell's class and box terms weigh ``pl_gain`` ×
+    a labelled cell's. The authors skip the gains (D6): with 4 classes at 256 px a pseudo-label's class term then
+    weighs 6.7× a labelled cell's and its box term 2×, and with ``pl_obj_norm=per_label`` (a mean over the
+    pseudo-label cells, not over every cell) its objectness outweighs a labelled cell's by orders of magnitude."""
     return {name: value * gains[name.replace("_pl", "")] for name, value in pl_terms.items()}
 
 
