@@ -46,8 +46,10 @@ def paired_batches(sparse: DataBundle, full: DataBundle, imgsz: int, size: int =
     """Letterboxed training batches of the sparse split beside the same fields with every label."""
     by_name = {r.path.name: r for r in full.train}
     full_records = [by_name[r.path.name] for r in sparse.train]
-    make = lambda bundle, recs: DetectionDataset(recs, len(bundle.classes), bundle.schema, imgsz)  # noqa: E731
-    ds_sparse, ds_full = make(sparse, sparse.train), make(full, full_records)
+    ds_sparse, ds_full = (
+        DetectionDataset(recs, len(bundle.classes), bundle.schema, imgsz)
+        for bundle, recs in ((sparse, sparse.train), (full, full_records))
+    )
     for start in range(0, len(ds_sparse), size):
         idx = range(start, min(start + size, len(ds_sparse)))
         yield collate([ds_sparse.letterboxed(i) for i in idx]), collate([ds_full.letterboxed(i) for i in idx])
@@ -56,9 +58,8 @@ def paired_batches(sparse: DataBundle, full: DataBundle, imgsz: int, size: int =
 def score(pseudo: torch.Tensor, conf: torch.Tensor, full: Batch, sparse: Batch, counts: dict) -> None:
     """Match one batch's pseudo-labels to the hidden labels (the full labels not in the sparse split)."""
     for b in range(len(full.images)):
-        mine = pseudo[pseudo[:, 0] == b]
-        order = conf[pseudo[:, 0] == b].argsort(descending=True)
-        mine = mine[order]
+        mask = pseudo[:, 0] == b
+        mine = pseudo[mask][conf[mask].argsort(descending=True)]  # greedy matching takes the surest first
         gt = full.targets[full.targets[:, 0] == b]
         hit = greedy_hits(mine[:, 2:6], mine[:, 1].long(), gt[:, 2:6], gt[:, 1].long(), 0.5)
         any_class = greedy_hits(
@@ -68,8 +69,7 @@ def score(pseudo: torch.Tensor, conf: torch.Tensor, full: Batch, sparse: Batch, 
             counts["n"][c] += 1
             counts["right"][c] += h
             counts["wrong_class"][c] += a and not h
-        hidden = len(gt) - int((sparse.targets[:, 0] == b).sum())
-        counts["hidden"] += hidden
+        counts["hidden"] += len(gt) - int((sparse.targets[:, 0] == b).sum())
     counts["claimed"].extend(conf.tolist())
 
 
