@@ -14,9 +14,12 @@ draws the same patches ``leukodet sparsify --seed`` would. Start: ``--model`` (d
         [--seeds 0,1,2] [--rounds 3] [--fields 20] [--epochs 10] [--work DIR] [--set KEY=VALUE]
 
 Fixed epochs make the figures independent of the machine's load. Each fine-tune has few optimiser steps (20
-fields a round at batch 16), so the EMA is scaled to the run (``train.ema_horizon=0.1``): with the default ramp
-the averaged weights stay at the start's and best.pt is epoch 1 (a first try with 4 epochs a round chose epoch
-1 in 14 of 15 runs, and every score tied with ``random``). Prints one JSON line and saves
+fields a round at batch 16: 2 iterations an epoch), so it uses the ``short`` recipe (AdamW, a step every
+iteration; ``--recipe``): ``auto`` chose ``paper`` for the first published synthetic loop (SGD at nominal batch
+64, one step every 4 iterations: 5-7 steps a 10-epoch round), whose rounds barely moved the model. The EMA is
+scaled to the run (``train.ema_horizon=0.1``): with the default ramp the averaged weights stay at the start's and
+best.pt is epoch 1 (a first try with 4 epochs a round chose epoch 1 in 14 of 15 runs, and every score tied with
+``random``). Prints one JSON line and saves
 benchmarks/results/active_patches_<dataset>.json: per score and round the test mAP50 / mAP50-95 (mean ± sd over
 seeds), the labelled cells revealed, and the paired difference to ``random`` after the last round with a 95 %
 interval, the top-level ``patch_fraction_to_match_random`` (:func:`fraction_to_match_random`; the issue's goal
@@ -79,7 +82,7 @@ def one_round(
         api.train(data, model=state["weights"], epochs=args.epochs, imgsz=state["imgsz"], batch=16,
                   out=run / "train", seed=seed, progress=False,
                   overrides=["sparse.method=region", "train.finetune_lr=1", "train.ema_horizon=0.1",
-                             *args.sets])  # fmt: skip
+                             f"train.recipe={args.recipe}", *args.sets])  # fmt: skip
     state["weights"] = str(run / "train" / "weights" / "best.pt")
     test = api.val(state["weights"], data, split="test", imgsz=state["imgsz"])
     cells = sum(len(restrict_to_region(r, state["regions"][str(r.path)]).cells) for r in ds.records
@@ -144,6 +147,10 @@ def main() -> None:
         "--conf", type=float, default=0.05, help="the proposals' detection floor (scores see fainter cells)"
     )
     p.add_argument("--model", default="synth-n")
+    p.add_argument(
+        "--recipe", choices=["short", "paper", "auto"], default="short",
+        help="the fine-tunes' recipe (auto picks paper here: 5-7 SGD steps a 10-epoch round)",
+    )  # fmt: skip
     p.add_argument("--imgsz", type=int, default=None, help="default: 256 (synth), 416 (bccd)")
     p.add_argument("--set", dest="sets", action="append", default=[])
     p.add_argument("--work", default=None)
@@ -172,7 +179,7 @@ def main() -> None:
     publish(f"active_patches_{args.dataset}", {
         "benchmark": "active_patches", "dataset": args.dataset, "imgsz": imgsz, "start": args.model,
         "rounds": args.rounds, "fields_per_round": args.fields, "fraction": args.fraction,
-        "epochs_per_round": args.epochs, "proposal_conf": args.conf, "seeds": args.seeds, "overrides": args.sets,
+        "epochs_per_round": args.epochs, "recipe": args.recipe, "proposal_conf": args.conf, "seeds": args.seeds, "overrides": args.sets,
         "cpu_cores": len(os.sched_getaffinity(0)), "torch_threads": torch.get_num_threads(),
         "summary": (table := summary(runs, scores, args.rounds)),
         "patch_fraction_to_match_random": fraction_to_match_random(table), "runs": runs,
