@@ -15,7 +15,7 @@ import pytest
 SRC = Path(__file__).resolve().parents[1] / "src" / "leukodet"
 
 LAYERS: tuple[tuple[str, ...], ...] = (
-    ("_version", "config", "comparator_config", "records"),
+    ("_version", "config", "comparator_config", "attrihead_config", "records"),
     ("synth", "data", "model", "losses", "eval", "domains", "bundled"),
     ("infer",),
     ("engine",),

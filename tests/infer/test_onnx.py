@@ -51,11 +51,14 @@ def _fields(seeds: tuple[int, ...] = SEEDS) -> list[np.ndarray]:
     return [render_field(s, size=SIZE).image for s in seeds]
 
 
-def _spread_model() -> torch.nn.Module:
-    """A deterministic ``test_tiny`` with an AttriHead, calibrated batch norms and spread detection scores."""
+def _spread_model(**head: object) -> torch.nn.Module:
+    """A deterministic ``test_tiny`` with an AttriHead (``head``: its view fields), calibrated batch norms and
+    spread detection scores."""
     torch.manual_seed(0)
     sizes = [len(v) for v in lld_schema().to_mapping().values()]
-    model = create_model("test_tiny", len(NAMES), attribute_sizes=sizes, class_parents=class_parents(NAMES))
+    model = create_model(
+        "test_tiny", len(NAMES), attribute_sizes=sizes, class_parents=class_parents(NAMES), **head
+    )
     for module in model.modules():
         if isinstance(module, torch.nn.BatchNorm2d):
             module.reset_running_stats()
@@ -69,9 +72,7 @@ def _spread_model() -> torch.nn.Module:
     return model.eval()
 
 
-@pytest.fixture(scope="module")
-def weights(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    model = _spread_model()
+def _save(model: torch.nn.Module, folder: Path) -> Path:
     schema = lld_schema()
     meta = {
         "classes": NAMES,
@@ -81,7 +82,12 @@ def weights(tmp_path_factory: pytest.TempPathFactory) -> Path:
         "attribute_order": list(schema.names),
         "leukodet": "test",
     }
-    return save_checkpoint(tmp_path_factory.mktemp("onnx") / "tiny.pt", model.state_dict(), meta)
+    return save_checkpoint(folder / "tiny.pt", model.state_dict(), meta)
+
+
+@pytest.fixture(scope="module")
+def weights(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return _save(_spread_model(), tmp_path_factory.mktemp("onnx"))
 
 
 @pytest.fixture(scope="module")
@@ -133,6 +139,26 @@ def test_onnx_predictions_match_torch(weights: Path, exported: Path) -> None:
     assert max(e[0] for e in errors) < 0.1 and max(e[1] for e in errors) < 1e-3
     labels = {p.class_names[k] for p in ref for k in p.class_ids}
     assert "WBC" in labels and len(labels & set(LLD_CLASSES[1:])) >= 3  # untyped and typed WBCs both occur
+
+
+def test_onnx_keeps_a_non_default_attribute_view(tmp_path: Path) -> None:
+    """A head with a square ROI, the stride-16 map, a context margin and the test-time mirror view (issue #23's
+    switches) is exported as trained: the same cells and attribute calls as PyTorch."""
+    view = {
+        "attribute_roi": (16, 16),
+        "attribute_taps": ("stem", "c3_p3", "c3_p4"),
+        "attribute_context": 0.25,
+        "attribute_flip": True,
+    }
+    weights = _save(_spread_model(**view), tmp_path)
+    fields = _fields((0, 2))
+    ref = Detector.load(weights).predict(fields, conf=CONF, batch=2)
+    got = OnnxDetector.load(api.export(weights, tmp_path / "export")).predict(fields, conf=CONF, batch=2)
+    for r, g in zip(ref, got):
+        _assert_same(r, g)
+    assert Detector.load(weights).model.config.attribute_taps == view["attribute_taps"]
+    calls = [c[k].score for p in ref for c in p.attributes or [] if c for k in c]
+    assert len(calls) > 50
 
 
 @pytest.mark.parametrize(

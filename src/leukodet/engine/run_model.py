@@ -34,6 +34,7 @@ def build_run_model(
         "attribute_sizes": attribute_sizes,
         "attribute_dropout": t.attr_dropout,
         "class_parents": class_parents(data.classes),
+        **cfg.attrihead.model_fields(),
     }
     if fcos_name(name) is not None:  # engine/fcos_train.py trains FCOS (leukodet train)
         raise DataError(f"{name}: FCOS trains through `leukodet train` alone (docs/detectors.md)")

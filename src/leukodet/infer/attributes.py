@@ -1,7 +1,9 @@
 """Attributes at inference: run the AttriHead on the kept detections and name each cell's values.
 
 Each attribute's logit group is turned into probabilities with a softmax over its ``K`` values and the arg-max
-value is reported with its probability (the authors' test-time rule, spec §3.4 step 4).
+value is reported with its probability (the authors' test-time rule, spec §3.4 step 4). A model whose config sets
+``attribute_flip`` (``attrihead.flip_tta``) averages those probabilities over the field and its mirror
+(``mirrored``: the mirror's features; the boxes are mirrored to match).
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ from collections.abc import Mapping, Sequence
 import torch
 from torch import Tensor
 
-from ..model.attrihead import split_logits
+from ..model.attrihead import mean_probability_logits, mirror_boxes, split_logits
 from ..model.postprocess import Detections
 from ..records.prediction import AttributeCall
 
@@ -60,12 +62,14 @@ def attach_attributes(
     schema: Mapping[str, Sequence[str]],
     only: Sequence[Sequence[int] | None] | None = None,
     chunk: int = 512,
+    mirrored: tuple[dict[str, Tensor], int] | None = None,
 ) -> list[list[dict[str, AttributeCall]]]:
     """Attribute calls for the kept detections of every image (boxes in network pixels), in chunks.
 
     ``only[b]`` limits image ``b`` to those detection indices (the others get ``{}``): evaluation needs the
     calls of the detections matched to ground truth alone, which saves running the head on every box kept at
-    conf 0.001.
+    conf 0.001. ``mirrored`` = (the features of the left-right mirrored batch, its width in pixels) adds the
+    mirror view to each cell's call (the mean of both views' probabilities).
     """
     head = getattr(model, "attribute_head", None)
     out = [[{} for _ in range(len(d.scores))] for d in detections]
@@ -76,7 +80,13 @@ def attach_attributes(
         idx = list(range(len(det.boxes))) if only is None or only[b] is None else sorted(set(only[b]))
         for start in range(0, len(idx), chunk):
             part = idx[start : start + chunk]
-            logits = head(feats, [det.boxes[part].to(feats["stem"].dtype)])
+            boxes = det.boxes[part].to(next(iter(feats.values())).dtype)
+            logits = head(feats, [boxes])
+            if mirrored is not None:
+                flipped = head(
+                    {k: v[b : b + 1] for k, v in mirrored[0].items()}, [mirror_boxes(boxes, mirrored[1])]
+                )
+                logits = mean_probability_logits([logits, flipped], head.sizes)
             for i, call in zip(part, decode_attributes(logits, schema)):
                 out[b][i] = call
     return out

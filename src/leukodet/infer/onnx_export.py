@@ -29,10 +29,11 @@ from typing import Any
 
 import torch
 from torch import Tensor, nn
-from torchvision.ops import box_convert, nms, roi_align
+from torchvision.ops import box_convert, nms
 
 from .._version import __version__
-from ..model.attrihead import ROI_SIZE, TAPS, boxes_on_map
+from ..attrihead_config import TAP_STRIDES
+from ..model.attrihead import boxes_on_map, mean_probability_logits, mirror_boxes, roi_features, widen_boxes
 from ..model.checkpoint import state_digest
 from ..model.decode import decode_boxes
 from ..model.detector import DetectionModel
@@ -153,16 +154,27 @@ class DetectGraph(nn.Module):
         head = self.model.attribute_head
         if head is None or not self.attributes:
             return result
-        pooled = [self._roi(out.features[name], image, kept, stride) for name, stride in TAPS]
-        return (*result, head.classifier(head.features(torch.cat(pooled, 1))))
+        logits = self._head(out.features, image, kept)
+        if self.model.config.attribute_flip:  # the test-time mirror view, as the torch path
+            mirrored = self.model(images.flip(3)).features
+            flipped = self._head(mirrored, image, mirror_boxes(kept, images.shape[-1]))
+            logits = mean_probability_logits([logits, flipped], head.sizes)
+        return (*result, logits)
+
+    def _head(self, features: dict[str, Tensor], image: Tensor, boxes: Tensor) -> Tensor:
+        """The AttriHead on the ``[K]`` kept boxes of a batch (``image``: each box's image index)."""
+        head = self.model.attribute_head
+        wide = widen_boxes(boxes, head.context)
+        pooled = [self._roi(features[name], image, wide, TAP_STRIDES[name], head.roi) for name in head.taps]
+        return head.classifier(head.features(torch.cat(pooled, 1)))
 
     @staticmethod
-    def _roi(feature: Tensor, image: Tensor, boxes: Tensor, stride: int) -> Tensor:
-        """As :func:`leukodet.model.attrihead.roi_features` on ``[K, 5]`` (image, box on the map) rows."""
+    def _roi(feature: Tensor, image: Tensor, boxes: Tensor, stride: int, size: tuple[int, int]) -> Tensor:
+        """:func:`leukodet.model.attrihead.roi_features` on ``[K, 5]`` (image, box on the map) rows."""
         rois = torch.cat(
             (image.unsqueeze(1).to(feature.dtype), boxes_on_map(boxes.to(feature.dtype), stride)), 1
         )
-        return roi_align(feature, rois, ROI_SIZE, spatial_scale=1.0, aligned=True)
+        return roi_features(feature, rois, size)
 
 
 def _metadata_props(

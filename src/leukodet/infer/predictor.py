@@ -226,7 +226,12 @@ class Detector:
         only = select(dets) if select else self._named(dets)
         if self.crops is not None:
             return dets, crop_calls(self.crops, images, dets, only, int(images.shape[-1]))
-        return dets, attach_attributes(self.model, out.features, dets, self.attributes, only)
+        mirrored = None
+        if self.model.config.attribute_flip:  # the head's test-time mirror view (attrihead.flip_tta)
+            mirrored = (self.model(images.flip(3).to(self.device)).features, int(images.shape[-1]))
+        return dets, attach_attributes(
+            self.model, out.features, dets, self.attributes, only, mirrored=mirrored
+        )
 
     def _named(self, dets: Sequence[Detections]) -> list[Sequence[int] | None]:
         """Per image, the detections whose class is not the LLD class ``None`` (no attributes for those)."""

@@ -91,6 +91,9 @@ class ModelConfig:
         in_channels: Image channels (3 for RGB).
         attribute_sizes: values per attribute of the AttriHead (schema order); empty = no attribute head.
         attribute_dropout: dropout between the AttriHead FC layers (paper 0.2; the authors' code 0.5).
+        attribute_roi, attribute_taps, attribute_context, attribute_flip: what the AttriHead pools of each box
+            (ROI size, backbone maps, context margin) and its test-time mirror view
+            (:class:`leukodet.attrihead_config.AttriHeadConfig`; the paper's head by default).
         class_parents: per class, the index of its parent class or ``-1`` (see :mod:`leukodet.model.hierarchy`);
             empty = a flat vocabulary.
     """
@@ -106,12 +109,18 @@ class ModelConfig:
     attribute_sizes: tuple[int, ...] = ()
     attribute_dropout: float = 0.2
     class_parents: tuple[int, ...] = ()
+    attribute_roi: tuple[int, int] = (24, 30)
+    attribute_taps: tuple[str, ...] = ("stem", "c3_p3")
+    attribute_context: float = 0.0
+    attribute_flip: bool = False
 
     def __post_init__(self) -> None:
         """Validate values and normalise ``anchors``/``strides`` to tuples (so lists from YAML work)."""
         object.__setattr__(self, "anchors", normalise_anchors(self.anchors, len(self.strides)))
         object.__setattr__(self, "strides", tuple(int(s) for s in self.strides))
         object.__setattr__(self, "attribute_sizes", tuple(int(k) for k in self.attribute_sizes))
+        object.__setattr__(self, "attribute_roi", tuple(int(k) for k in self.attribute_roi))
+        object.__setattr__(self, "attribute_taps", tuple(str(k) for k in self.attribute_taps))
         if self.num_classes < 1:
             raise ValueError(f"num_classes must be >= 1, got {self.num_classes}")
         object.__setattr__(self, "class_parents", check_parents(self.class_parents, self.num_classes))
@@ -132,6 +141,8 @@ class ModelConfig:
         out["strides"] = list(self.strides)
         out["attribute_sizes"] = list(self.attribute_sizes)
         out["class_parents"] = list(self.class_parents)
+        out["attribute_roi"] = list(self.attribute_roi)
+        out["attribute_taps"] = list(self.attribute_taps)
         return out
 
     @classmethod

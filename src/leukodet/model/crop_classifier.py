@@ -27,7 +27,7 @@ import torch
 import torchvision
 from torch import Tensor, nn
 
-from .attrihead import split_logits
+from .attrihead import mean_probability_logits, split_logits
 from .checkpoint import load_checkpoint
 
 __all__ = [
@@ -137,14 +137,6 @@ def dihedral_view(crops: Tensor, view: int) -> Tensor:
     return torch.rot90(crops, turns, dims=(2, 3)) if turns else crops
 
 
-def _mean_probability(logits: Sequence[Tensor], sizes: Sequence[int]) -> Tensor:
-    """Per softmax group, the log of the mean probability over several views: logits whose softmax is that
-    mean, so the calls and their probabilities are decoded as a single view's."""
-    groups = zip(*(split_logits(x, sizes) for x in logits))
-    mean = [torch.stack([g.softmax(1) for g in views]).mean(0) for views in groups]
-    return torch.cat([m.clamp_min(1e-12).log() for m in mean], dim=1)
-
-
 class CropClassifier(nn.Module):
     """``forward(crops [N, 3, S, S] in [0, 1], sides [N, 2] network pixels)`` →
     ``(attribute logits [N, Σ K], type logits [N, C] or None)``."""
@@ -184,10 +176,12 @@ class CropClassifier(nn.Module):
         if self.config.views == 1:
             return self(crops, sides)
         outs = [self(dihedral_view(crops, v), sides) for v in range(self.config.views)]
-        attrs = None if outs[0][0] is None else _mean_probability([o[0] for o in outs], self.config.sizes)
+        attrs = (
+            None if outs[0][0] is None else mean_probability_logits([o[0] for o in outs], self.config.sizes)
+        )
         types = None
         if outs[0][1] is not None:
-            types = _mean_probability([o[1] for o in outs], [len(self.config.classes)])
+            types = mean_probability_logits([o[1] for o in outs], [len(self.config.classes)])
         return attrs, types
 
 

@@ -7,13 +7,13 @@ logits per level plus named feature maps. Losses and post-processing live outsid
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import replace
+from dataclasses import fields, replace
 from typing import Any
 
 import torch
 from torch import Tensor, nn
 
-from leukodet.model.attrihead import AttriHead
+from leukodet.model.attrihead import ROI_SIZE, TAPS, AttriHead
 from leukodet.model.backbone import CSPBackbone
 from leukodet.model.config import DEFAULT_ANCHORS, DEFAULT_STRIDES, ModelConfig, normalise_anchors
 from leukodet.model.head import DetectionHead
@@ -50,6 +50,10 @@ class DetectionModel(nn.Module):
         attribute_sizes: Sequence[int] = (),
         attribute_dropout: float = 0.2,
         class_parents: Sequence[int] = (),
+        attribute_roi: Sequence[int] = ROI_SIZE,
+        attribute_taps: Sequence[str] = TAPS,
+        attribute_context: float = 0.0,
+        attribute_flip: bool = False,
     ) -> None:
         """Build the detector.
 
@@ -64,21 +68,17 @@ class DetectionModel(nn.Module):
             name: Label stored in :attr:`config`.
             attribute_sizes, attribute_dropout: Values per attribute (non-empty adds the :class:`AttriHead`)
                 and the dropout between its FC layers; class_parents: see :mod:`leukodet.model.hierarchy`.
+            attribute_roi, attribute_taps, attribute_context, attribute_flip: what the AttriHead pools
+                (:class:`AttriHead`) and whether inference adds the mirror view (:mod:`leukodet.infer.attributes`).
         """
         super().__init__()
-        self.config = ModelConfig(
-            name=name,
-            num_classes=num_classes,
-            depth_multiple=depth_multiple,
-            width_multiple=width_multiple,
-            anchors=normalise_anchors(anchors, len(strides)),
-            strides=tuple(strides),
-            sppf_kernel=sppf_kernel,
-            in_channels=in_channels,
-            attribute_sizes=tuple(attribute_sizes),
-            attribute_dropout=attribute_dropout,
-            class_parents=tuple(class_parents),
-        )
+        self.config = ModelConfig(  # its __post_init__ turns sequences into tuples and checks them
+            name=name, num_classes=num_classes, depth_multiple=depth_multiple, width_multiple=width_multiple,
+            anchors=anchors, strides=tuple(strides), sppf_kernel=sppf_kernel, in_channels=in_channels,
+            attribute_sizes=attribute_sizes, attribute_dropout=attribute_dropout,
+            class_parents=tuple(class_parents), attribute_roi=attribute_roi, attribute_taps=attribute_taps,
+            attribute_context=attribute_context, attribute_flip=attribute_flip,
+        )  # fmt: skip
         sizes = {"depth_multiple": depth_multiple, "width_multiple": width_multiple}
         self.backbone = CSPBackbone(**sizes, in_channels=in_channels, sppf_kernel=sppf_kernel)
         self.neck = PANNeck(**sizes)
@@ -91,18 +91,22 @@ class DetectionModel(nn.Module):
         self.register_buffer("anchors", torch.tensor(self.config.anchors, dtype=torch.float32))
         self.register_buffer("strides", torch.tensor(self.config.strides, dtype=torch.float32))
         self.feature_channels: dict[str, int] = {
-            **{k: self.backbone.channels[k] for k in ("stem", "c3_p3")},
+            **{k: self.backbone.channels[k] for k in ("stem", "c3_p3", "c3_p4")},
             **dict(zip(("neck_p3", "neck_p4", "neck_p5"), self.neck.channels)),
         }
         self.attribute_head = self._attribute_head()
         self.register_load_state_dict_post_hook(_sync_config_anchors)
 
     def _attribute_head(self) -> AttriHead | None:
-        """The AttriHead over the ``stem`` and ``c3_p3`` taps, when the config names attributes."""
-        if not self.config.attribute_sizes:
+        """The AttriHead over the config's taps (the paper's: ``stem`` and ``c3_p3``), when it names attributes."""
+        c = self.config
+        if not c.attribute_sizes:
             return None
-        taps = self.feature_channels["stem"] + self.feature_channels["c3_p3"]
-        return AttriHead(taps, self.config.attribute_sizes, self.config.attribute_dropout)
+        channels = sum(self.feature_channels[name] for name in c.attribute_taps)
+        return AttriHead(
+            channels, c.attribute_sizes, c.attribute_dropout,
+            roi=c.attribute_roi, taps=c.attribute_taps, context=c.attribute_context,
+        )  # fmt: skip
 
     def freeze_detector(self) -> None:
         """Train only the AttriHead: every other parameter stops learning and its batch norm stays in eval."""
@@ -156,6 +160,7 @@ class DetectionModel(nn.Module):
         features = {
             "stem": bb.stem,
             "c3_p3": bb.c3_p3,
+            "c3_p4": bb.c3_p4,
             "neck_p3": neck.p3,
             "neck_p4": neck.p4,
             "neck_p5": neck.p5,
@@ -204,16 +209,4 @@ def create_model_from_config(cfg: ModelConfig) -> DetectionModel:
     Returns:
         A freshly initialised detector whose ``config`` equals ``cfg``.
     """
-    return DetectionModel(
-        num_classes=cfg.num_classes,
-        depth_multiple=cfg.depth_multiple,
-        width_multiple=cfg.width_multiple,
-        anchors=cfg.anchors,
-        strides=cfg.strides,
-        sppf_kernel=cfg.sppf_kernel,
-        in_channels=cfg.in_channels,
-        name=cfg.name,
-        attribute_sizes=cfg.attribute_sizes,
-        attribute_dropout=cfg.attribute_dropout,
-        class_parents=cfg.class_parents,
-    )
+    return DetectionModel(**{f.name: getattr(cfg, f.name) for f in fields(cfg)})
