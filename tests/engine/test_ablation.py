@@ -154,3 +154,22 @@ def test_two_phase_ablation_shares_phase1_and_runs_phase2_without_augmentation(
     assert {"augment.mosaic=0.0", "augment.scale=0.0", "augment.hsv_v=0.0", "augment.hed=0.0"} <= set(over)
     assert "sparse.triplet_end=0.8" in over  # detection only: D7's 40 of 50 epochs
     assert "sparse.triplet_end=0.333333" in TwoPhase().phase2(attributes=True)  # 10 of 30
+
+
+def test_an_empty_method_list_runs_full_labels_alone(
+    sparse_data: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``methods=[]`` with ``full_data`` trains the full-label reference only (``None`` means every method)."""
+    from leukodet.tasks import training
+
+    trained: list[str] = []
+    monkeypatch.setattr(
+        training, "train", lambda source, **kw: trained.append(kw["out"].name) or {"best": "w"}
+    )
+    monkeypatch.setattr(training, "val", lambda *a, **kw: {"map50": 0.5, "map50_95": 0.3, "per_class": {}})
+    monkeypatch.setattr(
+        "leukodet.engine.ablation._row", lambda method, seed, s, m: {"method": method, "seed": seed}
+    )
+    monkeypatch.setattr("leukodet.engine.ablation.summarise", lambda runs: {})
+    api.ablate(sparse_data, tmp_path, full_data=sparse_data, epochs=1, seeds=[0], methods=[])
+    assert trained == ["full_s0"]

@@ -173,7 +173,7 @@ def ablate(
         train_fn=lambda source, **kw: train(source, **{**base, **kw}),
         val_fn=lambda weights, source, **kw: val(weights, source, imgsz=imgsz, device=device, **kw),
         full_data=Path(full_data) if full_data else None,
-        methods=tuple(methods or METHODS),
+        methods=tuple(METHODS if methods is None else methods),  # [] = none (e.g. full labels alone)
         seeds=tuple(seeds),
         minutes=None if epochs is not None else time,
         epochs=epochs,
