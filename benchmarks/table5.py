@@ -31,6 +31,7 @@ import statistics
 from pathlib import Path
 
 import numpy as np
+from attrihead_switches import dataset
 from result_file import publish
 
 from leukodet import api
@@ -40,8 +41,6 @@ from leukodet.infer.predictor import Detector
 from leukodet.records.roles import WBC, class_roles
 from leukodet.records.sources import load_source
 
-ROOT = Path(__file__).resolve().parents[1]
-WBCATT = ROOT.parent / "shared" / "data" / "wbcatt"
 ARMS = ("detector", "attridet", "crop", "cbm")
 PAPER = {  # Table 5 of the paper (HCM_100x_C2 test set): F1 per attribute and WBC mAP50-95, in percent
     "CBM": {"nuclear_chromatin": 21.9, "nuclear_shape": 96.2, "nucleoli": 41.8, "cytoplasm": 77.2,
@@ -50,15 +49,6 @@ PAPER = {  # Table 5 of the paper (HCM_100x_C2 test set): F1 per attribute and W
                  "cytoplasmic_basophilia": 83.6, "cytoplasmic_vacuoles": 29.1, "wbc_map50_95": 28.2},
     "YOLOv5 (detector alone)": {"wbc_map50_95": 26.3},
 }  # fmt: skip
-
-
-def dataset(args: argparse.Namespace, work: Path) -> tuple[Path, str]:
-    if args.data == "wbcatt":
-        return WBCATT, "val"
-    data = work / "data" / "data.yaml"
-    return (
-        data if data.exists() else api.synth(work / "data", images=args.images, seed=0, progress=False)
-    ), "test"
 
 
 def detector_run(args: argparse.Namespace, data: Path, work: Path, seed: int, head: bool) -> Path:
