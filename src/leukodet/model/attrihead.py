@@ -32,8 +32,9 @@ __all__ = [
     "mean_probability_logits",
     "mirror_boxes",
     "roi_features",
+    "split_logits",
+    "widen_boxes",
 ]
-__all__ += ["split_logits", "widen_boxes"]
 
 ROI_SIZE: tuple[int, int] = (24, 30)
 """The paper's ROI output size (height, width), as the authors' code."""
