@@ -227,7 +227,8 @@ class Detector:
         if self.crops is not None:
             return dets, crop_calls(self.crops, images, dets, only, int(images.shape[-1]))
         mirrored = None
-        if self.model.config.attribute_flip:  # the head's test-time mirror view (attrihead.flip_tta)
+        wanted = any(len(d.boxes) if o is None else len(o) for d, o in zip(dets, only))
+        if self.model.config.attribute_flip and wanted:  # the head's mirror view (attrihead.flip_tta)
             mirrored = (self.model(images.flip(3).to(self.device)).features, int(images.shape[-1]))
         return dets, attach_attributes(
             self.model, out.features, dets, self.attributes, only, mirrored=mirrored
